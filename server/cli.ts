@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { loadConfig, type ConfigOverrides } from './config.js';
+import { PwnmError, errorMessage } from './errors.js';
+import { formatCounts, formatSetState, formatSync } from './report.js';
+import { Session } from './session.js';
+import { counts } from './status.js';
+import { sync } from './sync/engine.js';
+import { setState } from './sync/set-state.js';
+import { redact } from './util.js';
+import { VERSION } from './version.js';
+
+// argv -> commands. Exit status: 0 done, 1 some changes failed or a runtime
+// error, 2 usage or config error.
+
+const USAGE = `Usage: pwnm-sync [OPTIONS] [COMMAND] [ARGS]
+
+Keep Patchwork patch states and notmuch tags in sync, both ways.
+
+Commands:
+  sync                      sync every configured project (the default)
+  status                    message counts per project and state tag
+  set-state MSGID STATE     set a patch's state on Patchwork now, then retag
+  demo [--keep]             a full demo against a local sandbox Patchwork
+  help, --help              this text;  --version  the version
+
+Options (the original pwnm-sync's flags work unchanged):
+  -c, --config FILE             config file (default ~/.config/pwnm-sync/config.ini,
+                                then ~/.pwnm-sync.ini)
+  -m, --notmuch-database DIR    notmuch database (default: notmuch's own config)
+  -d, --syncdb FILE             the original tool's database (read, never written)
+      --state-db FILE           our state database
+  -t, --patchwork-token TOKEN   API token (also PWNM_SYNC_TOKEN, token_command)
+  -p, --patchwork-url URL       Patchwork site (default https://patchwork.ozlabs.org)
+  -s, --sync LIST               project=list@host,...
+  -e, --epoch YYYY-MM-DD        on a first sync, only patches mailed since then
+      --project P               only this project (repeatable)
+      --full                    refetch everything, not only what changed
+      --dry-run                 say what would change, change nothing
+      --prefer server|local     who wins when both sides changed (default server)
+      --json                    machine-readable output
+`;
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  'notmuch-database': { type: 'string', short: 'm' },
+  syncdb: { type: 'string', short: 'd' },
+  'state-db': { type: 'string' },
+  'patchwork-token': { type: 'string', short: 't' },
+  'patchwork-url': { type: 'string', short: 'p' },
+  sync: { type: 'string', short: 's' },
+  epoch: { type: 'string', short: 'e' },
+  project: { type: 'string', multiple: true },
+  full: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  prefer: { type: 'string' },
+  json: { type: 'boolean' },
+  keep: { type: 'boolean' },
+  patches: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+function overrides(v: Values): ConfigOverrides {
+  const o: ConfigOverrides = {};
+  if (v.config) o.configFile = v.config;
+  if (v['notmuch-database']) o.notmuchDatabase = v['notmuch-database'];
+  if (v.syncdb) o.syncdb = v.syncdb;
+  if (v['state-db']) o.stateDb = v['state-db'];
+  if (v['patchwork-token']) o.token = v['patchwork-token'];
+  if (v['patchwork-url']) o.url = v['patchwork-url'];
+  if (v.sync) o.sync = v.sync;
+  if (v.epoch) o.epoch = v.epoch;
+  if (v.prefer) o.prefer = v.prefer;
+  return o;
+}
+
+const out = (text: string): void => void process.stdout.write(`${text}\n`);
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new PwnmError('USAGE', `${errorMessage(err)}; see pwnm-sync --help`);
+  }
+  const { values: v, positionals } = parsed;
+  if (v.version) return out(VERSION), 0;
+  const [command = 'sync', ...args] = positionals;
+  if (v.help || command === 'help') return out(USAGE), 0;
+
+  if (command === 'demo') {
+    const { runDemo } = await import('./sandbox/demo.js');
+    await runDemo({ keep: Boolean(v.keep), ...(v.patches ? { patches: Number(v.patches) } : {}) });
+    return 0;
+  }
+  if (!['sync', 'status', 'set-state'].includes(command)) throw new PwnmError('USAGE', `unknown command "${command}"; see pwnm-sync --help`);
+
+  const { config, warnings } = loadConfig(overrides(v));
+  for (const w of warnings) process.stderr.write(`pwnm-sync: warning: ${w}\n`);
+  if (config.instances.length === 0) {
+    throw new PwnmError('CONFIG', `no projects to sync: write ${config.file ?? '~/.config/pwnm-sync/config.ini'} (see README "Configure"), or give -s project=list@host`);
+  }
+  const session = new Session(config);
+  try {
+    switch (command) {
+      case 'sync': {
+        if (args.length) throw new PwnmError('USAGE', `sync takes no arguments (got ${args.join(' ')}); use --project P`);
+        const tty = process.stderr.isTTY && !v.json;
+        const summary = await sync(session, {
+          ...(v.project ? { projects: v.project } : {}),
+          ...(v.epoch ? { epoch: v.epoch } : {}),
+          full: Boolean(v.full),
+          dryRun: Boolean(v['dry-run']),
+          ...(tty ? { onProgress: (p) => process.stderr.write(`\r\x1b[K${p.message}`) } : {}),
+        });
+        if (tty) process.stderr.write('\r\x1b[K');
+        out(v.json ? JSON.stringify(summary, null, 2) : formatSync(summary));
+        return summary.ok ? 0 : 1;
+      }
+      case 'status': {
+        const result = await counts(session, v.project);
+        out(v.json ? JSON.stringify(result, null, 2) : formatCounts(result));
+        return 0;
+      }
+      case 'set-state': {
+        if (args.length !== 2) throw new PwnmError('USAGE', 'set-state takes MESSAGE-ID and STATE, e.g. pwnm-sync set-state 20180101.1234@example.org accepted');
+        const results = await setState(session, args[0]!, args[1]!, v.project?.[0] ? { project: v.project[0] } : {});
+        out(v.json ? JSON.stringify(results, null, 2) : formatSetState(results));
+        return results.every((r) => r.outcome === 'pushed' || r.outcome === 'unchanged') ? 0 : 1;
+      }
+    }
+    return 2;
+  } finally {
+    await session.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => {
+    const secrets = [process.env.PWNM_SYNC_TOKEN];
+    const message = redact(errorMessage(err), secrets);
+    process.stderr.write(`pwnm-sync: ${message}\n`);
+    if (!(err instanceof PwnmError)) process.stderr.write(`${redact(String((err as Error).stack ?? ''), secrets)}\n`);
+    process.exitCode = err instanceof PwnmError && (err.code === 'USAGE' || err.code === 'CONFIG') ? 2 : 1;
+  },
+);

@@ -1,0 +1,295 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execaCommand } from 'execa';
+import { PwnmError } from './errors.js';
+import { parseIni, type IniEntry } from './ini.js';
+
+// One typed config schema. Two file dialects feed it: the original tool's
+// `[Defaults]` section (kept working unchanged) and our own `[pwnm-sync]` and
+// `[instance NAME]` sections for several Patchwork instances.
+
+export interface ProjectConfig {
+  /** Patchwork project `link_name`, as used in tags. */
+  linkName: string;
+  /** The project's list address, used to find its mails in notmuch. */
+  list?: string;
+}
+
+export interface InstanceConfig {
+  /** A short name for messages: the section name, or the URL's host. */
+  name: string;
+  /** Base URL without a trailing slash, e.g. https://patchwork.ozlabs.org */
+  url: string;
+  token?: string;
+  /** A shell command that prints the token, e.g. `pass show patchwork`. */
+  tokenCommand?: string;
+  projects: ProjectConfig[];
+  /** Only patches mailed on or after this day (YYYY-MM-DD) on a first sync. */
+  epoch?: string;
+  /** Send the token over plain http to a non-loopback host. */
+  allowInsecureHttp: boolean;
+}
+
+export type Prefer = 'server' | 'local';
+
+export interface Config {
+  /** The file the config came from, if any. */
+  file?: string;
+  /** notmuch database path; default: what `notmuch config get database.path` says. */
+  notmuchDatabase?: string;
+  /** Our state database. Default $XDG_STATE_HOME/pwnm-sync/state.db. */
+  stateDb: string;
+  /** The original tool's sqlite database (`syncdb`): an import source, never written. */
+  originalDb?: string;
+  /** First word of every per-project tag: `pw` gives pw-skiboot-new. */
+  tagPrefix: string;
+  /** Who wins when both sides changed a patch's state since the last sync. */
+  prefer: Prefer;
+  /** Parallel HTTP requests per instance. */
+  concurrency: number;
+  /** How long to wait for notmuch's write lock before giving up, in seconds. */
+  lockTimeout: number;
+  instances: InstanceConfig[];
+}
+
+/** What the command line (or a JSON-RPC client) may override. */
+export interface ConfigOverrides {
+  configFile?: string;
+  notmuchDatabase?: string;
+  syncdb?: string;
+  stateDb?: string;
+  token?: string;
+  url?: string;
+  sync?: string;
+  epoch?: string;
+  prefer?: string;
+}
+
+export const DEFAULT_URL = 'https://patchwork.ozlabs.org';
+
+const GLOBAL_KEYS = new Set(['notmuch_database', 'state_db', 'syncdb', 'tag_prefix', 'prefer', 'concurrency', 'lock_timeout']);
+const DEFAULTS_INSTANCE_KEYS = new Set(['patchwork_url', 'patchwork_token', 'token_command', 'sync', 'epoch', 'allow_insecure_http']);
+const INSTANCE_KEYS = new Set(['url', 'token', 'token_command', 'sync', 'epoch', 'allow_insecure_http']);
+
+function expandHome(path: string, env: NodeJS.ProcessEnv): string {
+  return path.startsWith('~/') ? join(env.HOME ?? homedir(), path.slice(2)) : path;
+}
+
+function defaultStateDb(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_STATE_HOME || join(env.HOME ?? homedir(), '.local', 'state');
+  return join(base, 'pwnm-sync', 'state.db');
+}
+
+/** The files looked at when no -c is given, ours first. */
+export function defaultConfigFiles(env: NodeJS.ProcessEnv = process.env): string[] {
+  const xdg = env.XDG_CONFIG_HOME || join(env.HOME ?? homedir(), '.config');
+  return [join(xdg, 'pwnm-sync', 'config.ini'), join(env.HOME ?? homedir(), '.pwnm-sync.ini')];
+}
+
+type Where = (line?: number) => string;
+
+/** `skiboot=skiboot@lists.ozlabs.org,petitboot` as the original wrote it. */
+export function parseSync(value: string, where: string): ProjectConfig[] {
+  const projects: ProjectConfig[] = [];
+  for (const item of value.split(/[,\n]/).map((s) => s.trim()).filter(Boolean)) {
+    const [linkName, list, extra] = item.split('=').map((s) => s.trim());
+    if (!linkName || extra !== undefined || (list !== undefined && !/^[^@\s]+@[^@\s]+$/.test(list))) {
+      throw new PwnmError('CONFIG', `${where}: cannot read sync entry "${item}"; write it as project=list@host, entries separated by commas`);
+    }
+    projects.push(list ? { linkName, list } : { linkName });
+  }
+  return projects;
+}
+
+function parseUrl(value: string, where: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new PwnmError('CONFIG', `${where}: "${value}" is not a URL; write it as https://patchwork.example.org`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new PwnmError('CONFIG', `${where}: "${value}" must start with https:// or http://`);
+  }
+  // Users paste both the site and the API root; we want the site.
+  return `${url.origin}${url.pathname.replace(/\/api(\/[\d.]+)?\/?$/, '').replace(/\/+$/, '')}`;
+}
+
+function parseEpoch(value: string, where: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
+    throw new PwnmError('CONFIG', `${where}: epoch "${value}" is not a date; write it as YYYY-MM-DD`);
+  }
+  return value;
+}
+
+function parseBool(value: string, where: string): boolean {
+  const v = value.toLowerCase();
+  if (['1', 'yes', 'true', 'on'].includes(v)) return true;
+  if (['0', 'no', 'false', 'off'].includes(v)) return false;
+  throw new PwnmError('CONFIG', `${where}: "${value}" is not true or false`);
+}
+
+function parseInt10(value: string, where: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new PwnmError('CONFIG', `${where}: "${value}" must be a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function parsePrefer(value: string, where: string): Prefer {
+  if (value !== 'server' && value !== 'local') {
+    throw new PwnmError('CONFIG', `${where}: prefer must be "server" or "local", not "${value}"`);
+  }
+  return value;
+}
+
+function hostOf(url: string): string {
+  return new URL(url).host;
+}
+
+interface Draft {
+  global: Partial<Omit<Config, 'instances'>>;
+  instances: (Partial<InstanceConfig> & { name?: string; where: string })[];
+}
+
+function readFile(file: string, env: NodeJS.ProcessEnv): Draft {
+  const text = readFileSync(file, 'utf8');
+  const draft: Draft = { global: {}, instances: [] };
+  for (const section of parseIni(text, file)) {
+    const where: Where = (line) => `${file}:${line ?? section.line}`;
+    const lower = section.name.toLowerCase();
+    const isDefaults = lower === 'defaults';
+    const instanceMatch = /^instance\s+(\S+)$/i.exec(section.name);
+    if (!isDefaults && lower !== 'pwnm-sync' && !instanceMatch) {
+      throw new PwnmError('CONFIG', `${where()}: unknown section [${section.name}]; use [Defaults], [pwnm-sync] or [instance NAME]`);
+    }
+    const inst: Draft['instances'][number] = { where: where() };
+    if (instanceMatch) inst.name = instanceMatch[1]!;
+    let hasInstanceKeys = Boolean(instanceMatch);
+    for (const entry of section.entries) {
+      const at = where(entry.line);
+      const key = entry.key;
+      const allowed = instanceMatch ? INSTANCE_KEYS.has(key) : GLOBAL_KEYS.has(key) || (isDefaults && DEFAULTS_INSTANCE_KEYS.has(key));
+      if (!allowed) {
+        const keys = instanceMatch ? INSTANCE_KEYS : isDefaults ? new Set([...GLOBAL_KEYS, ...DEFAULTS_INSTANCE_KEYS]) : GLOBAL_KEYS;
+        throw new PwnmError('CONFIG', `${at}: unknown key "${key}" in [${section.name}]; known keys: ${[...keys].sort().join(', ')}`);
+      }
+      applyKey(draft, inst, key, entry, at, env);
+      if (!GLOBAL_KEYS.has(key)) hasInstanceKeys = true;
+    }
+    if (hasInstanceKeys) draft.instances.push(inst);
+  }
+  return draft;
+}
+
+function applyKey(draft: Draft, inst: Draft['instances'][number], key: string, entry: IniEntry, at: string, env: NodeJS.ProcessEnv): void {
+  const value = entry.value.trim();
+  switch (key) {
+    case 'notmuch_database': draft.global.notmuchDatabase = expandHome(value, env); break;
+    case 'state_db': draft.global.stateDb = expandHome(value, env); break;
+    case 'syncdb': draft.global.originalDb = expandHome(value, env); break;
+    case 'tag_prefix':
+      if (!/^[A-Za-z0-9_.+]+$/.test(value)) throw new PwnmError('CONFIG', `${at}: tag_prefix "${value}" may hold only letters, digits, _ . +`);
+      draft.global.tagPrefix = value;
+      break;
+    case 'prefer': draft.global.prefer = parsePrefer(value, at); break;
+    case 'concurrency': draft.global.concurrency = parseInt10(value, at, 1, 16); break;
+    case 'lock_timeout': draft.global.lockTimeout = parseInt10(value, at, 1, 3600); break;
+    case 'patchwork_url': case 'url': inst.url = parseUrl(value, at); break;
+    case 'patchwork_token': case 'token': if (value) inst.token = value; break;
+    case 'token_command': if (value) inst.tokenCommand = value; break;
+    case 'sync': inst.projects = parseSync(value, at); break;
+    case 'epoch': if (value) inst.epoch = parseEpoch(value, at); break;
+    case 'allow_insecure_http': inst.allowInsecureHttp = parseBool(value, at); break;
+  }
+}
+
+export interface LoadResult { config: Config; warnings: string[] }
+
+export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  const warnings: string[] = [];
+  let file: string | undefined;
+  if (overrides.configFile) {
+    file = resolve(expandHome(overrides.configFile, env));
+    if (!existsSync(file)) throw new PwnmError('CONFIG', `${file}: no such config file; check the path given with -c`);
+  } else {
+    file = defaultConfigFiles(env).find((f) => existsSync(f));
+  }
+  const draft: Draft = file ? readFile(file, env) : { global: {}, instances: [] };
+
+  // Command-line flags speak of the one instance the original knew.
+  const cli = { where: 'command line' } as Draft['instances'][number];
+  if (overrides.url) cli.url = parseUrl(overrides.url, '--patchwork-url');
+  if (overrides.token) cli.token = overrides.token;
+  if (overrides.sync) cli.projects = parseSync(overrides.sync, '--sync');
+  if (overrides.epoch) cli.epoch = parseEpoch(overrides.epoch, '--epoch');
+  const hasCli = cli.url || cli.token || cli.projects || cli.epoch;
+  if (hasCli) {
+    const target = draft.instances.length === 0 ? undefined : draft.instances.length === 1 ? draft.instances[0] : draft.instances.find((i) => !i.name);
+    if (target) Object.assign(target, Object.fromEntries(Object.entries(cli).filter(([k]) => k !== 'where')));
+    else if (draft.instances.length > 1) throw new PwnmError('CONFIG', `${file}: the command line flags -p -t -s -e apply to the [Defaults] instance, and this file has several [instance] sections; give the values in the file instead`);
+    else draft.instances.push(cli);
+  }
+
+  const instances: InstanceConfig[] = draft.instances.map((d) => {
+    const url = d.url ?? DEFAULT_URL;
+    const inst: InstanceConfig = {
+      name: d.name ?? hostOf(url),
+      url,
+      projects: d.projects ?? [],
+      allowInsecureHttp: d.allowInsecureHttp ?? false,
+    };
+    if (d.token) inst.token = d.token;
+    if (d.tokenCommand) inst.tokenCommand = d.tokenCommand;
+    if (d.epoch) inst.epoch = d.epoch;
+    if (inst.projects.length === 0) {
+      throw new PwnmError('CONFIG', `${d.where}: instance ${inst.name} has no projects to sync; add sync = project=list@host`);
+    }
+    return inst;
+  });
+  const names = new Set<string>();
+  for (const inst of instances) {
+    if (names.has(inst.name)) throw new PwnmError('CONFIG', `${file}: two instances are named ${inst.name}; give each [instance NAME] its own name`);
+    names.add(inst.name);
+  }
+  if (env.PWNM_SYNC_TOKEN && instances.length === 1 && !instances[0]!.token) instances[0]!.token = env.PWNM_SYNC_TOKEN;
+
+  if (file && instances.some((i) => i.token)) {
+    const mode = statSync(file).mode;
+    if (mode & 0o044) warnings.push(`${file} holds a Patchwork token and is readable by others; run chmod 600 ${file}`);
+  }
+
+  const config: Config = {
+    stateDb: overrides.stateDb ? resolve(expandHome(overrides.stateDb, env)) : draft.global.stateDb ?? defaultStateDb(env),
+    tagPrefix: draft.global.tagPrefix ?? 'pw',
+    prefer: overrides.prefer ? parsePrefer(overrides.prefer, '--prefer') : draft.global.prefer ?? 'server',
+    concurrency: draft.global.concurrency ?? 4,
+    lockTimeout: draft.global.lockTimeout ?? 30,
+    instances,
+  };
+  if (file) config.file = file;
+  const nm = overrides.notmuchDatabase ?? draft.global.notmuchDatabase;
+  if (nm) config.notmuchDatabase = resolve(expandHome(nm, env));
+  const orig = overrides.syncdb ?? draft.global.originalDb;
+  if (orig) config.originalDb = resolve(expandHome(orig, env));
+  if (config.originalDb && resolve(config.originalDb) === resolve(config.stateDb)) {
+    throw new PwnmError('CONFIG', `${file ?? 'command line'}: the state database ${config.stateDb} is the original tool's syncdb; give ours another path with state_db`);
+  }
+  return { config, warnings };
+}
+
+/** The token for an instance: given, then token_command. Never logged. */
+export async function resolveToken(inst: InstanceConfig, given?: string): Promise<string | undefined> {
+  if (given) return given;
+  if (inst.token) return inst.token;
+  if (!inst.tokenCommand) return undefined;
+  try {
+    const { stdout } = await execaCommand(inst.tokenCommand, { shell: true, timeout: 60_000 });
+    const token = stdout.trim().split('\n')[0]?.trim();
+    return token || undefined;
+  } catch (err) {
+    throw new PwnmError('CONFIG', `token_command for ${inst.name} failed: ${(err as { shortMessage?: string }).shortMessage ?? String(err)}`);
+  }
+}

@@ -1,0 +1,106 @@
+import { execa, type ExecaError } from 'execa';
+import { PwnmError } from '../errors.js';
+import { batchLine, parseDumpLine, type TagChange } from './encoding.js';
+
+// Every call here is one process for a whole batch: one dump for all the
+// messages we track, one `tag --batch` per chunk, one `count --batch`.
+
+export interface NotmuchOptions {
+  /** Database path; passed as NOTMUCH_DATABASE. Default: notmuch's config. */
+  database?: string;
+  /** How long one call may wait for the write lock, in milliseconds. */
+  lockTimeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Revision { uuid: string; lastmod: number }
+
+const LOCK_ERROR = /lock|DatabaseLockError|Unable to get write/i;
+
+export class Notmuch {
+  /** Process calls made, for `--json` reports and the benchmark. */
+  calls = 0;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly lockTimeoutMs: number;
+
+  constructor(options: NotmuchOptions = {}) {
+    this.env = { ...(options.env ?? process.env) };
+    if (options.database) this.env.NOTMUCH_DATABASE = options.database;
+    this.lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
+  }
+
+  private async run(args: string[], input?: string): Promise<string> {
+    const deadline = Date.now() + this.lockTimeoutMs;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      this.calls++;
+      try {
+        const result = await execa('notmuch', args, {
+          env: this.env,
+          extendEnv: false,
+          input: input ?? '',
+          maxBuffer: 1024 * 1024 * 1024,
+          timeout: Math.max(1000, deadline - Date.now()),
+          stripFinalNewline: false,
+        });
+        return result.stdout;
+      } catch (err) {
+        const e = err as ExecaError;
+        if ((e as { code?: string }).code === 'ENOENT') {
+          throw new PwnmError('NOTMUCH_MISSING', 'notmuch not found: install it (Debian/Ubuntu: apt-get install notmuch) or put it on PATH', { cause: err });
+        }
+        const command = `notmuch ${args.join(' ')}`;
+        const stderr = String(e.stderr ?? '').trim();
+        if (e.timedOut || (LOCK_ERROR.test(stderr) && Date.now() + delay >= deadline)) {
+          throw new PwnmError('NOTMUCH_LOCKED', `the notmuch database stayed locked for ${Math.round(this.lockTimeoutMs / 1000)} s (is notmuch new running?); nothing was lost, run the sync again`, { cause: err, details: { command, stderr } });
+        }
+        if (LOCK_ERROR.test(stderr)) {
+          await new Promise((r) => setTimeout(r, delay));
+          continue;
+        }
+        throw new PwnmError('NOTMUCH_FAILED', `${command} failed (exit ${String(e.exitCode)}): ${stderr.split('\n')[0] ?? ''}`, { cause: err, details: { command, exitCode: e.exitCode, stderr } });
+      }
+    }
+  }
+
+  async databasePath(): Promise<string> {
+    return (await this.run(['config', 'get', 'database.path'])).trim();
+  }
+
+  /** Current tags of every message matching `query`, by message-id. */
+  async dump(query: string): Promise<Map<string, string[]>> {
+    const out = await this.run(['dump', '--format=batch-tag', '--', query]);
+    const result = new Map<string, string[]>();
+    for (const line of out.split('\n')) {
+      const parsed = parseDumpLine(line);
+      if (parsed) result.set(parsed.msgid, parsed.tags);
+    }
+    return result;
+  }
+
+  /** Apply tag changes in one `notmuch tag --batch` process. */
+  async tag(changes: readonly TagChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    const input = changes.map(batchLine).join('\n') + '\n';
+    await this.run(['tag', '--batch'], input);
+  }
+
+  /** One count per query, in one process. */
+  async count(queries: readonly string[]): Promise<number[]> {
+    if (queries.length === 0) return [];
+    const out = await this.run(['count', '--batch'], queries.map((q) => q.replace(/\n/g, ' ')).join('\n') + '\n');
+    return out.trim().split('\n').map(Number);
+  }
+
+  /** Date of the oldest thread matching `query`, undefined when none does. */
+  async oldest(query: string): Promise<Date | undefined> {
+    const out = await this.run(['search', '--format=json', '--output=summary', '--sort=oldest-first', '--limit=1', '--', query]);
+    const first = (JSON.parse(out || '[]') as { timestamp: number }[])[0];
+    return first ? new Date(first.timestamp * 1000) : undefined;
+  }
+
+  /** The database's UUID and revision, for reading only what changed since. */
+  async revision(): Promise<Revision> {
+    const [, uuid, lastmod] = (await this.run(['count', '--lastmod', '--', 'id:""'])).trim().split('\t');
+    return { uuid: uuid ?? '', lastmod: Number(lastmod) };
+  }
+}

@@ -1,0 +1,279 @@
+import { Agent, request, type Dispatcher } from 'undici';
+import { PwnmError, type ErrorCode } from '../errors.js';
+import { USER_AGENT } from '../version.js';
+import { mapLimit, sleep } from '../util.js';
+import type { PwPatch, PwProject } from './types.js';
+
+// A Patchwork REST client. Facts it is built on (shared/patchwork-api/NOTES.md):
+// a bad token is 403 "Invalid token." even on GETs; URLs without a trailing
+// slash cost a 301; per_page is capped at 250; pagination lives only in the
+// Link header; a PATCH without Content-Type: application/json changes nothing.
+
+export const API_VERSIONS = ['1.3', '1.2', '1.1', '1.0'] as const;
+export const PER_PAGE = 250;
+
+export interface ClientOptions {
+  /** Instance name, for messages. */
+  instance: string;
+  /** Site URL without trailing slash. */
+  url: string;
+  token?: string;
+  /** Parallel requests. */
+  concurrency?: number;
+  timeoutMs?: number;
+  retries?: number;
+  /** First retry delay; doubles each time. */
+  retryBaseMs?: number;
+  allowInsecureHttp?: boolean;
+  /** Known API version (from the state database), to skip discovery. */
+  apiVersion?: string;
+}
+
+type Query = Record<string, string | number | undefined>;
+
+interface Response { status: number; headers: Record<string, string | string[] | undefined>; body: unknown }
+
+const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
+
+export class PatchworkClient {
+  /** HTTP requests sent, retries included. */
+  requests = 0;
+  readonly instance: string;
+  readonly url: string;
+  apiVersion: string | undefined;
+  private readonly token: string | undefined;
+  private readonly concurrency: number;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly retryBaseMs: number;
+  private readonly dispatcher: Dispatcher;
+
+  constructor(options: ClientOptions) {
+    this.instance = options.instance;
+    this.url = options.url.replace(/\/+$/, '');
+    this.token = options.token;
+    this.concurrency = options.concurrency ?? 4;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.retries = options.retries ?? 4;
+    this.retryBaseMs = options.retryBaseMs ?? 500;
+    this.apiVersion = options.apiVersion;
+    const parsed = new URL(this.url);
+    if (this.token && parsed.protocol === 'http:' && !LOOPBACK.test(parsed.hostname) && !options.allowInsecureHttp) {
+      throw new PwnmError('CONFIG', `${this.instance}: refusing to send the token over plain http to ${parsed.host}; use https, or set allow_insecure_http = true`);
+    }
+    this.dispatcher = new Agent({
+      connections: this.concurrency,
+      keepAliveTimeout: 30_000,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+      connectTimeout: this.timeoutMs,
+    });
+  }
+
+  get canWrite(): boolean {
+    return Boolean(this.token);
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  /** Build an absolute API URL; every path ends in `/` to spare a 301. */
+  apiUrl(path: string, query: Query = {}, version = this.apiVersion): string {
+    const clean = path.replace(/^\/+|\/+$/g, '');
+    const url = new URL(`${this.url}/api/${version ? `${version}/` : ''}${clean ? `${clean}/` : ''}`);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url.toString();
+  }
+
+  private fail(code: ErrorCode, message: string, details: Record<string, unknown> = {}, cause?: unknown): PwnmError {
+    return new PwnmError(code, `${this.instance}: ${message}`, { details: { instance: this.instance, ...details }, cause });
+  }
+
+  /** One request with retries for passing failures; errors are PwnmErrors. */
+  async call(method: 'GET' | 'PATCH' | 'POST', url: string, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT, accept: 'application/json' };
+    if (this.token) headers.authorization = `Token ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const path = new URL(url).pathname + new URL(url).search;
+    for (let attempt = 0; ; attempt++) {
+      let status: number;
+      let resHeaders: Response['headers'];
+      let text: string;
+      try {
+        this.requests++;
+        const res = await request(url, {
+          method,
+          headers,
+          body: body === undefined ? null : JSON.stringify(body),
+          dispatcher: this.dispatcher,
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
+        });
+        status = res.statusCode;
+        resHeaders = res.headers;
+        text = await res.body.text();
+      } catch (err) {
+        if (attempt < this.retries) {
+          await sleep(this.backoff(attempt));
+          continue;
+        }
+        const reason = (err as { code?: string }).code ?? (err as Error).message;
+        throw this.fail('UNREACHABLE', `Patchwork at ${this.url} is unreachable (${reason}) after ${attempt + 1} attempts`, { method, path }, err);
+      }
+      if (RETRY_STATUS.has(status) && attempt < this.retries) {
+        await sleep(this.retryAfter(resHeaders['retry-after']) ?? this.backoff(attempt));
+        continue;
+      }
+      const contentType = String(resHeaders['content-type'] ?? '');
+      let parsed: unknown;
+      let jsonError: unknown;
+      if (contentType.includes('json')) {
+        try {
+          parsed = JSON.parse(text);
+        } catch (err) {
+          jsonError = err;
+        }
+      }
+      if (status >= 200 && status < 300) {
+        if (contentType.includes('json') && jsonError === undefined) return { status, headers: resHeaders, body: parsed };
+        const what = contentType.includes('json') ? 'truncated or malformed JSON' : `a ${contentType.split(';')[0] || 'non-JSON'} page instead of JSON (an anti-bot wall or a proxy login?)`;
+        if (attempt < this.retries && contentType.includes('json')) {
+          await sleep(this.backoff(attempt));
+          continue;
+        }
+        throw this.fail('NOT_JSON', `${method} ${path} answered with ${what}`, { method, path, status });
+      }
+      throw this.statusError(method, path, status, resHeaders, parsed, text);
+    }
+  }
+
+  private statusError(method: string, path: string, status: number, headers: Response['headers'], parsed: unknown, text: string): PwnmError {
+    const detail = typeof parsed === 'object' && parsed !== null && 'detail' in parsed ? String((parsed as { detail: unknown }).detail) : undefined;
+    const details = { method, path, status, body: parsed ?? text.slice(0, 500) };
+    if (status === 403 && detail === 'Invalid token.') {
+      return this.fail('AUTH', `Patchwork rejected the token (Invalid token.); check the token for ${this.instance}`, details);
+    }
+    if (status === 403) return this.fail('FORBIDDEN', detail ?? 'permission denied', details);
+    if (status === 404) return this.fail('NOT_FOUND', `${method} ${path}: ${detail ?? 'not found'}`, details);
+    if (status === 400) return this.fail('BAD_REQUEST', `${method} ${path} was refused: ${summarize(parsed) ?? text.slice(0, 200)}`, details);
+    if (status >= 300 && status < 400) {
+      return this.fail('HTTP', `${method} ${path} was redirected to ${String(headers.location)}; check the instance URL ${this.url}`, details);
+    }
+    return this.fail('HTTP', `${method} ${path} answered ${status}${detail ? ` (${detail})` : ''}`, details);
+  }
+
+  private backoff(attempt: number): number {
+    return this.retryBaseMs * 2 ** attempt * (0.75 + Math.random() / 2);
+  }
+
+  private retryAfter(value: string | string[] | undefined): number | undefined {
+    if (typeof value !== 'string') return undefined;
+    const seconds = Number(value);
+    const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - Date.now();
+    return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), 60_000) : undefined;
+  }
+
+  /** The highest API version the server offers (filters newer than the version in use are silently dropped). */
+  async discover(): Promise<string> {
+    if (this.apiVersion) return this.apiVersion;
+    for (const version of API_VERSIONS) {
+      try {
+        await this.call('GET', this.apiUrl('', {}, version));
+        this.apiVersion = version;
+        return version;
+      } catch (err) {
+        if (!(err instanceof PwnmError && err.code === 'NOT_FOUND')) throw err;
+      }
+    }
+    throw this.fail('NOT_FOUND', `${this.url} has no Patchwork REST API (tried /api/1.3/ to /api/1.0/); check the instance URL`);
+  }
+
+  async get<T>(path: string, query: Query = {}): Promise<T> {
+    await this.discover();
+    return (await this.call('GET', this.apiUrl(path, query))).body as T;
+  }
+
+  /**
+   * Every page of a list, `onPage` called as each page arrives (not in
+   * order). Page URLs are built from our base URL: the Link header is read
+   * for the page count only, never followed.
+   */
+  async eachPage<T>(path: string, query: Query, onPage: (items: T[], page: number) => Promise<void> | void): Promise<number> {
+    await this.discover();
+    const first = await this.call('GET', this.apiUrl(path, { ...query, per_page: PER_PAGE }));
+    const last = lastPage(first.headers.link);
+    await onPage(first.body as T[], 1);
+    const rest = Array.from({ length: Math.max(0, last - 1) }, (_, i) => i + 2);
+    await mapLimit(rest, this.concurrency, async (page) => {
+      let items: T[];
+      try {
+        items = (await this.call('GET', this.apiUrl(path, { ...query, per_page: PER_PAGE, page }))).body as T[];
+      } catch (err) {
+        // The list shrank while we paged through it.
+        if (err instanceof PwnmError && err.code === 'NOT_FOUND') return;
+        throw err;
+      }
+      await onPage(items, page);
+    });
+    return last;
+  }
+
+  async project(linkName: string): Promise<PwProject> {
+    let found: PwProject | undefined;
+    const names: string[] = [];
+    await this.eachPage<PwProject>('projects', {}, (items) => {
+      for (const p of items) {
+        names.push(p.link_name);
+        if (p.link_name === linkName) found = p;
+      }
+    });
+    if (!found) {
+      throw this.fail('PROJECT_UNKNOWN', `no project "${linkName}" (it has ${names.length} projects${names.length ? `: ${names.slice(0, 12).join(', ')}${names.length > 12 ? ', ...' : ''}` : ''}); check the sync setting`, { project: linkName });
+    }
+    return found;
+  }
+
+  /** PATCH a patch and check that the server really took the change. */
+  async updatePatch(id: number, fields: Partial<Pick<PwPatch, 'state' | 'archived'>> & { delegate?: number | null }, project: string): Promise<PwPatch> {
+    await this.discover();
+    let res: Response;
+    try {
+      res = await this.call('PATCH', this.apiUrl(`patches/${id}`), fields);
+    } catch (err) {
+      if (err instanceof PwnmError && err.code === 'FORBIDDEN') {
+        throw new PwnmError('FORBIDDEN', `${this.instance}: not a maintainer of ${project}: Patchwork refused to change patch ${id}`, { details: err.details, cause: err });
+      }
+      throw err;
+    }
+    const patch = res.body as PwPatch;
+    if (fields.state !== undefined && slugify(patch.state) !== slugify(fields.state)) {
+      throw this.fail('HTTP', `patch ${id} still shows state ${patch.state} after setting ${fields.state}`, { project });
+    }
+    return patch;
+  }
+}
+
+/** Patchwork's own normalisation of a state name (`Changes Requested`). */
+export function slugify(value: string): string {
+  return value.toLowerCase().trim().replace(/[^\w\s-]/g, '').replace(/[-\s]+/g, '-');
+}
+
+/** The page number of rel="last" in a Link header, 1 if there is none. */
+export function lastPage(link: string | string[] | undefined): number {
+  const text = Array.isArray(link) ? link.join(', ') : link ?? '';
+  for (const part of text.split(',')) {
+    const m = /<([^>]*)>\s*;\s*rel="?last"?/.exec(part);
+    if (m) {
+      const page = Number(new URL(m[1]!, 'http://x/').searchParams.get('page') ?? '1');
+      return Number.isInteger(page) && page > 0 ? page : 1;
+    }
+  }
+  return 1;
+}
+
+function summarize(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  return Object.entries(body as Record<string, unknown>).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`).join('; ');
+}

@@ -1,0 +1,46 @@
+// The parts of Patchwork's REST API objects that pwnm-sync reads. Field
+// presence follows the recorded 3.1.3 responses (shared/patchwork-api).
+
+export interface PwUser { id: number; username: string; email?: string }
+
+export interface PwProject {
+  id: number;
+  name: string;
+  link_name: string;
+  list_email: string;
+  list_id?: string;
+  web_url?: string;
+}
+
+export interface PwSeriesRef { id: number; name: string | null; version: number; url?: string; web_url?: string }
+
+export interface PwPatch {
+  id: number;
+  url?: string;
+  web_url?: string;
+  project: { id: number; link_name: string };
+  msgid: string;
+  date: string;
+  name: string;
+  state: string;
+  archived: boolean;
+  hash?: string | null;
+  delegate: PwUser | null;
+  mbox?: string;
+  series?: PwSeriesRef[];
+  check?: string;
+  commit_ref?: string | null;
+}
+
+export interface PwEvent {
+  id: number;
+  category: string;
+  date: string;
+  project: { id: number; link_name: string };
+  payload: {
+    patch?: { id: number; msgid: string; date?: string; name?: string; web_url?: string };
+    previous_state?: string;
+    current_state?: string;
+    [key: string]: unknown;
+  };
+}

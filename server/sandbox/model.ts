@@ -1,0 +1,226 @@
+// The sandbox's data: a Patchwork instance in memory, shaped after the real
+// 3.1.3 models, plus the serialisers that turn it into API JSON per version.
+
+export interface SbUser { id: number; username: string; email: string; first_name: string; last_name: string; token?: string }
+export interface SbPerson { id: number; name: string; email: string }
+export interface SbProject {
+  id: number; name: string; link_name: string; list_id: string; list_email: string;
+  maintainers: number[]; list_archive_url: string; list_archive_url_format: string; web_url: string;
+}
+export interface SbSeries { id: number; project: number; name: string; version: number; date: string; total: number; submitter: number; cover: number | null }
+export interface SbPatch {
+  id: number; project: number; msgid: string; date: string; name: string; state: string; archived: boolean;
+  hash: string | null; submitter: number; delegate: number | null; series: number | null; commit_ref: string | null;
+  pull_url: string | null; check: string; diff: string | null; content: string; headers: Record<string, string>;
+}
+export interface SbEvent { id: number; category: string; project: number; date: string; actor: number | null; payload: Record<string, unknown> }
+
+export type Version = '1.0' | '1.1' | '1.2' | '1.3';
+export const VERSIONS: readonly Version[] = ['1.0', '1.1', '1.2', '1.3'];
+
+export const DEFAULT_STATES = ['new', 'under-review', 'accepted', 'rejected', 'rfc', 'not-applicable', 'changes-requested', 'awaiting-upstream', 'superseded', 'deferred'];
+
+const at = (v: Version, min: Version): boolean => VERSIONS.indexOf(v) >= VERSIONS.indexOf(min);
+
+export class Serializer {
+  constructor(private readonly base: string, private readonly v: Version, private readonly db: SandboxData) {}
+
+  private api(path: string): string {
+    return `${this.base}/api/${this.v}/${path}`;
+  }
+
+  project(p: SbProject, detail = false): Record<string, unknown> {
+    const o: Record<string, unknown> = {
+      id: p.id, url: this.api(`projects/${p.id}/`), name: p.name, link_name: p.link_name, list_id: p.list_id,
+      list_email: p.list_email, web_url: p.web_url, scm_url: '', webscm_url: '',
+    };
+    if (detail) o.maintainers = p.maintainers.map((id) => this.user(this.db.users.get(id)!));
+    if (detail && at(this.v, '1.1')) o.subject_match = '';
+    if (at(this.v, '1.2')) Object.assign(o, { list_archive_url: p.list_archive_url, list_archive_url_format: p.list_archive_url_format });
+    if (at(this.v, '1.3')) o.commit_url_format = '';
+    return o;
+  }
+
+  user(u: SbUser): Record<string, unknown> {
+    return { id: u.id, url: this.api(`users/${u.id}/`), username: u.username, first_name: u.first_name, last_name: u.last_name, email: u.email };
+  }
+
+  person(p: SbPerson): Record<string, unknown> {
+    return { id: p.id, url: this.api(`people/${p.id}/`), name: p.name, email: p.email };
+  }
+
+  private webPatch(p: SbPatch): string {
+    const proj = this.db.projects.get(p.project)!;
+    return `${this.base}/project/${proj.link_name}/patch/${p.msgid.replace(/^<|>$/g, '')}/`;
+  }
+
+  private archiveUrl(p: SbPatch): string | null {
+    const fmt = this.db.projects.get(p.project)!.list_archive_url_format;
+    return fmt ? fmt.replace('{}', p.msgid.replace(/^<|>$/g, '')) : null;
+  }
+
+  seriesRef(s: SbSeries): Record<string, unknown> {
+    const proj = this.db.projects.get(s.project)!;
+    const o: Record<string, unknown> = { id: s.id, url: this.api(`series/${s.id}/`) };
+    if (at(this.v, '1.1')) o.web_url = `${this.base}/project/${proj.link_name}/list/?series=${s.id}`;
+    Object.assign(o, { date: s.date, name: s.name, version: s.version, mbox: `${this.base}/series/${s.id}/mbox/` });
+    return o;
+  }
+
+  /** The patch as embedded in events. */
+  patchRef(p: SbPatch): Record<string, unknown> {
+    const o: Record<string, unknown> = { id: p.id, url: this.api(`patches/${p.id}/`) };
+    if (at(this.v, '1.1')) o.web_url = this.webPatch(p);
+    o.msgid = p.msgid;
+    if (at(this.v, '1.2')) o.list_archive_url = this.archiveUrl(p);
+    Object.assign(o, { date: p.date, name: p.name, mbox: `${this.webPatch(p)}mbox/` });
+    return o;
+  }
+
+  patch(p: SbPatch, detail = false): Record<string, unknown> {
+    const o: Record<string, unknown> = { id: p.id, url: this.api(`patches/${p.id}/`) };
+    if (at(this.v, '1.1')) o.web_url = this.webPatch(p);
+    o.project = this.project(this.db.projects.get(p.project)!);
+    o.msgid = p.msgid;
+    if (at(this.v, '1.2')) o.list_archive_url = this.archiveUrl(p);
+    Object.assign(o, {
+      date: p.date, name: p.name, commit_ref: p.commit_ref, pull_url: p.pull_url, state: p.state, archived: p.archived,
+      hash: p.hash, submitter: this.person(this.db.people.get(p.submitter)!),
+      delegate: p.delegate === null ? null : this.user(this.db.users.get(p.delegate)!),
+      mbox: `${this.webPatch(p)}mbox/`,
+      series: p.series === null ? [] : [this.seriesRef(this.db.series.get(p.series)!)],
+    });
+    // Patchwork writes these two URLs without the version (NOTES.md).
+    if (at(this.v, '1.1')) o.comments = `${this.base}/api/patches/${p.id}/comments/`;
+    Object.assign(o, { check: p.check, checks: `${this.base}/api/patches/${p.id}/checks/`, tags: {} });
+    if (at(this.v, '1.2')) o.related = [];
+    if (detail) Object.assign(o, { headers: p.headers, content: p.content, diff: p.diff, prefixes: [] });
+    return o;
+  }
+
+  event(e: SbEvent): Record<string, unknown> {
+    const payload: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(e.payload)) {
+      if (k === 'patch') payload.patch = this.patchRef(this.db.patches.get(v as number)!);
+      else if ((k === 'previous_delegate' || k === 'current_delegate') && v !== null) payload[k] = this.user(this.db.users.get(v as number)!);
+      else if (k === 'series') payload.series = this.seriesRef(this.db.series.get(v as number)!);
+      else payload[k] = v;
+    }
+    return {
+      id: e.id, category: e.category, project: this.project(this.db.projects.get(e.project)!), date: e.date,
+      actor: e.actor === null ? null : this.user(this.db.users.get(e.actor)!), payload,
+    };
+  }
+}
+
+/** Microsecond timestamps, strictly increasing, as Patchwork's event dates. */
+function eventDate(last: string | undefined): string {
+  let now = new Date().toISOString().slice(0, 23) + '000';
+  if (last && now <= last) {
+    const micros = Number(last.slice(20)) + 1;
+    now = `${last.slice(0, 20)}${String(micros).padStart(6, '0')}`;
+  }
+  return now;
+}
+
+export class SandboxData {
+  users = new Map<number, SbUser>();
+  people = new Map<number, SbPerson>();
+  projects = new Map<number, SbProject>();
+  series = new Map<number, SbSeries>();
+  patches = new Map<number, SbPatch>();
+  /** Patch ids per project, ascending. */
+  byProject = new Map<number, number[]>();
+  events: SbEvent[] = [];
+  private nextIds = { user: 1, person: 1, project: 1, series: 1, patch: 1, event: 1 };
+
+  addUser(u: Omit<SbUser, 'id' | 'first_name' | 'last_name' | 'email'> & Partial<SbUser>): SbUser {
+    const user: SbUser = { id: u.id ?? this.nextIds.user, first_name: '', last_name: '', email: `${u.username}@example.org`, ...u } as SbUser;
+    this.nextIds.user = Math.max(this.nextIds.user, user.id + 1);
+    this.users.set(user.id, user);
+    return user;
+  }
+
+  addPerson(name: string, email: string, id?: number): SbPerson {
+    for (const p of this.people.values()) if (p.email === email) return p;
+    const person = { id: id ?? this.nextIds.person, name, email };
+    this.nextIds.person = Math.max(this.nextIds.person, person.id + 1);
+    this.people.set(person.id, person);
+    return person;
+  }
+
+  addProject(p: Partial<SbProject> & { link_name: string; list_email: string }): SbProject {
+    const project: SbProject = {
+      id: this.nextIds.project, name: p.link_name, list_id: p.list_email.replace('@', '.'), maintainers: [],
+      list_archive_url: '', list_archive_url_format: '', web_url: '', ...p,
+    };
+    this.nextIds.project = Math.max(this.nextIds.project, project.id + 1);
+    this.projects.set(project.id, project);
+    this.byProject.set(project.id, this.byProject.get(project.id) ?? []);
+    return project;
+  }
+
+  addSeries(s: Omit<SbSeries, 'id'> & { id?: number }): SbSeries {
+    const series = { ...s, id: s.id ?? this.nextIds.series };
+    this.nextIds.series = Math.max(this.nextIds.series, series.id + 1);
+    this.series.set(series.id, series);
+    return series;
+  }
+
+  /** Add a patch as parsemail would: with a patch-created event unless `quiet`. */
+  addPatch(p: Partial<SbPatch> & { project: number; msgid: string; name: string; submitter: number }, quiet = false): SbPatch {
+    const patch: SbPatch = {
+      id: this.nextIds.patch, date: new Date().toISOString().slice(0, 19), state: 'new', archived: false, hash: null,
+      delegate: null, series: null, commit_ref: null, pull_url: null, check: 'pending', diff: null, content: '', headers: {}, ...p,
+    };
+    this.nextIds.patch = Math.max(this.nextIds.patch, patch.id + 1);
+    this.patches.set(patch.id, patch);
+    const ids = this.byProject.get(patch.project)!;
+    if (ids.length === 0 || ids[ids.length - 1]! < patch.id) ids.push(patch.id);
+    else { ids.push(patch.id); ids.sort((a, b) => a - b); }
+    if (!quiet) this.addEvent('patch-created', patch.project, null, { patch: patch.id });
+    return patch;
+  }
+
+  addEvent(category: string, project: number, actor: number | null, payload: Record<string, unknown>, date?: string): SbEvent {
+    const event = { id: this.nextIds.event, category, project, date: date ?? eventDate(this.events[this.events.length - 1]?.date), actor, payload };
+    this.nextIds.event = Math.max(this.nextIds.event, event.id + 1);
+    this.events.push(event);
+    return event;
+  }
+
+  /** A state change as a maintainer makes it on the web: with its event. */
+  setState(patchId: number, state: string, actor: number | null = null): void {
+    const patch = this.patches.get(patchId)!;
+    if (patch.state === state) return;
+    const previous = patch.state;
+    patch.state = state;
+    this.addEvent('patch-state-changed', patch.project, actor, { patch: patch.id, previous_state: previous, current_state: state });
+  }
+
+  setDelegate(patchId: number, delegate: number | null, actor: number | null = null): void {
+    const patch = this.patches.get(patchId)!;
+    if (patch.delegate === delegate) return;
+    const previous = patch.delegate;
+    patch.delegate = delegate;
+    this.addEvent('patch-delegated', patch.project, actor, { patch: patch.id, previous_delegate: previous, current_delegate: delegate });
+  }
+
+  patchByMsgid(projectId: number, msgid: string): SbPatch | undefined {
+    for (const id of this.byProject.get(projectId) ?? []) {
+      const p = this.patches.get(id)!;
+      if (p.msgid === msgid) return p;
+    }
+    return undefined;
+  }
+
+  findProject(value: string): SbProject | undefined {
+    for (const p of this.projects.values()) if (String(p.id) === value || p.link_name === value) return p;
+    return undefined;
+  }
+
+  userByToken(token: string): SbUser | undefined {
+    for (const u of this.users.values()) if (u.token === token) return u;
+    return undefined;
+  }
+}

@@ -1,0 +1,41 @@
+import type { Session } from './session.js';
+import { DEFAULT_STATES } from './states.js';
+
+// Message counts per project and state, from notmuch itself (so they match
+// what `tag:pw-skiboot-new` shows), in one `notmuch count --batch` call.
+
+export interface ProjectCounts {
+  instance: string;
+  project: string;
+  tag: string;
+  total: number;
+  states: { state: string; tag: string; count: number }[];
+  /** Patches Patchwork has whose mail is not in notmuch (yet). */
+  missingLocally: number;
+  pending: number;
+}
+
+export async function counts(session: Session, projects?: readonly string[]): Promise<ProjectCounts[]> {
+  const { scheme, store } = session;
+  const selected = session.select(projects);
+  const plans = selected.map((sel) => {
+    const known = [...new Set([...DEFAULT_STATES, ...store.knownStates(sel.instance.name, sel.project)])];
+    return { sel, known };
+  });
+  const queries = plans.flatMap(({ sel, known }) => [`tag:${scheme.project(sel.project)}`, ...known.map((s) => `tag:${scheme.state(sel.project, s)}`)]);
+  const numbers = await session.notmuch.count(queries);
+  let i = 0;
+  return plans.map(({ sel, known }) => {
+    const total = numbers[i++] ?? 0;
+    const states = known.map((state) => ({ state, tag: scheme.state(sel.project, state), count: numbers[i++] ?? 0 }));
+    return {
+      instance: sel.instance.name,
+      project: sel.project,
+      tag: scheme.project(sel.project),
+      total,
+      states,
+      missingLocally: store.untaggedCount(sel.instance.name, sel.project),
+      pending: store.pending(sel.instance.name, sel.project).length,
+    };
+  });
+}

@@ -1,0 +1,94 @@
+import { PwnmError, errorMessage } from '../errors.js';
+import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
+import type { PwPatch } from '../patchwork/types.js';
+import type { Session } from '../session.js';
+import type { PatchRow } from '../store/store.js';
+import { slugify } from '../patchwork/client.js';
+import { toRemote } from './engine.js';
+import { applyChange, retagChange } from './local.js';
+
+// Set one message's state now: push to Patchwork, then retag. A push that
+// fails for a passing reason still retags locally, so the change stays
+// visible in notmuch and the next sync pushes it: nothing is lost.
+
+export type Outcome = 'pushed' | 'queued' | 'refused' | 'unchanged';
+
+export interface SetStateResult {
+  instance: string;
+  project: string;
+  msgid: string;
+  patchId: number;
+  state: string;
+  outcome: Outcome;
+  reason?: string;
+}
+
+/** The patch rows for a message-id, looked up on Patchwork (msgid filter) when not stored yet. */
+export async function findPatches(session: Session, msgidInput: string, project?: string): Promise<PatchRow[]> {
+  const msgid = notmuchMessageId(msgidInput.replace(/^id:/, ''));
+  const selected = session.select(project ? [project] : undefined);
+  const wanted = (r: PatchRow): boolean => selected.some((s) => s.instance.name === r.instance && s.project === r.project);
+  let rows = session.store.patchesByMsgid(msgid).filter(wanted);
+  if (rows.length > 0) return rows;
+  for (const sel of selected) {
+    const client = await session.client(sel.instance);
+    const version = await client.discover();
+    if (version < '1.2') continue; // msgid filter is silently ignored before 1.2
+    const found = await client.get<PwPatch[]>('patches', { project: sel.project, msgid });
+    const match = found.filter((p) => notmuchMessageId(p.msgid) === msgid);
+    if (match.length) session.store.upsertPatches(sel.instance.name, sel.project, match.map(toRemote));
+  }
+  rows = session.store.patchesByMsgid(msgid).filter(wanted);
+  if (rows.length === 0) {
+    throw new PwnmError('NOT_FOUND', `no patch with Message-ID ${msgid} in ${selected.map((s) => s.project).join(', ')}`, { details: { msgid } });
+  }
+  return rows;
+}
+
+export async function setState(session: Session, msgidInput: string, stateInput: string, options: { project?: string } = {}): Promise<SetStateResult[]> {
+  const state = slugify(stateInput);
+  if (!state) throw new PwnmError('USAGE', `"${stateInput}" is not a state name`);
+  const rows = await findPatches(session, msgidInput, options.project);
+  const results: SetStateResult[] = [];
+  for (const row of rows) {
+    const inst = session.instance(row.instance);
+    const client = await session.client(inst);
+    const base = { instance: row.instance, project: row.project, msgid: row.msgid, patchId: row.patch_id, state };
+    const retag = async (commit: boolean, to: string): Promise<void> => {
+      const tags = (await session.notmuch.dump(idQuery(row.msgid))).get(row.msgid);
+      if (!tags) return; // mail not here yet: a later sync tags it
+      const change = retagChange(session.scheme, row.project, row.msgid, tags, to);
+      if (commit) session.store.setJournal(row.instance, row.project, row.msgid, to);
+      await session.notmuch.tag(change ? [change] : []);
+      applyChange(tags, change);
+      if (commit) session.store.commitBaseline(row.instance, row.project, row.msgid, to);
+    };
+    if (!client.canWrite) {
+      await retag(false, state);
+      const reason = `read-only: no token for ${inst.name}; the change waits until one is configured`;
+      session.store.putPending({ instance: row.instance, project: row.project, msgid: row.msgid, kind: 'push', state, reason });
+      results.push({ ...base, outcome: 'queued', reason });
+      continue;
+    }
+    try {
+      await client.updatePatch(row.patch_id, { state }, row.project);
+      session.store.setRemote(row.instance, row.project, row.msgid, state);
+      session.store.dropPending(row.instance, row.project, row.msgid, 'push');
+      await retag(true, state);
+      results.push({ ...base, outcome: row.remote === state ? 'unchanged' : 'pushed' });
+    } catch (err) {
+      if (err instanceof PwnmError && (err.code === 'FORBIDDEN' || err.code === 'BAD_REQUEST')) {
+        const reason = err.code === 'FORBIDDEN' ? `not a maintainer of ${row.project} on ${inst.name}` : errorMessage(err);
+        session.store.putPending({ instance: row.instance, project: row.project, msgid: row.msgid, kind: 'refused', state, reason });
+        await retag(true, row.remote);
+        results.push({ ...base, outcome: 'refused', reason });
+      } else if (err instanceof PwnmError && err.code !== 'AUTH' && err.code !== 'INTERNAL') {
+        await retag(false, state);
+        const reason = errorMessage(err);
+        session.store.putPending({ instance: row.instance, project: row.project, msgid: row.msgid, kind: 'push', state, reason, attempts: 1 });
+        results.push({ ...base, outcome: 'queued', reason });
+      } else throw err;
+    }
+  }
+  return results;
+}

@@ -1,0 +1,83 @@
+import type { TagChange } from '../notmuch/encoding.js';
+import type { Notmuch } from '../notmuch/notmuch.js';
+
+// Applies tag changes in `notmuch tag --batch` calls of about a second each,
+// one at a time, while the caller goes on fetching. Short batches matter:
+// notmuch holds its write lock for a whole batch, and Emacs's synchronous
+// `notmuch tag` (or `notmuch new`) waits for it.
+
+export interface TagItem {
+  /** null: the tags are already right, only the commit is left. */
+  change: TagChange | null;
+  /** Recorded in the state database once the change is applied. */
+  commit: () => void;
+}
+
+export interface TagWriterOptions {
+  targetMs?: number;
+  /** Wraps the commits of one batch, e.g. in one store transaction. */
+  transaction: (fn: () => void) => void;
+  onBatch?: (applied: number) => void;
+}
+
+export class TagWriter {
+  applied = 0;
+  private queue: TagItem[] = [];
+  private batchSize = 250;
+  private running: Promise<void> | undefined;
+  private failure: unknown;
+  private stopped = false;
+
+  constructor(private readonly notmuch: Notmuch, private readonly options: TagWriterOptions) {}
+
+  add(item: TagItem): void {
+    if (this.stopped) return;
+    this.queue.push(item);
+    if (this.queue.length >= this.batchSize) this.kick(false);
+  }
+
+  /** Apply everything queued; rethrows a failure of any batch. */
+  async flush(): Promise<void> {
+    do {
+      this.kick(true);
+      while (this.running) await this.running;
+    } while (!this.failure && this.queue.length > 0);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Drop what is not applied yet (journals stay; the next run re-plans). */
+  stop(): void {
+    this.stopped = true;
+    this.queue = [];
+  }
+
+  private kick(all: boolean): void {
+    if (this.running || this.failure) return;
+    this.running = this.drain(all).catch((err) => {
+      this.failure = err;
+      this.queue = [];
+    }).finally(() => {
+      this.running = undefined;
+      if (!this.failure && this.queue.length >= this.batchSize) this.kick(false);
+    });
+  }
+
+  private async drain(all: boolean): Promise<void> {
+    const target = this.options.targetMs ?? 1000;
+    while (this.queue.length >= this.batchSize || (all && this.queue.length > 0)) {
+      const batch = this.queue.splice(0, this.batchSize);
+      const changes = batch.flatMap((i) => (i.change ? [i.change] : []));
+      const started = performance.now();
+      await this.notmuch.tag(changes);
+      this.options.transaction(() => batch.forEach((i) => i.commit()));
+      this.applied += changes.length;
+      this.options.onBatch?.(changes.length);
+      const elapsed = performance.now() - started;
+      if (changes.length >= 50 && elapsed > 0) {
+        // Aim the next batch at the target duration from the rate just seen.
+        const rate = changes.length / elapsed;
+        this.batchSize = Math.max(50, Math.min(5000, Math.round(rate * target)));
+      }
+    }
+  }
+}

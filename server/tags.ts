@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+
+// Every tag name pwnm-sync writes is built here. The scheme is the original
+// tool's: `patchwork`, `{prefix}-{project}`, `{prefix}-{project}-{state}`.
+// Server-supplied words (project link_names, state slugs) pass through
+// `tagWord`, so whatever the server says, the tag is a plain word.
+
+export const ALL_PATCHES_TAG = 'patchwork';
+
+/** Tag suffixes under a project that are not states (used by later families). */
+const RESERVED_SUFFIXES = [/^check-/, /^archived$/, /^delegated$/, /^delegate-/];
+
+const MAX_WORD = 64;
+
+/**
+ * A safe tag word for a server-supplied string: letters, digits, `.`, `_`, `+`
+ * and `-` stay; anything else (spaces, quotes, `%`, `*`, non-ASCII, control
+ * characters) becomes `_`; runs of `-` collapse so a word never holds `--`.
+ * Words longer than 64 characters are cut and get 8 hex digits of their SHA-1,
+ * so that two long slugs stay apart. Ordinary slugs come out unchanged.
+ */
+export function tagWord(value: string): string {
+  let word = value.replace(/[^A-Za-z0-9._+-]/g, '_').replace(/-{2,}/g, '-');
+  if (word === '' || word.startsWith('-')) word = `_${word}`;
+  if (word.length > MAX_WORD) {
+    const digest = createHash('sha1').update(value).digest('hex').slice(0, 8);
+    word = `${word.slice(0, MAX_WORD - 9)}_${digest}`;
+  }
+  return word;
+}
+
+export class TagScheme {
+  readonly prefix: string;
+  private readonly projectTags: string[];
+
+  constructor(prefix: string, projects: readonly string[]) {
+    this.prefix = prefix;
+    this.projectTags = projects.map((p) => this.project(p));
+  }
+
+  project(project: string): string {
+    return `${this.prefix}-${tagWord(project)}`;
+  }
+
+  state(project: string, state: string): string {
+    return `${this.project(project)}-${tagWord(state)}`;
+  }
+
+  /** The tags a message in `project` with `state` must carry. */
+  forState(project: string, state: string): string[] {
+    return [ALL_PATCHES_TAG, this.project(project), this.state(project, state)];
+  }
+
+  /**
+   * The state-tag suffix of `tag` for `project`, or undefined when the tag is
+   * not one of its state tags. A tag of another configured project whose name
+   * extends this one (pw-linux-cifs-new for project linux) is not ours.
+   */
+  stateSuffix(project: string, tag: string): string | undefined {
+    const own = `${this.project(project)}-`;
+    if (!tag.startsWith(own)) return undefined;
+    for (const other of this.projectTags) {
+      if (other.length > own.length - 1 && (tag === other || tag.startsWith(`${other}-`))) return undefined;
+    }
+    const suffix = tag.slice(own.length);
+    if (suffix === '' || RESERVED_SUFFIXES.some((re) => re.test(suffix))) return undefined;
+    return suffix;
+  }
+}
