@@ -1,6 +1,6 @@
 import type { InstanceConfig, Prefer } from '../config.js';
 import { PwnmError, errorMessage, isTransient } from '../errors.js';
-import { notmuchMessageId } from '../notmuch/encoding.js';
+import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
 import type { PatchworkClient } from '../patchwork/client.js';
 import type { PwPatch } from '../patchwork/types.js';
 import type { Session } from '../session.js';
@@ -102,6 +102,9 @@ export async function sync(session: Session, options: SyncOptions = {}): Promise
   return { dryRun: Boolean(options.dryRun), durationMs: Math.round(performance.now() - started), projects, ok };
 }
 
+/** Message-ids per notmuch lookup query. */
+const ID_BATCH = 500;
+
 interface Push { msgid: string; patchId: number; state: string; remote: string; conflict?: Conflict }
 
 async function syncProject(session: Session, inst: InstanceConfig, project: string, configuredList: string | undefined, options: SyncOptions): Promise<ProjectSummary> {
@@ -148,17 +151,20 @@ async function syncProject(session: Session, inst: InstanceConfig, project: stri
     }
     summary.mode = since ? 'window' : 'full';
     summary.since = since ?? null;
-    if (local.size === 0 && !epoch) {
-      summary.errors.push(`${project}: no mail of ${list ?? projectTag} in notmuch yet; nothing to sync`);
-      return summary;
-    }
 
     const suffixes = suffixMap([...DEFAULT_STATES, ...store.knownStates(inst.name, project)]);
     const handled = new Set<string>();
     const pushes: Push[] = [];
 
-    const decide = (msgid: string, patchId: number, remote: string): void => {
+    // Patches whose mail the list query did not find: looked up by id after the pages.
+    const unseen: { msgid: string; patchId: number; remote: string }[] = [];
+
+    const decide = (msgid: string, patchId: number, remote: string, lookup = true): void => {
       const tags = local.get(msgid);
+      if (!tags && lookup) {
+        unseen.push({ msgid, patchId, remote });
+        return;
+      }
       const stored = store.patch(inst.name, project, msgid);
       const view = tags ? readTags(scheme, project, tags, suffixes) : undefined;
       const p: Plan = plan({
@@ -230,12 +236,21 @@ async function syncProject(session: Session, inst: InstanceConfig, project: stri
       progress('fetch', ++pagesDone, 0, `${project}: ${summary.fetched} patches read`);
     });
 
+    // Mail not sent to the list (Bcc, another alias): by message-id, in large batches.
+    for (let i = 0; i < unseen.length; i += ID_BATCH) {
+      checkCancel(options.signal);
+      const chunk = unseen.slice(i, i + ID_BATCH);
+      const found = await notmuch.dump(chunk.map((u) => idQuery(u.msgid)).join(' or '));
+      for (const [msgid, tags] of found) local.set(msgid, tags);
+      store.transaction(() => chunk.forEach((u) => decide(u.msgid, u.patchId, u.remote, false)));
+    }
+
     // Tracked messages outside the fetched window: plan against the stored state.
     store.transaction(() => {
       for (const msgid of local.keys()) {
         if (handled.has(msgid)) continue;
         const stored = store.patch(inst.name, project, msgid);
-        if (stored) decide(msgid, stored.patch_id, stored.remote);
+        if (stored) decide(msgid, stored.patch_id, stored.remote, false);
       }
     });
 

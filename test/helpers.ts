@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { loadConfig, type ConfigOverrides } from '../server/config.js';
+import { idQuery } from '../server/notmuch/encoding.js';
+import { Notmuch } from '../server/notmuch/notmuch.js';
+import { generate } from '../server/sandbox/generator.js';
+import type { SbProject, SbUser } from '../server/sandbox/model.js';
+import { Sandbox } from '../server/sandbox/server.js';
+import { Session, type SessionOptions } from '../server/session.js';
+
+// Shared test fixtures: a sandbox Patchwork, a real notmuch database in a
+// temp dir, and a pwnm-sync config pointing at both.
+
+export const ROOT = new URL('..', import.meta.url).pathname.replace(/\/build\/$/, '/').replace(/\/$/, '');
+export const CLI = join(ROOT, 'dist', 'cli.js');
+export const RECORDINGS = join(ROOT, '..', 'shared', 'patchwork-api');
+
+export interface TestEnv {
+  dir: string;
+  maildir: string;
+  sandbox: Sandbox;
+  maint: SbUser & { token: string };
+  user: SbUser & { token: string };
+  project: SbProject;
+  env: NodeJS.ProcessEnv;
+  configFile: string;
+  notmuch: Notmuch;
+  /** Write the config file; `instance` lines go into the [instance sandbox] section. */
+  writeConfig(instance?: string, global?: string): string;
+  session(options?: SessionOptions, overrides?: ConfigOverrides): Session;
+  addMail(msgid: string, options?: { to?: string; subject?: string; date?: Date }): Promise<void>;
+  tags(msgid: string): Promise<string[]>;
+  cleanup(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function makeEnv(options: { patches?: number; token?: 'maint' | 'user' | 'none' } = {}): Promise<TestEnv> {
+  const dir = mkdtempSync(join(tmpdir(), 'pwnm-test-'));
+  const sandbox = new Sandbox();
+  await sandbox.start();
+  const maint = sandbox.data.addUser({ username: 'maint', token: `maint-token-${++counter}-0123456789` }) as SbUser & { token: string };
+  const user = sandbox.data.addUser({ username: 'user', token: `user-token-${counter}-0123456789` }) as SbUser & { token: string };
+  const project = sandbox.data.addProject({ link_name: 'skiboot', list_email: 'skiboot@lists.ozlabs.org', maintainers: [maint.id] });
+  const maildir = join(dir, 'mail');
+  generate(sandbox.data, project, maildir, { patches: options.patches ?? 20, seed: 3 });
+  const notmuchConfig = join(dir, 'notmuch-config');
+  writeFileSync(notmuchConfig, `[database]\npath=${maildir}\n[new]\ntags=inbox\n[user]\nname=Test\nprimary_email=test@example.org\n[search]\nexclude_tags=\n`);
+  const env = { ...process.env, NOTMUCH_CONFIG: notmuchConfig, HOME: dir, XDG_CONFIG_HOME: join(dir, 'xdg-config'), XDG_STATE_HOME: join(dir, 'xdg-state') };
+  delete (env as NodeJS.ProcessEnv).PWNM_SYNC_TOKEN;
+  await execa('notmuch', ['new', '--quiet'], { env });
+  const configFile = join(dir, 'pwnm-sync.ini');
+  const token = options.token === 'none' ? undefined : options.token === 'user' ? user.token : maint.token;
+  const notmuch = new Notmuch({ env });
+  let mailSerial = 0;
+  const self: TestEnv = {
+    dir, maildir, sandbox, maint, user, project, env, configFile, notmuch,
+    writeConfig(instance = '', global = '') {
+      writeFileSync(configFile, `[pwnm-sync]\nstate_db = ${join(dir, 'state.db')}\n${global}\n[instance sandbox]\nurl = ${sandbox.url}\n${token ? `token = ${token}\n` : ''}sync = skiboot=skiboot@lists.ozlabs.org\n${instance}`, { mode: 0o600 });
+      return configFile;
+    },
+    session(sessionOptions = {}, overrides = {}) {
+      const { config } = loadConfig({ configFile, ...overrides }, env);
+      return new Session(config, { env, client: { retries: 2, retryBaseMs: 5, timeoutMs: 5000 }, ...sessionOptions });
+    },
+    async addMail(msgid, o = {}) {
+      const date = o.date ?? new Date(Date.UTC(2026, 9, 1));
+      writeFileSync(join(maildir, 'cur', `extra.${++mailSerial}:2,S`), `From: Someone <someone@example.org>\nTo: ${o.to ?? 'skiboot@lists.ozlabs.org'}\nSubject: ${o.subject ?? '[PATCH] late mail'}\nDate: ${date.toUTCString().replace('GMT', '+0000')}\nMessage-ID: <${msgid}>\n\nbody\n`);
+      await execa('notmuch', ['new', '--quiet'], { env });
+    },
+    async tags(msgid) {
+      return ((await notmuch.dump(idQuery(msgid))).get(msgid) ?? []).sort();
+    },
+    async cleanup() {
+      await sandbox.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  self.writeConfig();
+  return self;
+}
+
+/** The notmuch-form msgid of a sandbox patch. */
+export function msgidOf(env: TestEnv, patchId: number): string {
+  return env.sandbox.data.patches.get(patchId)!.msgid.replace(/^<|>$/g, '');
+}
+
+export function patchesOf(env: TestEnv): number[] {
+  return env.sandbox.data.byProject.get(env.project.id) ?? [];
+}
