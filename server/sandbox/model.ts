@@ -36,8 +36,7 @@ export class Serializer {
     };
     if (detail) o.maintainers = p.maintainers.map((id) => this.user(this.db.users.get(id)!));
     if (detail && at(this.v, '1.1')) o.subject_match = '';
-    if (at(this.v, '1.2')) Object.assign(o, { list_archive_url: p.list_archive_url, list_archive_url_format: p.list_archive_url_format });
-    if (at(this.v, '1.3')) o.commit_url_format = '';
+    if (at(this.v, '1.2')) Object.assign(o, { list_archive_url: p.list_archive_url, list_archive_url_format: p.list_archive_url_format, commit_url_format: '' });
     return o;
   }
 
@@ -77,7 +76,8 @@ export class Serializer {
     return o;
   }
 
-  patch(p: SbPatch, detail = false): Record<string, unknown> {
+  /** `detail` adds headers, content and diff; an update's answer also drops `related`, as the real one does. */
+  patch(p: SbPatch, detail: false | 'get' | 'update' = false): Record<string, unknown> {
     const o: Record<string, unknown> = { id: p.id, url: this.api(`patches/${p.id}/`) };
     if (at(this.v, '1.1')) o.web_url = this.webPatch(p);
     o.project = this.project(this.db.projects.get(p.project)!);
@@ -93,7 +93,7 @@ export class Serializer {
     // Patchwork writes these two URLs without the version (NOTES.md).
     if (at(this.v, '1.1')) o.comments = `${this.base}/api/patches/${p.id}/comments/`;
     Object.assign(o, { check: p.check, checks: `${this.base}/api/patches/${p.id}/checks/`, tags: {} });
-    if (at(this.v, '1.2')) o.related = [];
+    if (at(this.v, '1.2') && detail !== 'update') o.related = [];
     if (detail) Object.assign(o, { headers: p.headers, content: p.content, diff: p.diff, prefixes: [] });
     return o;
   }
@@ -103,7 +103,7 @@ export class Serializer {
     for (const [k, v] of Object.entries(e.payload)) {
       if (k === 'patch') payload.patch = this.patchRef(this.db.patches.get(v as number)!);
       else if ((k === 'previous_delegate' || k === 'current_delegate') && v !== null) payload[k] = this.user(this.db.users.get(v as number)!);
-      else if (k === 'series') payload.series = this.seriesRef(this.db.series.get(v as number)!);
+      else if (k === 'series' && typeof v === 'number') payload.series = this.seriesRef(this.db.series.get(v)!);
       else payload[k] = v;
     }
     return {

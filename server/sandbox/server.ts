@@ -48,6 +48,17 @@ function parseSince(value: string): string | 'tz' | undefined {
 
 const withMicros = (date: string): string => (date.length === 19 ? `${date}.000000` : date);
 
+/** Django's QueryDict.get answers the last of repeated parameters; getAll stays. */
+function lastValues(params: URLSearchParams): URLSearchParams {
+  const out = new URLSearchParams();
+  for (const key of new Set(params.keys())) {
+    const all = params.getAll(key);
+    if (key === 'state') all.forEach((v) => out.append(key, v));
+    else out.set(key, all.at(-1)!);
+  }
+  return out;
+}
+
 export function slugify(value: string): string {
   return value.toLowerCase().trim().replace(/[^\w\s-]/g, '').replace(/[-\s]+/g, '-');
 }
@@ -149,7 +160,15 @@ export class Sandbox {
     if (path.startsWith('/api') && !path.endsWith('/')) {
       return { status: 301, html: '', headers: { Location: `${path}/${url.search}` } };
     }
-    const user = this.authenticate(req);
+    // DRF sends Allow with every answer of a view, errors included.
+    const allow = /^\/api\/\d\.\d\/(patches|projects|users)\/\d+\/$/.test(path) || /^\/api\/\d\.\d\/projects\/[^/]+\/$/.test(path) ? 'GET, PUT, PATCH, HEAD, OPTIONS' : 'GET, HEAD, OPTIONS';
+    let user: SbUser | undefined;
+    try {
+      user = this.authenticate(req);
+    } catch (err) {
+      if (err instanceof HttpError && /^\/api\/\d\.\d\/[a-z]+\/(\d+\/)?$/.test(path)) err.reply.allow = allow;
+      throw err;
+    }
     if (path === '/api/') {
       const names = ['projects', 'users', 'people', 'patches', 'covers', 'series', 'events', 'bundles'];
       return { status: 200, allow: 'GET, HEAD, OPTIONS', body: Object.fromEntries(names.map((n) => [n, `${base}/api/${n}/`])) };
@@ -159,7 +178,7 @@ export class Sandbox {
     const v = m[1] as Version;
     const [resource, id] = [m[2], m[3]];
     const ser = new Serializer(base, v, this.data);
-    const q = url.searchParams;
+    const q = lastValues(url.searchParams);
     if (!resource) {
       const names = ['projects', 'users', 'people', 'patches', 'covers', 'series', 'events', 'bundles'];
       return { status: 200, allow: 'GET, HEAD, OPTIONS', body: Object.fromEntries(names.map((n) => [n, `${base}/api/${v}/${n}/`])) };
@@ -181,17 +200,17 @@ export class Sandbox {
           if (!user) throw new HttpError({ status: 403, allow, body: { detail: 'Authentication credentials were not provided.' } });
           if (!patch) throw new HttpError({ status: 404, allow, body: { detail: 'Not found.' } });
           this.update(patch, user, rawBody, String(req.headers['content-type'] ?? ''), allow);
-          return { status: 200, allow, body: ser.patch(patch, true) };
+          return { status: 200, allow, body: ser.patch(patch, 'update') };
         }
         if (!patch) throw new HttpError({ status: 404, allow, body: { detail: 'Not found.' } });
-        return { status: 200, allow, body: ser.patch(patch, true) };
+        return { status: 200, allow, body: ser.patch(patch, 'get') };
       }
       case 'events': {
         if (!this.events) return { status: 404, html: HTML_404 };
         return list(this.filterEvents(q).map((e) => ser.event(e)));
       }
       case 'users': {
-        if (!user) throw detail(403, 'Authentication credentials were not provided.');
+        if (!user) throw new HttpError({ status: 403, allow, body: { detail: 'Authentication credentials were not provided.' } });
         if (id === undefined) {
           const needle = (q.get('q') ?? '').toLowerCase();
           const users = [...this.data.users.values()].filter((u) => !needle || [u.username, u.first_name, u.last_name, u.email].some((f) => f.toLowerCase().includes(needle)));
@@ -301,7 +320,8 @@ export class Sandbox {
     const patch = q.get('patch');
     if (patch !== null) events = events.filter((e) => String(e.payload.patch) === patch);
     const series = q.get('series');
-    if (series !== null) events = events.filter((e) => String(e.payload.series) === series);
+    const idOf = (v: unknown): string => String(typeof v === 'object' && v !== null ? (v as { id: unknown }).id : v);
+    if (series !== null) events = events.filter((e) => e.payload.series !== undefined && idOf(e.payload.series) === series);
     for (const [name, keep] of [['since', (d: string, s: string) => d >= s], ['before', (d: string, s: string) => d < s]] as const) {
       const value = q.get(name);
       if (value === null) continue;

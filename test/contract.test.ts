@@ -1,0 +1,174 @@
+import { expect } from 'chai';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SbPatch } from '../server/sandbox/model.js';
+import { Sandbox } from '../server/sandbox/server.js';
+import { RECORDINGS } from './helpers.js';
+
+// The sandbox must answer like the recorded real Patchwork 3.1.3: seed it
+// from the recordings' own data, replay every recorded request for the
+// endpoints pwnm-sync calls, and compare status, Link shape, content type,
+// field names and error texts with the recorded response.
+
+type Json = Record<string, unknown>;
+
+interface Recording { name: string; method: string; path: string; headers: Record<string, string>; body?: string; status: number; resHeaders: Record<string, string>; resBody: string }
+
+function load(name: string): Recording {
+  const req = readFileSync(join(RECORDINGS, `${name}.req`), 'utf8');
+  const [head, ...bodyParts] = req.split(/\n\n/);
+  const [requestLine, ...headerLines] = head!.split('\n');
+  const [method, path] = requestLine!.split(' ');
+  const headers = Object.fromEntries(headerLines.filter(Boolean).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  const http = readFileSync(join(RECORDINGS, `${name}.http`), 'utf8');
+  const split = http.indexOf('\r\n\r\n');
+  const [statusLine, ...resHeaderLines] = http.slice(0, split).split('\r\n');
+  const resHeaders = Object.fromEntries(resHeaderLines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  const body = bodyParts.join('\n\n').trim();
+  return { name, method: method!, path: path!, headers, ...(body ? { body } : {}), status: Number(statusLine!.split(' ')[1]), resHeaders, resBody: http.slice(split + 4) };
+}
+
+/** Every JSON object in the recordings that looks like `kind`. */
+function* objects(value: unknown): Generator<Json> {
+  if (Array.isArray(value)) for (const v of value) yield* objects(v);
+  else if (value && typeof value === 'object') {
+    yield value as Json;
+    for (const v of Object.values(value)) yield* objects(v);
+  }
+}
+
+const TOKENS = { '<MAINT_TOKEN>': 'maint-token-0123456789abcdef', '<USER_TOKEN>': 'user-token-0123456789abcdef', '<BAD>': 'bad-token' };
+
+export function seedFromRecordings(sandbox: Sandbox): void {
+  const data = sandbox.data;
+  const all = readdirSync(RECORDINGS).filter((f) => f.endsWith('.json') && f !== 'hash-vectors.json').flatMap((f) => {
+    try { return [JSON.parse(readFileSync(join(RECORDINGS, f), 'utf8')) as unknown]; } catch { return []; } // the 500s are HTML
+  });
+  const found = all.flatMap((v) => [...objects(v)]);
+  for (const u of found.filter((o) => typeof o.username === 'string')) {
+    if (!data.users.has(u.id as number)) data.addUser({ id: u.id as number, username: u.username as string, email: u.email as string, first_name: u.first_name as string, last_name: u.last_name as string });
+  }
+  data.users.get(2)!.token = TOKENS['<MAINT_TOKEN>'];
+  [...data.users.values()].find((u) => u.username === 'user')!.token = TOKENS['<USER_TOKEN>'];
+  for (const p of found.filter((o) => typeof o.link_name === 'string' && Array.isArray(o.maintainers))) {
+    if (data.projects.has(p.id as number)) continue;
+    data.addProject({
+      id: p.id as number, name: p.name as string, link_name: p.link_name as string, list_id: p.list_id as string, list_email: p.list_email as string,
+      maintainers: (p.maintainers as Json[]).map((m) => m.id as number), list_archive_url: (p.list_archive_url as string) ?? '', list_archive_url_format: (p.list_archive_url_format as string) ?? '',
+    });
+  }
+  for (const p of found.filter((o) => typeof o.msgid === 'string' && typeof o.state === 'string' && o.project)) {
+    if (data.patches.has(p.id as number)) continue;
+    const submitter = p.submitter as Json;
+    data.addPerson(submitter.name as string, submitter.email as string, submitter.id as number);
+    const series = (p.series as Json[])[0];
+    if (series && !data.series.has(series.id as number)) {
+      data.addSeries({ id: series.id as number, project: (p.project as Json).id as number, name: series.name as string, version: series.version as number, date: series.date as string, total: 1, submitter: submitter.id as number, cover: null });
+    }
+    data.addPatch({
+      id: p.id as number, project: (p.project as Json).id as number, msgid: p.msgid as string, date: p.date as string, name: p.name as string,
+      state: p.state as string, archived: p.archived as boolean, hash: p.hash as string, submitter: submitter.id as number,
+      delegate: p.delegate ? ((p.delegate as Json).id as number) : null, series: series ? (series.id as number) : null, check: p.check as string,
+    } as Partial<SbPatch> & SbPatch, true);
+  }
+  const addRef = (ref: Json, project: number): void => {
+    if (data.patches.has(ref.id as number)) return;
+    data.addPatch({ id: ref.id as number, project, msgid: ref.msgid as string, name: ref.name as string, date: ref.date as string, submitter: 50 }, true);
+  };
+  // Patches known only from an event, a series, or a request path.
+  for (const e of found.filter((o) => typeof o.category === 'string' && o.payload)) {
+    const ref = (e.payload as Json).patch as Json | undefined;
+    if (ref) addRef(ref, (e.project as Json).id as number);
+  }
+  for (const series of found.filter((o) => Array.isArray(o.patches) && o.project)) {
+    const project = (series.project as Json).id as number;
+    if (!data.series.has(series.id as number)) {
+      data.addSeries({ id: series.id as number, project, name: series.name as string, version: series.version as number, date: series.date as string, total: series.total as number, submitter: 50, cover: null });
+    }
+    for (const ref of series.patches as Json[]) {
+      addRef(ref, project);
+      data.patches.get(ref.id as number)!.series = series.id as number;
+    }
+  }
+  for (const f of readdirSync(RECORDINGS).filter((n) => n.endsWith('.req'))) {
+    const id = /\/patches\/(\d+)\//.exec(readFileSync(join(RECORDINGS, f), 'utf8'))?.[1];
+    if (id && Number(id) < 99_999_999) addRef({ id: Number(id), msgid: `<ref.${id}@example.org>`, name: `patch ${id}`, date: '2011-01-01T00:00:00' }, 8);
+  }
+  // Bench (project 8) had 9866 patches and some 48,000 events: pad both so
+  // that page numbers and next/prev links are real.
+  const bench = data.byProject.get(8)!;
+  for (let i = 0, id = 100_000; bench.length < 9866; i++, id++) {
+    data.addPatch({ id, project: 8, msgid: `<pad.${i}@example.org>`, name: `padding ${i}`, submitter: 50, date: '2010-01-01T00:00:00', state: 'accepted', archived: i < 1380 }, true);
+  }
+  for (const e of found.filter((o) => typeof o.category === 'string' && o.payload)) {
+    if (data.events.some((x) => x.id === e.id)) continue;
+    const payload: Json = {};
+    for (const [k, v] of Object.entries(e.payload as Json)) {
+      if (k === 'patch') payload.patch = (v as Json).id;
+      else if ((k === 'previous_delegate' || k === 'current_delegate') && v) payload[k] = (v as Json).id;
+      else payload[k] = v; // series, cover, check: kept as recorded
+    }
+    data.addEvent(e.category as string, (e.project as Json).id as number, e.actor ? ((e.actor as Json).id as number) : null, payload, e.date as string);
+    data.events.at(-1)!.id = e.id as number;
+  }
+  for (let i = 0; i < 9000; i++) {
+    const patch = 100_000 + i;
+    data.addEvent('patch-created', 8, null, { patch }, `2010-01-01T00:00:00.${String(i).padStart(6, '0')}`);
+    data.addEvent('patch-state-changed', 8, 2, { patch, previous_state: 'new', current_state: 'accepted' }, `2010-01-02T00:00:00.${String(i).padStart(6, '0')}`);
+  }
+}
+
+/** Endpoints pwnm-sync never calls: replayed by no test here. */
+const SKIPPED = /\/checks\/|\/series\/|\/covers\/|^OPTIONS /;
+
+function linkShape(link: string | undefined): string[] {
+  return (link ?? '').split(', ').filter(Boolean).map((part) => {
+    const m = /<([^>]*)>; rel="(\w+)"/.exec(part)!;
+    const url = new URL(m[1]!);
+    return `${m[2]} ${url.pathname}?${[...url.searchParams.keys()].sort().join('&')}`;
+  });
+}
+
+const keysOf = (v: unknown): string[] => (v && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v) : []);
+
+describe('contract: sandbox vs recorded Patchwork 3.1.3', function () {
+  const sandbox = new Sandbox();
+  const names = readdirSync(RECORDINGS).filter((f) => f.endsWith('.req')).map((f) => f.slice(0, -4)).sort();
+  const replay = names.map(load).filter((r) => !SKIPPED.test(`${r.method} ${r.path}`));
+  before(async function () {
+    seedFromRecordings(sandbox);
+    await sandbox.start();
+    console.log(`      replaying ${replay.length} recorded requests, skipping ${names.length - replay.length} (checks, series, covers, OPTIONS: endpoints pwnm-sync does not call)`);
+  });
+  after(() => sandbox.stop());
+
+  for (const rec of replay) {
+    it(`${rec.name}: ${rec.method} ${rec.path.slice(0, 80)}`, async () => {
+      const headers: Record<string, string> = {};
+      if (rec.headers.authorization) headers.authorization = rec.headers.authorization.replace(/<[A-Z_]+>/, (t) => TOKENS[t as keyof typeof TOKENS]);
+      if (rec.headers['content-type']) headers['content-type'] = rec.headers['content-type'];
+      const res = await fetch(`${sandbox.url}${rec.path}`, { method: rec.method, headers, redirect: 'manual', ...(rec.body ? { body: rec.body } : {}) });
+      const text = await res.text();
+      expect(res.status, 'status').to.equal(rec.status);
+      expect(res.headers.get('content-type'), 'content type').to.equal(rec.resHeaders['content-type']);
+      for (const h of ['allow', 'location', 'vary', 'x-frame-options']) if (rec.resHeaders[h]) expect(res.headers.get(h) ?? '', h).to.equal(rec.resHeaders[h]);
+      expect(linkShape(res.headers.get('link') ?? undefined), 'Link').to.deep.equal(linkShape(rec.resHeaders.link));
+      if (!rec.resHeaders['content-type']?.includes('json')) return;
+      const want = JSON.parse(rec.resBody) as unknown;
+      const got = JSON.parse(text) as unknown;
+      if (rec.status >= 400) {
+        expect(got, 'error body').to.deep.equal(want);
+      } else if (Array.isArray(want)) {
+        expect(Array.isArray(got), 'array').to.equal(true);
+        expect((got as unknown[]).length === 0, 'empty list').to.equal(want.length === 0);
+        if (want.length) {
+          expect(keysOf((got as unknown[])[0]), 'item fields').to.deep.equal(keysOf(want[0]));
+          for (const k of keysOf(want[0])) expect(keysOf(((got as Json[])[0]!)[k]), `${k} fields`).to.deep.equal(keysOf((want[0] as Json)[k]));
+        }
+      } else {
+        expect(keysOf(got), 'fields').to.deep.equal(keysOf(want));
+        for (const k of keysOf(want)) if (k !== 'headers') expect(keysOf((got as Json)[k]), `${k} fields`).to.deep.equal(keysOf((want as Json)[k]));
+      }
+    });
+  }
+});
