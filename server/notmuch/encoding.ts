@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 // The two text formats we exchange with notmuch: batch-tag lines for
 // `notmuch tag --batch` and `notmuch dump`, and Xapian-quoted id: terms.
 
@@ -35,8 +37,14 @@ export function notmuchMessageId(msgid: string): string {
   let id = msgid.trim();
   const m = /^<([^>]*)>/.exec(id);
   if (m) id = m[1]!;
-  return id.replace(/\s+/g, '');
+  id = id.replace(/\s+/g, '');
+  // notmuch keeps ids longer than 189 bytes as the SHA-1 of the id and its NUL.
+  if (Buffer.byteLength(id) > MESSAGE_ID_MAX) id = `notmuch-sha1-${createHash('sha1').update(`${id}\0`).digest('hex')}`;
+  return id;
 }
+
+/** NOTMUCH_MESSAGE_ID_MAX: 200 - sizeof("thread_id_"). */
+const MESSAGE_ID_MAX = 189;
 
 export interface TagChange {
   msgid: string;
