@@ -50,6 +50,8 @@ export interface Config {
   concurrency: number;
   /** How long to wait for notmuch's write lock before giving up, in seconds. */
   lockTimeout: number;
+  /** Days between full syncs (archiving has no event); 0: only with --full. */
+  fullEvery: number;
   instances: InstanceConfig[];
 }
 
@@ -68,7 +70,7 @@ export interface ConfigOverrides {
 
 export const DEFAULT_URL = 'https://patchwork.ozlabs.org';
 
-const GLOBAL_KEYS = new Set(['notmuch_database', 'state_db', 'syncdb', 'tag_prefix', 'prefer', 'concurrency', 'lock_timeout']);
+const GLOBAL_KEYS = new Set(['notmuch_database', 'state_db', 'syncdb', 'tag_prefix', 'prefer', 'concurrency', 'lock_timeout', 'full_every']);
 const DEFAULTS_INSTANCE_KEYS = new Set(['patchwork_url', 'patchwork_token', 'token_command', 'sync', 'epoch', 'allow_insecure_http']);
 const INSTANCE_KEYS = new Set(['url', 'token', 'token_command', 'sync', 'epoch', 'allow_insecure_http']);
 
@@ -197,6 +199,7 @@ function applyKey(draft: Draft, inst: Draft['instances'][number], key: string, e
     case 'prefer': draft.global.prefer = parsePrefer(value, at); break;
     case 'concurrency': draft.global.concurrency = parseInt10(value, at, 1, 16); break;
     case 'lock_timeout': draft.global.lockTimeout = parseInt10(value, at, 1, 3600); break;
+    case 'full_every': draft.global.fullEvery = parseInt10(value, at, 0, 3650); break;
     case 'patchwork_url': case 'url': inst.url = parseUrl(value, at); break;
     case 'patchwork_token': case 'token': if (value) inst.token = value; break;
     case 'token_command': if (value) inst.tokenCommand = value; break;
@@ -267,6 +270,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     prefer: overrides.prefer ? parsePrefer(overrides.prefer, '--prefer') : draft.global.prefer ?? 'server',
     concurrency: draft.global.concurrency ?? 4,
     lockTimeout: draft.global.lockTimeout ?? 30,
+    fullEvery: draft.global.fullEvery ?? 7,
     instances,
   };
   if (file) config.file = file;

@@ -10,18 +10,21 @@ export function formatSync(summary: SyncSummary): string {
   const lines: string[] = [];
   for (const p of summary.projects) {
     const parts = [
-      `${p.fetched} fetched`, `${p.retagged} retagged`, `${p.pushed} pushed`, plural(p.conflicts.length, 'conflict'),
+      p.mode === 'events' ? `${plural(p.eventsRead, 'event')} read, ${p.fetched} fetched` : `${p.fetched} fetched`,
+      `${p.retagged} retagged`, `${p.pushed} pushed`, plural(p.conflicts.length, 'conflict'),
       `${p.queued.length} queued`, `${p.refused.length} refused`, `${p.missingLocally} not in notmuch`,
     ];
     if (p.ambiguous.length) parts.push(`${p.ambiguous.length} ambiguous`);
-    lines.push(`${p.project} (${p.instance}${summary.dryRun ? ', dry run' : ''}): ${parts.join(', ')}; ${plural(p.httpRequests, 'request')}, ${p.notmuchCalls} notmuch calls`);
+    const how = p.mode === 'none' ? 'local only' : `${p.mode} sync`;
+    lines.push(`${p.project} (${p.instance}, ${how}${summary.dryRun ? ', dry run' : ''}): ${parts.join(', ')}; ${plural(p.httpRequests, 'request')}, ${p.notmuchCalls} notmuch calls`);
+    for (const n of p.notes) lines.push(`  note      ${n}`);
     for (const c of p.conflicts) lines.push(`  conflict  ${c.msgid} (patch ${c.patchId}): local ${c.local}, Patchwork ${c.remote}: ${c.reason}`);
     for (const r of p.refused) lines.push(`  refused   ${r.msgid} (patch ${r.patchId}) ${r.local}: ${r.reason}; tags put back to ${r.remote}`);
     for (const q of p.queued) lines.push(`  queued    ${q.msgid} (patch ${q.patchId}) ${q.local}: ${q.reason}`);
     for (const a of p.ambiguous) lines.push(`  ambiguous ${a.msgid} (patch ${a.patchId}): ${a.reason}`);
     for (const e of p.errors) lines.push(`  error     ${e}`);
   }
-  lines.push(`done in ${(summary.durationMs / 1000).toFixed(1)} s`);
+  lines.push(`done in ${(summary.durationMs / 1000).toFixed(1)} s; ${summary.notmuchCalls} notmuch calls in all`);
   return lines.join('\n');
 }
 

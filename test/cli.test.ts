@@ -60,7 +60,7 @@ describe('pwnm-sync command line', function () {
     t = await makeEnv({ patches: 3 });
     const r = await run(['-p', t.sandbox.url, '-t', t.maint.token, '-s', 'skiboot=skiboot@lists.ozlabs.org', '--state-db', join(t.dir, 'flags.db')]);
     expect(r.exitCode, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/^skiboot \(127\.0\.0\.1:\d+\): 3 fetched, 3 retagged/);
+    expect(r.stdout).to.match(/^skiboot \(127\.0\.0\.1:\d+, full sync\): 3 fetched, 3 retagged/);
   });
 
   it('exits 1 when a change was refused', async () => {
@@ -76,8 +76,8 @@ describe('pwnm-sync command line', function () {
     this.timeout(120_000);
     const r = await execa('node', [CLI, 'demo', '--patches', '40'], { reject: false });
     expect(r.exitCode, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/First sync:\nskiboot \(sandbox\): 40 fetched, 40 retagged/);
-    expect(r.stdout).to.match(/Second sync:\nskiboot \(sandbox\): 40 fetched, 0 retagged, 1 pushed/);
+    expect(r.stdout).to.match(/First sync:\nskiboot \(sandbox, full sync\): 40 fetched, 40 retagged/);
+    expect(r.stdout).to.match(/Second sync:\nskiboot \(sandbox, events sync\): 0 events read, 0 fetched, 0 retagged, 1 pushed, 0 conflicts, 0 queued, 0 refused, 0 not in notmuch; 2 requests, 1 notmuch calls\ndone in [\d.]+ s; 2 notmuch calls in all/);
     expect(r.stdout).to.match(/Patchwork now says patch \d+ is accepted\./);
   });
 });

@@ -31,6 +31,13 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (instance, project, msgid, kind));
    CREATE TABLE states (instance TEXT NOT NULL, project TEXT NOT NULL, slug TEXT NOT NULL,
      PRIMARY KEY (instance, project, slug));`,
+  // Incremental sync: where the events and notmuch's lastmod were read up to.
+  `ALTER TABLE projects ADD COLUMN event_mark TEXT;        -- date of the newest event applied
+   ALTER TABLE projects ADD COLUMN event_ids TEXT;         -- JSON ids of events near the mark, to skip on re-read
+   ALTER TABLE projects ADD COLUMN has_events INTEGER;     -- 0: the server has no events API
+   ALTER TABLE projects ADD COLUMN nm_uuid TEXT;           -- notmuch database the lastmod belongs to
+   ALTER TABLE projects ADD COLUMN nm_lastmod INTEGER;     -- notmuch revision read up to
+   ALTER TABLE projects ADD COLUMN synced_at TEXT;`,
 ];
 
 export interface PatchRow {
@@ -70,7 +77,16 @@ export interface ProjectRow {
   list_email: string | null;
   api_version: string | null;
   full_sync_at: string | null;
+  event_mark: string | null;
+  event_ids: string | null;
+  has_events: number | null;
+  nm_uuid: string | null;
+  nm_lastmod: number | null;
+  synced_at: string | null;
 }
+
+/** Where a project's last sync left off; written when the sync completes. */
+export type SyncMark = Pick<ProjectRow, 'event_mark' | 'event_ids' | 'has_events' | 'nm_uuid' | 'nm_lastmod' | 'synced_at'> & { full_sync_at?: string };
 
 export class Store {
   readonly db: Database.Database;
@@ -91,13 +107,18 @@ export class Store {
         VALUES (@instance, @link_name, @project_id, @list_email, @api_version)
         ON CONFLICT (instance, link_name) DO UPDATE SET project_id = excluded.project_id,
           list_email = excluded.list_email, api_version = excluded.api_version`),
-      setFullSync: db.prepare('UPDATE projects SET full_sync_at = ? WHERE instance = ? AND link_name = ?'),
+      setMark: db.prepare(`UPDATE projects SET event_mark = @event_mark, event_ids = @event_ids, has_events = @has_events,
+        nm_uuid = @nm_uuid, nm_lastmod = @nm_lastmod, synced_at = @synced_at, full_sync_at = coalesce(@full_sync_at, full_sync_at)
+        WHERE instance = @instance AND link_name = @link_name`),
       getPatch: db.prepare<[string, string, string], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND msgid = ?'),
       patchesByMsgid: db.prepare<[string], PatchRow>('SELECT * FROM patches WHERE msgid = ?'),
       upsertPatch: db.prepare(`INSERT INTO patches (instance, project, msgid, patch_id, remote, archived, date, name, web_url, mbox)
         VALUES (@instance, @project, @msgid, @patch_id, @remote, @archived, @date, @name, @web_url, @mbox)
         ON CONFLICT (instance, project, msgid) DO UPDATE SET patch_id = excluded.patch_id, remote = excluded.remote,
           archived = excluded.archived, date = excluded.date, name = excluded.name, web_url = excluded.web_url, mbox = excluded.mbox`),
+      upsertState: db.prepare(`INSERT INTO patches (instance, project, msgid, patch_id, remote, date, name, web_url, mbox)
+        VALUES (@instance, @project, @msgid, @patch_id, @remote, @date, @name, @web_url, @mbox)
+        ON CONFLICT (instance, project, msgid) DO UPDATE SET patch_id = excluded.patch_id, remote = excluded.remote`),
       setRemote: db.prepare('UPDATE patches SET remote = ? WHERE instance = ? AND project = ? AND msgid = ?'),
       setJournal: db.prepare('UPDATE patches SET journal = ? WHERE instance = ? AND project = ? AND msgid = ?'),
       commitBaseline: db.prepare('UPDATE patches SET baseline = ?, journal = NULL WHERE instance = ? AND project = ? AND msgid = ?'),
@@ -145,12 +166,12 @@ export class Store {
     return this.stmt.getProject.get(instance, linkName);
   }
 
-  putProject(row: Omit<ProjectRow, 'full_sync_at'>): void {
-    this.stmt.putProject.run(row);
+  putProject(row: Pick<ProjectRow, 'instance' | 'link_name' | 'project_id' | 'list_email' | 'api_version'>): void {
+    this.stmt.putProject.run({ instance: row.instance, link_name: row.link_name, project_id: row.project_id, list_email: row.list_email, api_version: row.api_version });
   }
 
-  markFullSync(instance: string, linkName: string, when: string): void {
-    this.stmt.setFullSync.run(when, instance, linkName);
+  setMark(instance: string, linkName: string, mark: SyncMark): void {
+    this.stmt.setMark.run({ full_sync_at: null, ...mark, instance, link_name: linkName });
   }
 
   patch(instance: string, project: string, msgid: string): PatchRow | undefined {
@@ -166,6 +187,16 @@ export class Store {
     this.transaction(() => {
       for (const p of patches) {
         this.stmt.upsertPatch.run({ instance, project, ...p });
+        this.stmt.addState.run(instance, project, p.remote);
+      }
+    });
+  }
+
+  /** A state learned from an event: other fields stay as they are. */
+  upsertStates(instance: string, project: string, patches: readonly Omit<RemotePatch, 'archived'>[]): void {
+    this.transaction(() => {
+      for (const p of patches) {
+        this.stmt.upsertState.run({ instance, project, ...p });
         this.stmt.addState.run(instance, project, p.remote);
       }
     });

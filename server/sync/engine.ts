@@ -1,26 +1,34 @@
 import type { InstanceConfig, Prefer } from '../config.js';
 import { PwnmError, errorMessage, isTransient } from '../errors.js';
 import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
+import type { Revision } from '../notmuch/notmuch.js';
 import type { PatchworkClient } from '../patchwork/client.js';
+import { newestEvent, readEvents, type EventMark } from '../patchwork/events.js';
 import type { PwPatch } from '../patchwork/types.js';
 import type { Session } from '../session.js';
-import type { RemotePatch } from '../store/store.js';
 import { DEFAULT_STATES } from '../states.js';
+import type { ProjectRow, RemotePatch, SyncMark } from '../store/store.js';
 import { mapLimit, naiveUtc } from '../util.js';
 import { applyChange, readTags, retagChange, suffixMap } from './local.js';
 import { SyncLock } from './lock.js';
-import { plan, type Conflict, type Plan } from './planner.js';
+import { plan, type Conflict } from './planner.js';
 import { TagWriter } from './tag-writer.js';
 
-// One sync: for each selected project, read the local tags in one notmuch
-// call, stream Patchwork's patch pages through the planner as they arrive,
-// tag in ~1 s batches while fetching goes on, then push local changes.
+// One sync. Per project, the remote side is read one of three ways:
+//   full:   every patch since the oldest mail of the list (first sync, --full, full_every);
+//   events: Patchwork's event log since the last sync (every other sync);
+//   window: patches mailed since the last sync (servers without events).
+// The local side is one dump of the project's mail (full) or of what
+// changed since notmuch's last revision (lastmod). Pages are planned as they
+// arrive, tags go out in ~1 s batches while fetching goes on, then pushes.
 
 export interface SyncOptions {
   projects?: readonly string[];
   epoch?: string;
   full?: boolean;
   dryRun?: boolean;
+  /** No network: tag arrived mail from the state database, record local changes. */
+  localOnly?: boolean;
   prefer?: Prefer;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
@@ -42,12 +50,16 @@ export interface Report {
   reason: string;
 }
 
+export type RemoteMode = 'full' | 'events' | 'window' | 'none';
+
 export interface ProjectSummary {
   instance: string;
   project: string;
-  mode: 'full' | 'window';
+  mode: RemoteMode;
+  local: 'full' | 'lastmod';
   since: string | null;
   fetched: number;
+  eventsRead: number;
   retagged: number;
   pushed: number;
   conflicts: Report[];
@@ -57,6 +69,7 @@ export interface ProjectSummary {
   missingLocally: number;
   httpRequests: number;
   notmuchCalls: number;
+  notes: string[];
   errors: string[];
 }
 
@@ -64,6 +77,8 @@ export interface SyncSummary {
   dryRun: boolean;
   durationMs: number;
   projects: ProjectSummary[];
+  /** Notmuch process calls in all, including the shared ones. */
+  notmuchCalls: number;
   /** True when every change went through (nothing refused, queued or failed). */
   ok: boolean;
 }
@@ -85,231 +100,419 @@ function checkCancel(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new PwnmError('CANCELLED', 'sync cancelled; what was applied is kept, the rest waits for the next sync');
 }
 
+/** Message-ids per notmuch lookup query. */
+const ID_BATCH = 500;
+/** A window sync re-reads this far back, for mail that took a while to arrive. */
+const WINDOW_MARGIN_MS = 2 * 86_400_000;
+const DAY_MS = 86_400_000;
+
+/** Messages whose tags changed since `lastmod`, read once and shared by the projects. */
+class LocalChanges {
+  private cache = new Map<number, Promise<Map<string, string[]>>>();
+  constructor(private readonly session: Session, readonly revision: Revision) {}
+
+  since(lastmod: number): Promise<Map<string, string[]>> {
+    if (lastmod >= this.revision.lastmod) return Promise.resolve(new Map());
+    let read = this.cache.get(lastmod);
+    if (!read) {
+      read = this.session.notmuch.dump(`lastmod:${lastmod + 1}..`);
+      this.cache.set(lastmod, read);
+    }
+    return read;
+  }
+}
+
 export async function sync(session: Session, options: SyncOptions = {}): Promise<SyncSummary> {
   const started = performance.now();
+  const nmBefore = session.notmuch.calls;
   const selected = session.select(options.projects);
   const lock = options.dryRun ? undefined : SyncLock.acquire(session.config.stateDb);
   const projects: ProjectSummary[] = [];
   try {
+    // The revision is read before anything else: a change made while we
+    // sync gets a later one and is seen next time.
+    const changes = new LocalChanges(session, await session.notmuch.revision());
     for (const sel of selected) {
       checkCancel(options.signal);
-      projects.push(await syncProject(session, sel.instance, sel.project, sel.list, options));
+      projects.push(await new ProjectSync(session, sel.instance, sel.project, sel.list, options, changes).run());
     }
   } finally {
     lock?.release();
   }
   const ok = projects.every((p) => p.errors.length === 0 && p.refused.length === 0 && p.queued.length === 0 && p.ambiguous.length === 0);
-  return { dryRun: Boolean(options.dryRun), durationMs: Math.round(performance.now() - started), projects, ok };
+  return { dryRun: Boolean(options.dryRun), durationMs: Math.round(performance.now() - started), projects, notmuchCalls: session.notmuch.calls - nmBefore, ok };
 }
-
-/** Message-ids per notmuch lookup query. */
-const ID_BATCH = 500;
 
 interface Push { msgid: string; patchId: number; state: string; remote: string; conflict?: Conflict }
 
-async function syncProject(session: Session, inst: InstanceConfig, project: string, configuredList: string | undefined, options: SyncOptions): Promise<ProjectSummary> {
-  const { store, notmuch, scheme } = session;
-  const dryRun = Boolean(options.dryRun);
-  const prefer = options.prefer ?? session.config.prefer;
-  const summary: ProjectSummary = {
-    instance: inst.name, project, mode: 'full', since: null, fetched: 0, retagged: 0, pushed: 0,
-    conflicts: [], ambiguous: [], refused: [], queued: [], missingLocally: 0, httpRequests: 0, notmuchCalls: 0, errors: [],
-  };
-  const progress = (phase: Progress['phase'], done: number, total: number, message: string): void =>
-    options.onProgress?.({ phase, project, done, total, message });
-  const nmCallsBefore = notmuch.calls;
-  let client: PatchworkClient | undefined;
-  let requestsBefore = 0;
-  const writer = new TagWriter(notmuch, {
-    transaction: (fn) => store.transaction(fn),
-    onBatch: (n) => progress('tag', writer.applied, writer.applied + n, `${project}: tagged ${writer.applied} messages`),
-  });
+class ProjectSync {
+  private readonly summary: ProjectSummary;
+  private readonly dryRun: boolean;
+  private readonly prefer: Prefer;
+  private readonly writer: TagWriter;
+  private client: PatchworkClient | undefined;
+  private requestsBefore = 0;
+  /** Tags of the messages this run looked at, kept current as we retag. */
+  private local = new Map<string, string[]>();
+  private readonly handled = new Set<string>();
+  private readonly unseen: { msgid: string; patchId: number; remote: string }[] = [];
+  private readonly pushes: Push[] = [];
+  private suffixes = new Map<string, string>();
 
-  try {
-    client = await session.client(inst);
-    requestsBefore = client.requests;
-    const version = await client.discover();
-    let projectRow = store.project(inst.name, project);
-    if (!projectRow || projectRow.api_version !== version || options.full) {
-      const found = await client.project(project);
-      projectRow = { instance: inst.name, link_name: project, project_id: found.id, list_email: found.list_email || null, api_version: version, full_sync_at: projectRow?.full_sync_at ?? null };
-      if (!dryRun) store.putProject(projectRow);
+  constructor(
+    private readonly session: Session,
+    private readonly inst: InstanceConfig,
+    private readonly project: string,
+    private readonly configuredList: string | undefined,
+    private readonly options: SyncOptions,
+    private readonly changes: LocalChanges,
+  ) {
+    this.dryRun = Boolean(options.dryRun);
+    this.prefer = options.prefer ?? session.config.prefer;
+    this.summary = {
+      instance: inst.name, project, mode: 'full', local: 'full', since: null, fetched: 0, eventsRead: 0, retagged: 0, pushed: 0,
+      conflicts: [], ambiguous: [], refused: [], queued: [], missingLocally: 0, httpRequests: 0, notmuchCalls: 0, notes: [], errors: [],
+    };
+    this.writer = new TagWriter(session.notmuch, {
+      transaction: (fn) => session.store.transaction(fn),
+      onBatch: () => this.progress('tag', this.writer.applied, 0, `${project}: tagged ${this.writer.applied} messages`),
+    });
+  }
+
+  private progress(phase: Progress['phase'], done: number, total: number, message: string): void {
+    this.options.onProgress?.({ phase, project: this.project, done, total, message });
+  }
+
+  async run(): Promise<ProjectSummary> {
+    const { session, summary } = this;
+    const nmBefore = session.notmuch.calls;
+    try {
+      const row = this.options.localOnly ? session.store.project(this.inst.name, this.project) : await this.connect();
+      this.suffixes = suffixMap([...DEFAULT_STATES, ...session.store.knownStates(this.inst.name, this.project)]);
+      const mark = await this.syncRemoteAndLocal(row);
+      await this.resolveUnseen();
+      await this.planLocalChanges();
+      checkCancel(this.options.signal);
+      await this.runPushes();
+      checkCancel(this.options.signal);
+      await this.writer.flush();
+      if (!this.dryRun && row && mark) session.store.setMark(this.inst.name, this.project, mark);
+      this.progress('done', 1, 1, `${this.project}: done`);
+    } catch (err) {
+      this.writer.stop();
+      if (err instanceof PwnmError && (err.code === 'CANCELLED' || err.code === 'SYNC_RUNNING')) throw err;
+      if (!(err instanceof PwnmError)) throw err;
+      summary.errors.push(err.message);
+    } finally {
+      summary.httpRequests = this.client ? this.client.requests - this.requestsBefore : 0;
+      summary.notmuchCalls = session.notmuch.calls - nmBefore;
     }
-    const list = configuredList ?? projectRow.list_email ?? undefined;
-    const projectTag = scheme.project(project);
-    const listQuery = list ? `to:"${list.replace(/"/g, '""')}"` : undefined;
-    const local = await notmuch.dump(listQuery ? `tag:${projectTag} or ${listQuery}` : `tag:${projectTag}`);
+    return summary;
+  }
 
-    // Only patches whose mail can be here: since the oldest mail of the list
-    // (a day earlier, for time zones), or the configured epoch.
-    const epoch = options.epoch ?? inst.epoch;
+  /** The client and the project's row; the API version and project id come from the store when known. */
+  private async connect(): Promise<ProjectRow> {
+    const { store } = this.session;
+    const client = (this.client = await this.session.client(this.inst));
+    this.requestsBefore = client.requests;
+    let row = store.project(this.inst.name, this.project);
+    if (row?.api_version && !this.options.full) {
+      client.apiVersion ??= row.api_version;
+      return row;
+    }
+    const version = await client.discover();
+    const found = await client.project(this.project);
+    const fresh = { instance: this.inst.name, link_name: this.project, project_id: found.id, list_email: found.list_email || null, api_version: version };
+    if (!this.dryRun) store.putProject(fresh);
+    row = store.project(this.inst.name, this.project) ?? { ...fresh, full_sync_at: null, event_mark: null, event_ids: null, has_events: null, nm_uuid: null, nm_lastmod: null, synced_at: null };
+    return row;
+  }
+
+  private chooseMode(row: ProjectRow | undefined): RemoteMode {
+    if (this.options.localOnly) return 'none';
+    if (this.options.full || !row?.synced_at) return 'full';
+    const fullEvery = this.session.config.fullEvery;
+    if (fullEvery > 0 && (!row.full_sync_at || Date.now() - Date.parse(row.full_sync_at) > fullEvery * DAY_MS)) return 'full';
+    return row.has_events === 0 ? 'window' : 'events';
+  }
+
+  /** Reads both sides and plans what arrives; returns the mark to store when all went through. */
+  private async syncRemoteAndLocal(row: ProjectRow | undefined): Promise<SyncMark | undefined> {
+    const { session, summary } = this;
+    const mode = (summary.mode = this.chooseMode(row));
+    const revision = this.changes.revision;
+    const lastmodUsable = row?.nm_uuid === revision.uuid && row.nm_lastmod !== null && mode !== 'full';
+    summary.local = lastmodUsable ? 'lastmod' : 'full';
+    if (row?.nm_uuid && row.nm_uuid !== revision.uuid) summary.notes.push('the notmuch database was rebuilt (new UUID); read all its patch mail again');
+    const list = this.configuredList ?? row?.list_email ?? undefined;
+    const listQuery = list ? `to:"${list.replace(/"/g, '""')}"` : undefined;
+    const projectTag = session.scheme.project(this.project);
+
+    this.local = lastmodUsable
+      ? new Map(await this.changes.since(row.nm_lastmod!))
+      : await session.notmuch.dump(listQuery ? `tag:${projectTag} or ${listQuery}` : `tag:${projectTag}`);
+    if (mode === 'none') return row ? this.markFor({ date: row.event_mark, ids: JSON.parse(row.event_ids ?? '[]') as number[] }, row.has_events) : undefined;
+
+    const client = this.client!;
+    const projectId = row!.project_id;
+    if (mode === 'events') {
+      const mark: EventMark = { date: row!.event_mark, ids: JSON.parse(row!.event_ids ?? '[]') as number[] };
+      let read;
+      try {
+        read = await readEvents(client, projectId, mark);
+      } catch (err) {
+        if (!(err instanceof PwnmError && err.code === 'NOT_FOUND')) throw err;
+        summary.notes.push(`${this.inst.name} has no events API: state changes of patches mailed before the last sync are seen only by --full`);
+        return this.windowSync(row!);
+      }
+      summary.eventsRead = read.read;
+      await this.applyEvents(read.events);
+      return this.markFor(read.next, 1);
+    }
+    if (mode === 'window') return this.windowSync(row!);
+
+    // Full: take the event mark first, so that what changes while we list is seen next time.
+    let mark: EventMark = { date: null, ids: [] };
+    let hasEvents = 1;
+    try {
+      mark = await newestEvent(client, projectId);
+    } catch (err) {
+      if (!(err instanceof PwnmError && err.code === 'NOT_FOUND')) throw err;
+      hasEvents = 0;
+    }
+    const epoch = this.options.epoch ?? this.inst.epoch;
     let since: string | undefined;
     if (epoch) since = `${epoch}T00:00:00`;
     else if (listQuery) {
-      const oldest = await notmuch.oldest(`${listQuery} or tag:${projectTag}`);
-      if (oldest) since = naiveUtc(new Date(oldest.getTime() - 86_400_000));
+      // Only patches whose mail can be here: since the oldest mail of the list (a day earlier, for time zones).
+      const oldest = await session.notmuch.oldest(`${listQuery} or tag:${projectTag}`);
+      if (oldest) since = naiveUtc(new Date(oldest.getTime() - DAY_MS));
     }
-    summary.mode = since ? 'window' : 'full';
-    summary.since = since ?? null;
+    await this.listPatches(projectId, since);
+    return { ...this.markFor(mark, hasEvents), full_sync_at: new Date().toISOString() };
+  }
 
-    const suffixes = suffixMap([...DEFAULT_STATES, ...store.knownStates(inst.name, project)]);
-    const handled = new Set<string>();
-    const pushes: Push[] = [];
+  private async windowSync(row: ProjectRow): Promise<SyncMark> {
+    this.summary.mode = 'window';
+    const last = row.synced_at ? Date.parse(row.synced_at) : Date.now();
+    await this.listPatches(row.project_id, naiveUtc(new Date(last - WINDOW_MARGIN_MS)));
+    return this.markFor({ date: null, ids: [] }, 0);
+  }
 
-    // Patches whose mail the list query did not find: looked up by id after the pages.
-    const unseen: { msgid: string; patchId: number; remote: string }[] = [];
+  private markFor(mark: EventMark, hasEvents: number | null): SyncMark {
+    return {
+      event_mark: mark.date, event_ids: JSON.stringify(mark.ids), has_events: hasEvents,
+      nm_uuid: this.changes.revision.uuid, nm_lastmod: this.changes.revision.lastmod, synced_at: new Date().toISOString(),
+    };
+  }
 
-    const decide = (msgid: string, patchId: number, remote: string, lookup = true): void => {
-      const tags = local.get(msgid);
-      if (!tags && lookup) {
-        unseen.push({ msgid, patchId, remote });
+  /** Stream the project's patch list through the planner, page by page. */
+  private async listPatches(projectId: number, since: string | undefined): Promise<void> {
+    const { store } = this.session;
+    this.summary.since = since ?? null;
+    let pages = 0;
+    await this.client!.eachPage<PwPatch>('patches', { project: projectId, since, order: 'id' }, (items) => {
+      checkCancel(this.options.signal);
+      const rows = items.map(toRemote);
+      this.summary.fetched += rows.length;
+      this.inTransaction(() => {
+        if (!this.dryRun) store.upsertPatches(this.inst.name, this.project, rows);
+        for (const r of rows) this.decide(r.msgid, r.patch_id, r.remote);
+      });
+      this.progress('fetch', ++pages, 0, `${this.project}: ${this.summary.fetched} patches read`);
+    });
+  }
+
+  /** Apply events: states from state changes, whole patches for new ones. */
+  private async applyEvents(events: { category: string; payload: { patch?: { id: number; msgid: string; date?: string; name?: string; web_url?: string }; current_state?: string } }[]): Promise<void> {
+    const { store } = this.session;
+    const states = new Map<number, Omit<RemotePatch, 'archived'>>();
+    const created = new Map<number, string>();
+    for (const e of events) {
+      const patch = e.payload.patch;
+      if (!patch) continue;
+      if (e.category === 'patch-created') created.set(patch.id, patch.date ?? '');
+      if (e.category === 'patch-state-changed' && e.payload.current_state) {
+        states.set(patch.id, { msgid: notmuchMessageId(patch.msgid), patch_id: patch.id, remote: e.payload.current_state, date: patch.date ?? null, name: patch.name ?? null, web_url: patch.web_url ?? null, mbox: null });
+      }
+    }
+    const rows = [...states.values()];
+    this.inTransaction(() => {
+      if (!this.dryRun) store.upsertStates(this.inst.name, this.project, rows);
+      for (const r of rows) if (!created.has(r.patch_id)) this.decide(r.msgid, r.patch_id, r.remote);
+    });
+    if (created.size === 0) return;
+    // New patches: the events do not carry their state. Few: one GET each;
+    // many: one paged list from the oldest one's mail date.
+    const projectId = this.session.store.project(this.inst.name, this.project)?.project_id;
+    const ids = [...created.keys()];
+    if (ids.length <= 8 || projectId === undefined) {
+      const patches = await mapLimit(ids, this.session.config.concurrency, (id) => this.client!.get<PwPatch>(`patches/${id}`).catch((err: unknown) => {
+        if (err instanceof PwnmError && err.code === 'NOT_FOUND') return undefined; // deleted since
+        throw err;
+      }));
+      const fetched = patches.filter((p): p is PwPatch => p !== undefined).map(toRemote);
+      this.summary.fetched += fetched.length;
+      this.inTransaction(() => {
+        if (!this.dryRun) store.upsertPatches(this.inst.name, this.project, fetched);
+        for (const r of fetched) this.decide(r.msgid, r.patch_id, r.remote);
+      });
+    } else {
+      const oldest = [...created.values()].filter(Boolean).sort()[0];
+      await this.listPatches(projectId, oldest ? naiveUtc(new Date(Date.parse(`${oldest.slice(0, 19)}Z`) - 60_000)) : undefined);
+    }
+  }
+
+  private inTransaction(fn: () => void): void {
+    if (this.dryRun) fn();
+    else this.session.store.transaction(fn);
+  }
+
+  /** Plan one message against a known server state; unknown local tags are looked up later. */
+  private decide(msgid: string, patchId: number, remote: string, lookup = true): void {
+    const { store, scheme } = this.session;
+    const { summary, inst, project } = this;
+    if (!this.suffixes.has(remote)) this.suffixes.set(remote, remote);
+    const tags = this.local.get(msgid);
+    if (!tags && lookup) {
+      this.unseen.push({ msgid, patchId, remote });
+      return;
+    }
+    this.handled.add(msgid);
+    const stored = store.patch(inst.name, project, msgid);
+    const view = tags ? readTags(scheme, project, tags, this.suffixes) : undefined;
+    const p = plan({
+      remote,
+      baseline: stored?.baseline ?? null,
+      journal: stored?.journal ?? null,
+      local: view?.states,
+      missingBaseTags: view?.missingBaseTags ?? false,
+      prefer: this.prefer,
+      canPush: Boolean(this.client?.canWrite) || Boolean(this.options.localOnly),
+    });
+    switch (p.kind) {
+      case 'none': return;
+      case 'missing': summary.missingLocally++; return;
+      case 'retag': {
+        if (p.conflict) summary.conflicts.push({ msgid, patchId, local: p.conflict.local, remote: p.conflict.remote, reason: `changed on both sides; kept Patchwork's ${p.conflict.remote}` });
+        this.retag(msgid, tags!, p.state, p.conflict ? `local ${p.conflict.local}, Patchwork ${p.conflict.remote}; kept Patchwork's` : undefined);
         return;
       }
-      const stored = store.patch(inst.name, project, msgid);
-      const view = tags ? readTags(scheme, project, tags, suffixes) : undefined;
-      const p: Plan = plan({
-        remote,
-        baseline: stored?.baseline ?? null,
-        journal: stored?.journal ?? null,
-        local: view?.states,
-        missingBaseTags: view?.missingBaseTags ?? false,
-        prefer,
-        canPush: client!.canWrite,
-      });
-      switch (p.kind) {
-        case 'none': return;
-        case 'missing': summary.missingLocally++; return;
-        case 'retag': {
-          if (p.conflict) summary.conflicts.push({ msgid, patchId, local: p.conflict.local, remote: p.conflict.remote, reason: `changed on both sides; kept Patchwork's ${p.conflict.remote}` });
-          retag(msgid, tags!, p.state, p.conflict ? `local ${p.conflict.local}, Patchwork ${p.conflict.remote}; kept Patchwork's` : undefined);
-          return;
-        }
-        case 'push': pushes.push({ msgid, patchId, state: p.state, remote, ...(p.conflict ? { conflict: p.conflict } : {}) }); return;
-        case 'blocked': {
-          const reason = `read-only: no token for ${inst.name}; the change waits until one is configured`;
+      case 'push':
+        if (this.options.localOnly) {
+          const reason = 'recorded by a local-only run; the next sync pushes it';
           summary.queued.push({ msgid, patchId, local: p.state, remote, reason });
-          if (!dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'push', state: p.state, reason });
+          if (!this.dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'push', state: p.state, reason });
           return;
         }
-        case 'ambiguous': {
-          const reason = `tags name several new states (${p.states.join(', ')}); keep one of them`;
-          summary.ambiguous.push({ msgid, patchId, remote, reason });
-          if (!dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'ambiguous', state: null, reason });
-          return;
-        }
+        this.pushes.push({ msgid, patchId, state: p.state, remote, ...(p.conflict ? { conflict: p.conflict } : {}) });
+        return;
+      case 'blocked': {
+        const reason = `read-only: no token for ${inst.name}; the change waits until one is configured`;
+        summary.queued.push({ msgid, patchId, local: p.state, remote, reason });
+        if (!this.dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'push', state: p.state, reason });
+        return;
       }
-    };
-
-    const retag = (msgid: string, tags: readonly string[], state: string, conflict?: string): void => {
-      const change = retagChange(scheme, project, msgid, tags, state);
-      if (change) summary.retagged++;
-      if (dryRun) return;
-      local.set(msgid, applyChange(tags, change));
-      if (change) store.setJournal(inst.name, project, msgid, state);
-      writer.add({
-        change,
-        commit: () => {
-          store.commitBaseline(inst.name, project, msgid, state);
-          store.dropPending(inst.name, project, msgid, 'push');
-          store.dropPending(inst.name, project, msgid, 'ambiguous');
-          if (conflict) store.putPending({ instance: inst.name, project, msgid, kind: 'conflict', state, reason: conflict });
-        },
-      });
-    };
-
-    const fetchQuery = { project: projectRow.project_id, since, order: 'id' };
-    let pagesDone = 0;
-    await client.eachPage<PwPatch>('patches', fetchQuery, (items) => {
-      checkCancel(options.signal);
-      const rows = items.map(toRemote);
-      summary.fetched += rows.length;
-      for (const r of rows) if (!suffixes.has(r.remote)) suffixes.set(r.remote, r.remote);
-      const apply = (): void => {
-        if (!dryRun) store.upsertPatches(inst.name, project, rows);
-        for (const r of rows) {
-          handled.add(r.msgid);
-          decide(r.msgid, r.patch_id, r.remote);
-        }
-      };
-      if (dryRun) apply();
-      else store.transaction(apply);
-      progress('fetch', ++pagesDone, 0, `${project}: ${summary.fetched} patches read`);
-    });
-
-    // Mail not sent to the list (Bcc, another alias): by message-id, in large batches.
-    for (let i = 0; i < unseen.length; i += ID_BATCH) {
-      checkCancel(options.signal);
-      const chunk = unseen.slice(i, i + ID_BATCH);
-      const found = await notmuch.dump(chunk.map((u) => idQuery(u.msgid)).join(' or '));
-      for (const [msgid, tags] of found) local.set(msgid, tags);
-      store.transaction(() => chunk.forEach((u) => decide(u.msgid, u.patchId, u.remote, false)));
-    }
-
-    // Tracked messages outside the fetched window: plan against the stored state.
-    store.transaction(() => {
-      for (const msgid of local.keys()) {
-        if (handled.has(msgid)) continue;
-        const stored = store.patch(inst.name, project, msgid);
-        if (stored) decide(msgid, stored.patch_id, stored.remote, false);
+      case 'ambiguous': {
+        const reason = `tags name several new states (${p.states.join(', ')}); keep one of them`;
+        summary.ambiguous.push({ msgid, patchId, remote, reason });
+        if (!this.dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'ambiguous', state: null, reason });
+        return;
       }
-    });
-
-    checkCancel(options.signal);
-    await runPushes(pushes);
-    checkCancel(options.signal);
-    await writer.flush();
-    if (!dryRun && !since) store.markFullSync(inst.name, project, new Date().toISOString());
-    progress('done', 1, 1, `${project}: done`);
-
-    async function runPushes(list: Push[]): Promise<void> {
-      let done = 0;
-      let authFailed: string | undefined;
-      await mapLimit(list, session.config.concurrency, async (push) => {
-        checkCancel(options.signal);
-        progress('push', done++, list.length, `${project}: pushing ${push.state} for patch ${push.patchId}`);
-        if (dryRun) {
-          summary.pushed++;
-          return;
-        }
-        const queue = (reason: string): void => {
-          summary.queued.push({ msgid: push.msgid, patchId: push.patchId, local: push.state, remote: push.remote, reason });
-          store.putPending({ instance: inst.name, project, msgid: push.msgid, kind: 'push', state: push.state, reason, attempts: 1 });
-        };
-        if (authFailed) return queue(authFailed);
-        store.putPending({ instance: inst.name, project, msgid: push.msgid, kind: 'push', state: push.state, reason: 'pushing' });
-        try {
-          await client!.updatePatch(push.patchId, { state: push.state }, project);
-          store.setRemote(inst.name, project, push.msgid, push.state);
-          summary.pushed++;
-          if (push.conflict) summary.conflicts.push({ msgid: push.msgid, patchId: push.patchId, local: push.conflict.local, remote: push.conflict.remote, reason: `changed on both sides; pushed the local ${push.state}` });
-          retag(push.msgid, local.get(push.msgid) ?? [], push.state, push.conflict ? `local ${push.conflict.local}, Patchwork ${push.conflict.remote}; pushed local` : undefined);
-        } catch (err) {
-          if (err instanceof PwnmError && (err.code === 'FORBIDDEN' || err.code === 'BAD_REQUEST')) {
-            // Refused for good: put Patchwork's state back, as a sync would.
-            const reason = err.code === 'FORBIDDEN' ? `not a maintainer of ${project} on ${inst.name}` : errorMessage(err);
-            summary.refused.push({ msgid: push.msgid, patchId: push.patchId, local: push.state, remote: push.remote, reason });
-            store.putPending({ instance: inst.name, project, msgid: push.msgid, kind: 'refused', state: push.state, reason });
-            retag(push.msgid, local.get(push.msgid) ?? [], push.remote);
-          } else if (err instanceof PwnmError && err.code === 'AUTH') {
-            authFailed = err.message;
-            summary.errors.push(err.message);
-            queue(err.message);
-          } else if (isTransient(err) || err instanceof PwnmError) {
-            queue(errorMessage(err));
-          } else {
-            throw err;
-          }
-        }
-      });
     }
-  } catch (err) {
-    writer.stop();
-    if (err instanceof PwnmError && (err.code === 'CANCELLED' || err.code === 'SYNC_RUNNING')) throw err;
-    if (!(err instanceof PwnmError)) throw err;
-    summary.errors.push(err.message);
-  } finally {
-    summary.httpRequests = client ? client.requests - requestsBefore : 0;
-    summary.notmuchCalls = notmuch.calls - nmCallsBefore;
   }
-  return summary;
+
+  private retag(msgid: string, tags: readonly string[], state: string, conflict?: string): void {
+    const { store, scheme } = this.session;
+    const { inst, project } = this;
+    const change = retagChange(scheme, project, msgid, tags, state);
+    if (change) this.summary.retagged++;
+    if (this.dryRun) return;
+    this.local.set(msgid, applyChange(tags, change));
+    if (change) store.setJournal(inst.name, project, msgid, state);
+    this.writer.add({
+      change,
+      commit: () => {
+        store.commitBaseline(inst.name, project, msgid, state);
+        store.dropPending(inst.name, project, msgid, 'push');
+        store.dropPending(inst.name, project, msgid, 'ambiguous');
+        if (conflict) store.putPending({ instance: inst.name, project, msgid, kind: 'conflict', state, reason: conflict });
+      },
+    });
+  }
+
+  /** Mail the list query did not find (Bcc, another alias, or not read this run): by message-id, in large batches. */
+  private async resolveUnseen(): Promise<void> {
+    const unseen = this.unseen.splice(0).filter((u) => !this.handled.has(u.msgid));
+    for (let i = 0; i < unseen.length; i += ID_BATCH) {
+      checkCancel(this.options.signal);
+      const chunk = unseen.slice(i, i + ID_BATCH);
+      const found = await this.session.notmuch.dump(chunk.map((u) => idQuery(u.msgid)).join(' or '));
+      for (const [msgid, tags] of found) this.local.set(msgid, tags);
+      this.inTransaction(() => chunk.forEach((u) => this.decide(u.msgid, u.patchId, u.remote, false)));
+    }
+  }
+
+  /** Messages read locally but not planned yet (changed tags, new mail), and queued pushes. */
+  private async planLocalChanges(): Promise<void> {
+    const { store } = this.session;
+    const { inst, project } = this;
+    this.inTransaction(() => {
+      for (const msgid of this.local.keys()) {
+        if (this.handled.has(msgid)) continue;
+        const stored = store.patch(inst.name, project, msgid);
+        if (stored) this.decide(msgid, stored.patch_id, stored.remote, false);
+      }
+    });
+    for (const pending of store.pending(inst.name, project)) {
+      if (pending.kind !== 'push' || this.handled.has(pending.msgid)) continue;
+      const stored = store.patch(inst.name, project, pending.msgid);
+      if (stored) this.unseen.push({ msgid: pending.msgid, patchId: stored.patch_id, remote: stored.remote });
+    }
+    await this.resolveUnseen();
+  }
+
+  private async runPushes(): Promise<void> {
+    const { store } = this.session;
+    const { summary, inst, project } = this;
+    const list = this.pushes.splice(0);
+    let done = 0;
+    let authFailed: string | undefined;
+    await mapLimit(list, this.session.config.concurrency, async (push) => {
+      checkCancel(this.options.signal);
+      this.progress('push', done++, list.length, `${project}: pushing ${push.state} for patch ${push.patchId}`);
+      if (this.dryRun) {
+        summary.pushed++;
+        return;
+      }
+      const queue = (reason: string): void => {
+        summary.queued.push({ msgid: push.msgid, patchId: push.patchId, local: push.state, remote: push.remote, reason });
+        store.putPending({ instance: inst.name, project, msgid: push.msgid, kind: 'push', state: push.state, reason, attempts: 1 });
+      };
+      if (authFailed) return queue(authFailed);
+      try {
+        await this.client!.updatePatch(push.patchId, { state: push.state }, project);
+        store.setRemote(inst.name, project, push.msgid, push.state);
+        summary.pushed++;
+        if (push.conflict) summary.conflicts.push({ msgid: push.msgid, patchId: push.patchId, local: push.conflict.local, remote: push.conflict.remote, reason: `changed on both sides; pushed the local ${push.state}` });
+        this.retag(push.msgid, this.local.get(push.msgid) ?? [], push.state, push.conflict ? `local ${push.conflict.local}, Patchwork ${push.conflict.remote}; pushed local` : undefined);
+      } catch (err) {
+        if (err instanceof PwnmError && (err.code === 'FORBIDDEN' || err.code === 'BAD_REQUEST')) {
+          // Refused for good: put Patchwork's state back, as a sync would.
+          const reason = err.code === 'FORBIDDEN' ? `not a maintainer of ${project} on ${inst.name}` : errorMessage(err);
+          summary.refused.push({ msgid: push.msgid, patchId: push.patchId, local: push.state, remote: push.remote, reason });
+          store.putPending({ instance: inst.name, project, msgid: push.msgid, kind: 'refused', state: push.state, reason });
+          this.retag(push.msgid, this.local.get(push.msgid) ?? [], push.remote);
+        } else if (err instanceof PwnmError && err.code === 'AUTH') {
+          authFailed = err.message;
+          summary.errors.push(err.message);
+          queue(err.message);
+        } else if (isTransient(err) || err instanceof PwnmError) {
+          queue(errorMessage(err));
+        } else {
+          throw err;
+        }
+      }
+    });
+  }
 }

@@ -1,0 +1,51 @@
+import type { PatchworkClient } from './client.js';
+import type { PwEvent } from './types.js';
+
+// Reading Patchwork's event log since a mark. Facts (patchwork-api NOTES §5):
+// `since` is inclusive and compared with naive UTC dates with microseconds;
+// a repeated `category` keeps only its last value, so we read all categories
+// and filter here; events are never purged.
+
+/** Events this close to the mark are re-read, in case the server committed them late. */
+export const SKEW_MS = 5_000;
+
+/** Event categories that change what we keep. */
+export const WATCHED = new Set(['patch-created', 'patch-state-changed', 'patch-delegated', 'check-created', 'series-completed']);
+
+export interface EventMark { date: string | null; ids: number[] }
+
+export interface EventRead {
+  /** Watched events not seen before, oldest first. */
+  events: PwEvent[];
+  /** All events read, for reports. */
+  read: number;
+  next: EventMark;
+}
+
+function shift(date: string, ms: number): string {
+  const base = new Date(`${date.slice(0, 19)}Z`).getTime() + ms;
+  return new Date(base).toISOString().slice(0, 19);
+}
+
+export async function readEvents(client: PatchworkClient, projectId: number, mark: EventMark): Promise<EventRead> {
+  const query: Record<string, string | number> = { project: projectId, order: 'date' };
+  if (mark.date) query.since = shift(mark.date, -SKEW_MS);
+  const all: PwEvent[] = [];
+  await client.eachPage<PwEvent>('events', query, (items) => void all.push(...items));
+  all.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.id - b.id));
+  const seen = new Set(mark.ids);
+  const fresh = all.filter((e) => !seen.has(e.id));
+  const newest = all.at(-1)?.date ?? mark.date;
+  // Remember every id inside the skew window of the new mark.
+  const floor = newest ? shift(newest, -SKEW_MS) : '';
+  const dates = new Map(all.map((e) => [e.id, e.date.slice(0, 19)]));
+  const near = (id: number): boolean => (dates.get(id) ?? mark.date?.slice(0, 19) ?? '') >= floor;
+  const ids = newest ? [...new Set([...mark.ids, ...dates.keys()])].filter(near) : [];
+  return { events: fresh.filter((e) => WATCHED.has(e.category)), read: all.length, next: { date: newest, ids } };
+}
+
+/** The newest event of a project, as the mark a full sync starts from; null when there is none. */
+export async function newestEvent(client: PatchworkClient, projectId: number): Promise<EventMark> {
+  const [newest] = await client.get<PwEvent[]>('events', { project: projectId, per_page: 1 });
+  return newest ? { date: newest.date, ids: [newest.id] } : { date: null, ids: [] };
+}
