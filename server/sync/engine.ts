@@ -10,6 +10,7 @@ import { DEFAULT_STATES } from '../states.js';
 import type { ProjectRow, RemotePatch, SyncMark } from '../store/store.js';
 import { mapLimit, naiveUtc } from '../util.js';
 import { applyChange, readTags, retagChange, suffixMap } from './local.js';
+import { crashPoint } from './crash.js';
 import { SyncLock } from './lock.js';
 import { plan, type Conflict } from './planner.js';
 import { TagWriter } from './tag-writer.js';
@@ -192,6 +193,7 @@ class ProjectSync {
       const mark = await this.syncRemoteAndLocal(row);
       await this.resolveUnseen();
       await this.planLocalChanges();
+      crashPoint('after-fetch');
       checkCancel(this.options.signal);
       await this.runPushes();
       checkCancel(this.options.signal);
@@ -492,6 +494,7 @@ class ProjectSync {
       if (authFailed) return queue(authFailed);
       try {
         await this.client!.updatePatch(push.patchId, { state: push.state }, project);
+        crashPoint('after-push');
         store.setRemote(inst.name, project, push.msgid, push.state);
         summary.pushed++;
         if (push.conflict) summary.conflicts.push({ msgid: push.msgid, patchId: push.patchId, local: push.conflict.local, remote: push.conflict.remote, reason: `changed on both sides; pushed the local ${push.state}` });

@@ -1,5 +1,6 @@
 import type { TagChange } from '../notmuch/encoding.js';
 import type { Notmuch } from '../notmuch/notmuch.js';
+import { crashPoint } from './crash.js';
 
 // Applies tag changes in `notmuch tag --batch` calls of about a second each,
 // one at a time, while the caller goes on fetching. Short batches matter:
@@ -69,6 +70,7 @@ export class TagWriter {
       const changes = batch.flatMap((i) => (i.change ? [i.change] : []));
       const started = performance.now();
       await this.notmuch.tag(changes);
+      crashPoint('after-tag');
       this.options.transaction(() => batch.forEach((i) => i.commit()));
       this.applied += changes.length;
       this.options.onBatch?.(changes.length);
