@@ -21,6 +21,7 @@ Commands:
   sync                      sync every configured project (the default)
   status                    message counts per project and state tag
   set-state MSGID STATE     set a patch's state on Patchwork now, then retag
+  serve                     JSON-RPC over stdio, for the Emacs package
   demo [--keep]             a full demo against a local sandbox Patchwork
   help, --help              this text;  --version  the version
 
@@ -36,6 +37,7 @@ Options (the original pwnm-sync's flags work unchanged):
   -e, --epoch YYYY-MM-DD        on a first sync, only patches mailed since then
       --project P               only this project (repeatable)
       --full                    refetch everything, not only what changed
+      --local-only              no network: tag arrived mail, record local changes
       --dry-run                 say what would change, change nothing
       --prefer server|local     who wins when both sides changed (default server)
       --json                    machine-readable output
@@ -53,6 +55,7 @@ const OPTIONS = {
   project: { type: 'string', multiple: true },
   full: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  'local-only': { type: 'boolean' },
   prefer: { type: 'string' },
   json: { type: 'boolean' },
   keep: { type: 'boolean' },
@@ -96,6 +99,11 @@ async function main(argv: string[]): Promise<number> {
     await runDemo({ keep: Boolean(v.keep), ...(v.patches ? { patches: Number(v.patches) } : {}) });
     return 0;
   }
+  if (command === 'serve') {
+    const { serve } = await import('./rpc/server.js');
+    serve({ input: process.stdin, output: process.stdout, overrides: overrides(v) });
+    return new Promise<number>(() => undefined); // runs until `exit` or the client goes away
+  }
   if (!['sync', 'status', 'set-state'].includes(command)) throw new PwnmError('USAGE', `unknown command "${command}"; see pwnm-sync --help`);
 
   const { config, warnings } = loadConfig(overrides(v));
@@ -114,6 +122,7 @@ async function main(argv: string[]): Promise<number> {
           ...(v.epoch ? { epoch: v.epoch } : {}),
           full: Boolean(v.full),
           dryRun: Boolean(v['dry-run']),
+          localOnly: Boolean(v['local-only']),
           ...(tty ? { onProgress: (p) => process.stderr.write(`\r\x1b[K${p.message}`) } : {}),
         });
         if (tty) process.stderr.write('\r\x1b[K');

@@ -23,6 +23,10 @@ export class Session {
   readonly notmuch: Notmuch;
   readonly scheme: TagScheme;
   private readonly clients = new Map<string, Promise<PatchworkClient>>();
+  /** Full syncs running in this process. */
+  syncing = 0;
+  /** Messages that a push or set-state handled while a sync ran: the sync leaves them alone. */
+  readonly claimed = new Set<string>();
 
   constructor(readonly config: Config, private readonly options: SessionOptions = {}) {
     this.store = new Store(config.stateDb);
@@ -71,6 +75,16 @@ export class Session {
       this.clients.set(instance.name, client);
     }
     return client;
+  }
+
+  /** Whether pushes to this instance are possible (a token is configured or was given). */
+  hasToken(inst: InstanceConfig): boolean {
+    return Boolean(inst.token || inst.tokenCommand || this.options.tokens?.[inst.name] || this.options.tokens?.[inst.url]);
+  }
+
+  /** Claim messages for a focused change, so that a running sync does not undo it. */
+  claim(msgids: Iterable<string>): void {
+    if (this.syncing > 0) for (const id of msgids) this.claimed.add(id);
   }
 
   /** Tokens in use, for redacting anything printed. */

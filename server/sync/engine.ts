@@ -30,9 +30,21 @@ export interface SyncOptions {
   dryRun?: boolean;
   /** No network: tag arrived mail from the state database, record local changes. */
   localOnly?: boolean;
+  /** Only these messages: no fetching, push their local changes now (the Emacs hook). */
+  messageIds?: readonly string[];
   prefer?: Prefer;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
+  /** Told of every message whose tags or Patchwork state this sync changed or could not change. */
+  onMessage?: (event: MessageEvent) => void;
+}
+
+export interface MessageEvent {
+  msgid: string;
+  project: string;
+  kind: 'retagged' | 'pushed' | 'queued' | 'refused' | 'ambiguous' | 'conflict';
+  state?: string;
+  reason?: string;
 }
 
 export interface Progress {
@@ -127,7 +139,12 @@ export async function sync(session: Session, options: SyncOptions = {}): Promise
   const started = performance.now();
   const nmBefore = session.notmuch.calls;
   const selected = session.select(options.projects);
-  const lock = options.dryRun ? undefined : SyncLock.acquire(session.config.stateDb);
+  // A push of a few messages does not wait for a long sync: it claims its
+  // messages instead (Session.claim), and the sync leaves them alone.
+  const focused = options.messageIds !== undefined;
+  const lock = options.dryRun || focused ? undefined : SyncLock.acquire(session.config.stateDb);
+  if (!focused) session.syncing++;
+  else session.claim(options.messageIds!.map(notmuchMessageId));
   const projects: ProjectSummary[] = [];
   try {
     // The revision is read before anything else: a change made while we
@@ -139,6 +156,7 @@ export async function sync(session: Session, options: SyncOptions = {}): Promise
     }
   } finally {
     lock?.release();
+    if (!focused && --session.syncing === 0) session.claimed.clear();
   }
   const ok = projects.every((p) => p.errors.length === 0 && p.refused.length === 0 && p.queued.length === 0 && p.ambiguous.length === 0);
   return { dryRun: Boolean(options.dryRun), durationMs: Math.round(performance.now() - started), projects, notmuchCalls: session.notmuch.calls - nmBefore, ok };
@@ -177,6 +195,7 @@ class ProjectSync {
     this.writer = new TagWriter(session.notmuch, {
       transaction: (fn) => session.store.transaction(fn),
       onBatch: () => this.progress('tag', this.writer.applied, 0, `${project}: tagged ${this.writer.applied} messages`),
+      skip: (msgid) => !options.messageIds && session.claimed.has(msgid),
     });
   }
 
@@ -188,7 +207,7 @@ class ProjectSync {
     const { session, summary } = this;
     const nmBefore = session.notmuch.calls;
     try {
-      const row = this.options.localOnly ? session.store.project(this.inst.name, this.project) : await this.connect();
+      const row = this.options.localOnly ? session.store.project(this.inst.name, this.project) : await this.connect(Boolean(this.options.messageIds));
       this.suffixes = suffixMap([...DEFAULT_STATES, ...session.store.knownStates(this.inst.name, this.project)]);
       const mark = await this.syncRemoteAndLocal(row);
       await this.resolveUnseen();
@@ -213,11 +232,12 @@ class ProjectSync {
   }
 
   /** The client and the project's row; the API version and project id come from the store when known. */
-  private async connect(): Promise<ProjectRow> {
+  private async connect(cachedOnly = false): Promise<ProjectRow | undefined> {
     const { store } = this.session;
     const client = (this.client = await this.session.client(this.inst));
     this.requestsBefore = client.requests;
     let row = store.project(this.inst.name, this.project);
+    if (cachedOnly && !row) return undefined;
     if (row?.api_version && !this.options.full) {
       client.apiVersion ??= row.api_version;
       return row;
@@ -231,7 +251,7 @@ class ProjectSync {
   }
 
   private chooseMode(row: ProjectRow | undefined): RemoteMode {
-    if (this.options.localOnly) return 'none';
+    if (this.options.localOnly || this.options.messageIds) return 'none';
     if (this.options.full || !row?.synced_at) return 'full';
     const fullEvery = this.session.config.fullEvery;
     if (fullEvery > 0 && (!row.full_sync_at || Date.now() - Date.parse(row.full_sync_at) > fullEvery * DAY_MS)) return 'full';
@@ -250,6 +270,12 @@ class ProjectSync {
     const listQuery = list ? `to:"${list.replace(/"/g, '""')}"` : undefined;
     const projectTag = session.scheme.project(this.project);
 
+    if (this.options.messageIds) {
+      summary.mode = 'none';
+      const ids = this.options.messageIds.map(notmuchMessageId);
+      this.local = ids.length ? await session.notmuch.dump(ids.map(idQuery).join(' or ')) : new Map();
+      return undefined;
+    }
     this.local = lastmodUsable
       ? new Map(await this.changes.since(row.nm_lastmod!))
       : await session.notmuch.dump(listQuery ? `tag:${projectTag} or ${listQuery}` : `tag:${projectTag}`);
@@ -365,6 +391,11 @@ class ProjectSync {
     }
   }
 
+  private report(kind: MessageEvent['kind'], list: Report[], report: Report): void {
+    list.push(report);
+    this.options.onMessage?.({ msgid: report.msgid, project: this.project, kind, ...(report.local ? { state: report.local } : {}), reason: report.reason });
+  }
+
   private inTransaction(fn: () => void): void {
     if (this.dryRun) fn();
     else this.session.store.transaction(fn);
@@ -381,6 +412,8 @@ class ProjectSync {
       return;
     }
     this.handled.add(msgid);
+    // A message a focused push claimed while this sync runs is that push's business.
+    if (!this.options.messageIds && this.session.claimed.has(msgid)) return;
     const stored = store.patch(inst.name, project, msgid);
     const view = tags ? readTags(scheme, project, tags, this.suffixes) : undefined;
     const p = plan({
@@ -396,14 +429,14 @@ class ProjectSync {
       case 'none': return;
       case 'missing': summary.missingLocally++; return;
       case 'retag': {
-        if (p.conflict) summary.conflicts.push({ msgid, patchId, local: p.conflict.local, remote: p.conflict.remote, reason: `changed on both sides; kept Patchwork's ${p.conflict.remote}` });
+        if (p.conflict) this.report('conflict', summary.conflicts, { msgid, patchId, local: p.conflict.local, remote: p.conflict.remote, reason: `changed on both sides; kept Patchwork's ${p.conflict.remote}` });
         this.retag(msgid, tags!, p.state, p.conflict ? `local ${p.conflict.local}, Patchwork ${p.conflict.remote}; kept Patchwork's` : undefined);
         return;
       }
       case 'push':
         if (this.options.localOnly) {
           const reason = 'recorded by a local-only run; the next sync pushes it';
-          summary.queued.push({ msgid, patchId, local: p.state, remote, reason });
+          this.report('queued', summary.queued, { msgid, patchId, local: p.state, remote, reason });
           if (!this.dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'push', state: p.state, reason });
           return;
         }
@@ -411,13 +444,13 @@ class ProjectSync {
         return;
       case 'blocked': {
         const reason = `read-only: no token for ${inst.name}; the change waits until one is configured`;
-        summary.queued.push({ msgid, patchId, local: p.state, remote, reason });
+        this.report('queued', summary.queued, { msgid, patchId, local: p.state, remote, reason });
         if (!this.dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'push', state: p.state, reason });
         return;
       }
       case 'ambiguous': {
         const reason = `tags name several new states (${p.states.join(', ')}); keep one of them`;
-        summary.ambiguous.push({ msgid, patchId, remote, reason });
+        this.report('ambiguous', summary.ambiguous, { msgid, patchId, remote, reason });
         if (!this.dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'ambiguous', state: null, reason });
         return;
       }
@@ -428,11 +461,15 @@ class ProjectSync {
     const { store, scheme } = this.session;
     const { inst, project } = this;
     const change = retagChange(scheme, project, msgid, tags, state);
-    if (change) this.summary.retagged++;
+    if (change) {
+      this.summary.retagged++;
+      this.options.onMessage?.({ msgid, project, kind: 'retagged', state });
+    }
     if (this.dryRun) return;
     this.local.set(msgid, applyChange(tags, change));
     if (change) store.setJournal(inst.name, project, msgid, state);
     this.writer.add({
+      msgid,
       change,
       commit: () => {
         store.commitBaseline(inst.name, project, msgid, state);
@@ -466,8 +503,9 @@ class ProjectSync {
         if (stored) this.decide(msgid, stored.patch_id, stored.remote, false);
       }
     });
+    const focus = this.options.messageIds ? new Set(this.options.messageIds.map(notmuchMessageId)) : undefined;
     for (const pending of store.pending(inst.name, project)) {
-      if (pending.kind !== 'push' || this.handled.has(pending.msgid)) continue;
+      if (pending.kind !== 'push' || this.handled.has(pending.msgid) || (focus && !focus.has(pending.msgid))) continue;
       const stored = store.patch(inst.name, project, pending.msgid);
       if (stored) this.unseen.push({ msgid: pending.msgid, patchId: stored.patch_id, remote: stored.remote });
     }
@@ -488,7 +526,7 @@ class ProjectSync {
         return;
       }
       const queue = (reason: string): void => {
-        summary.queued.push({ msgid: push.msgid, patchId: push.patchId, local: push.state, remote: push.remote, reason });
+        this.report('queued', summary.queued, { msgid: push.msgid, patchId: push.patchId, local: push.state, remote: push.remote, reason });
         store.putPending({ instance: inst.name, project, msgid: push.msgid, kind: 'push', state: push.state, reason, attempts: 1 });
       };
       if (authFailed) return queue(authFailed);
@@ -497,13 +535,14 @@ class ProjectSync {
         crashPoint('after-push');
         store.setRemote(inst.name, project, push.msgid, push.state);
         summary.pushed++;
-        if (push.conflict) summary.conflicts.push({ msgid: push.msgid, patchId: push.patchId, local: push.conflict.local, remote: push.conflict.remote, reason: `changed on both sides; pushed the local ${push.state}` });
+        this.options.onMessage?.({ msgid: push.msgid, project, kind: 'pushed', state: push.state });
+        if (push.conflict) this.report('conflict', summary.conflicts, { msgid: push.msgid, patchId: push.patchId, local: push.conflict.local, remote: push.conflict.remote, reason: `changed on both sides; pushed the local ${push.state}` });
         this.retag(push.msgid, this.local.get(push.msgid) ?? [], push.state, push.conflict ? `local ${push.conflict.local}, Patchwork ${push.conflict.remote}; pushed local` : undefined);
       } catch (err) {
         if (err instanceof PwnmError && (err.code === 'FORBIDDEN' || err.code === 'BAD_REQUEST')) {
           // Refused for good: put Patchwork's state back, as a sync would.
           const reason = err.code === 'FORBIDDEN' ? `not a maintainer of ${project} on ${inst.name}` : errorMessage(err);
-          summary.refused.push({ msgid: push.msgid, patchId: push.patchId, local: push.state, remote: push.remote, reason });
+          this.report('refused', summary.refused, { msgid: push.msgid, patchId: push.patchId, local: push.state, remote: push.remote, reason });
           store.putPending({ instance: inst.name, project, msgid: push.msgid, kind: 'refused', state: push.state, reason });
           this.retag(push.msgid, this.local.get(push.msgid) ?? [], push.remote);
         } else if (err instanceof PwnmError && err.code === 'AUTH') {

@@ -49,6 +49,7 @@ export async function setState(session: Session, msgidInput: string, stateInput:
   const state = slugify(stateInput);
   if (!state) throw new PwnmError('USAGE', `"${stateInput}" is not a state name`);
   const rows = await findPatches(session, msgidInput, options.project);
+  session.claim(rows.map((r) => r.msgid));
   const results: SetStateResult[] = [];
   for (const row of rows) {
     const inst = session.instance(row.instance);

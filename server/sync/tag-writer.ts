@@ -8,6 +8,7 @@ import { crashPoint } from './crash.js';
 // `notmuch tag` (or `notmuch new`) waits for it.
 
 export interface TagItem {
+  msgid: string;
   /** null: the tags are already right, only the commit is left. */
   change: TagChange | null;
   /** Recorded in the state database once the change is applied. */
@@ -19,6 +20,8 @@ export interface TagWriterOptions {
   /** Wraps the commits of one batch, e.g. in one store transaction. */
   transaction: (fn: () => void) => void;
   onBatch?: (applied: number) => void;
+  /** Items to drop at the last moment (messages someone else changed meanwhile). */
+  skip?: (msgid: string) => boolean;
 }
 
 export class TagWriter {
@@ -66,7 +69,7 @@ export class TagWriter {
   private async drain(all: boolean): Promise<void> {
     const target = this.options.targetMs ?? 1000;
     while (this.queue.length >= this.batchSize || (all && this.queue.length > 0)) {
-      const batch = this.queue.splice(0, this.batchSize);
+      const batch = this.queue.splice(0, this.batchSize).filter((i) => !this.options.skip?.(i.msgid));
       const changes = batch.flatMap((i) => (i.change ? [i.change] : []));
       const started = performance.now();
       await this.notmuch.tag(changes);

@@ -1,0 +1,208 @@
+import { expect } from 'chai';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { CancellationTokenSource, ProgressType, createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node.js';
+import { CLI, makeEnv, msgidOf, patchesOf, type TestEnv } from '../helpers.js';
+
+// The real `pwnm-sync serve` process over its pipes, with vscode-jsonrpc's
+// client side, the sandbox Patchwork and a real notmuch database.
+
+interface Server { child: ChildProcessWithoutNullStreams; conn: MessageConnection; notes: { method: string; params: unknown }[]; stderr: () => string; exited: Promise<number | null> }
+
+function start(t: TestEnv, args: string[] = ['-c', t.configFile]): Server {
+  const child = spawn('node', [CLI, 'serve', ...args], { env: t.env });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+  const notes: Server['notes'] = [];
+  conn.onNotification((method: string, params: unknown) => void notes.push({ method, params }));
+  conn.listen();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, conn, notes, stderr: () => err, exited };
+}
+
+async function stop(server: Server): Promise<void> {
+  if (server.child.exitCode === null) {
+    await server.conn.sendRequest('shutdown').catch(() => undefined);
+    await server.conn.sendNotification('exit').catch(() => undefined);
+    await server.exited;
+  }
+  server.conn.dispose();
+}
+
+const errorOf = async (p: Promise<unknown>): Promise<{ code: number; message: string; data?: unknown }> => {
+  try { await p; } catch (err) { return err as { code: number; message: string }; }
+  throw new Error('no error');
+};
+
+describe('JSON-RPC server (pwnm-sync serve)', function () {
+  this.timeout(60_000);
+  let t: TestEnv;
+  let server: Server | undefined;
+  afterEach(async () => {
+    if (server) await stop(server);
+    server = undefined;
+    if (t) await t.cleanup();
+  });
+
+  it('initializes, syncs with progress and tagsChanged notifications, and reports counts and states', async () => {
+    t = await makeEnv({ patches: 2000 });
+    server = start(t);
+    const init = await server.conn.sendRequest<{ serverInfo: { name: string; version: string }; instances: { name: string; readOnly: boolean; projects: { project: string; tag: string; states: { slug: string; tag: string }[] }[] }[] }>('initialize', { clientInfo: { name: 'test' } });
+    expect(init.serverInfo.name).to.equal('pwnm-sync');
+    expect(init.instances[0]!.name).to.equal('sandbox');
+    expect(init.instances[0]!.readOnly).to.equal(false);
+    expect(init.instances[0]!.projects[0]!.states.find((s) => s.slug === 'changes-requested')!.tag).to.equal('pw-skiboot-changes-requested');
+    const reports: unknown[] = [];
+    server.conn.onProgress(new ProgressType<{ kind: string }>(), 'w1', (value) => void reports.push(value));
+    const summary = await server.conn.sendRequest<{ projects: { fetched: number; retagged: number }[] }>('sync', { workDoneToken: 'w1' });
+    expect(summary.projects[0]).to.include({ fetched: 2000, retagged: 2000 });
+    const methods = server.notes.map((n) => n.method);
+    expect(methods).to.include('pwnm/progress');
+    expect((reports as { kind: string }[]).map((r) => r.kind)).to.include.members(['begin', 'report', 'end']);
+    const changed = server.notes.find((n) => n.method === 'pwnm/tagsChanged')!.params as { all: boolean; messageIds: string[] };
+    expect(changed.all).to.equal(true);
+    const counts = await server.conn.sendRequest<{ projects: { total: number; states: { state: string; count: number }[] }[] }>('counts');
+    expect(counts.projects[0]!.total).to.equal(2000);
+    const states = await server.conn.sendRequest<{ projects: { states: { slug: string; name: string }[] }[] }>('states', { project: 'skiboot' });
+    expect(states.projects[0]!.states[1]).to.deep.equal({ slug: 'under-review', name: 'Under Review', tag: 'pw-skiboot-under-review' });
+  });
+
+  it('cancels a sync (cancelSync and $/cancelRequest) and a later sync completes cleanly', async () => {
+    t = await makeEnv({ patches: 1500 });
+    t.sandbox.delayMs = 300;
+    server = start(t);
+    await server.conn.sendRequest('initialize', {});
+    const first = server.conn.sendRequest('sync');
+    await new Promise((r) => setTimeout(r, 500));
+    await server.conn.sendNotification('cancelSync');
+    expect((await errorOf(first)).code).to.equal(-32800);
+    const source = new CancellationTokenSource();
+    const second = server.conn.sendRequest('sync', {}, source.token);
+    await new Promise((r) => setTimeout(r, 500));
+    source.cancel();
+    expect((await errorOf(second)).code).to.equal(-32800);
+    t.sandbox.delayMs = 0;
+    const done = await server.conn.sendRequest<{ projects: { errors: string[]; fetched: number } []}>('sync');
+    expect(done.projects[0]!.errors).to.deep.equal([]);
+    for (const id of patchesOf(t).slice(0, 50)) expect(await t.tags(msgidOf(t, id))).to.include(`pw-skiboot-${t.sandbox.data.patches.get(id)!.state}`);
+    expect(await t.notmuch.count(['tag:patchwork'])).to.deep.equal([1500]);
+  });
+
+  it('pushes a changed state tag now, and on a refusal puts the tags back and says so', async () => {
+    t = await makeEnv({ patches: 20 });
+    server = start(t);
+    await server.conn.sendRequest('initialize', {});
+    await server.conn.sendRequest('sync');
+    const [a, b] = patchesOf(t).filter((i) => t.sandbox.data.patches.get(i)!.state === 'new');
+    await t.notmuch.tag([{ msgid: msgidOf(t, a!), add: ['pw-skiboot-accepted'], remove: ['pw-skiboot-new'] }]);
+    const pushed = await server.conn.sendRequest<{ results: { outcome: string; state?: string }[] }>('push', { messageIds: [msgidOf(t, a!)] });
+    expect(pushed.results).to.deep.equal([{ messageId: msgidOf(t, a!), project: 'skiboot', outcome: 'pushed', state: 'accepted' }]);
+    expect(t.sandbox.data.patches.get(a!)!.state).to.equal('accepted');
+    const nothing = await server.conn.sendRequest<{ results: { outcome: string }[] }>('push', { query: `id:"${msgidOf(t, a!)}"` });
+    expect(nothing.results[0]!.outcome).to.equal('nothing');
+
+    // The same server, now with a token that is not a maintainer's.
+    await server.conn.sendRequest('initialize', { tokens: { sandbox: t.user.token } });
+    await t.notmuch.tag([{ msgid: msgidOf(t, b!), add: ['pw-skiboot-rejected'], remove: ['pw-skiboot-new'] }]);
+    server.notes.length = 0;
+    const refused = await server.conn.sendRequest<{ results: { outcome: string; reason: string }[] }>('push', { messageIds: [msgidOf(t, b!)] });
+    expect(refused.results[0]).to.include({ outcome: 'refused', reason: 'not a maintainer of skiboot on sandbox' });
+    expect((await t.tags(msgidOf(t, b!))).filter((x) => x.startsWith('pw-skiboot-'))).to.deep.equal(['pw-skiboot-new']);
+    expect(server.notes.find((n) => n.method === 'pwnm/tagsChanged')!.params).to.deep.equal({ all: false, messageIds: [msgidOf(t, b!)] });
+    const pending = await server.conn.sendRequest<{ items: { id: string; kind: string; reason: string }[] }>('pending');
+    expect(pending.items.map((i) => i.kind)).to.deep.equal(['refused']);
+    const dropped = await server.conn.sendRequest<{ dropped: number }>('drop', { ids: [pending.items[0]!.id] });
+    expect(dropped.dropped).to.equal(1);
+  });
+
+  it('sets a state in one step and tells patch facts', async () => {
+    t = await makeEnv({ patches: 10 });
+    server = start(t);
+    await server.conn.sendRequest('initialize', {});
+    await server.conn.sendRequest('sync');
+    const id = patchesOf(t).find((i) => t.sandbox.data.patches.get(i)!.state !== 'changes-requested')!;
+    const msgid = msgidOf(t, id);
+    const set = await server.conn.sendRequest<{ results: { outcome: string }[] }>('setState', { messageIds: [`<${msgid}>`], state: 'changes-requested' });
+    expect(set.results[0]!.outcome).to.equal('pushed');
+    expect(t.sandbox.data.patches.get(id)!.state).to.equal('changes-requested');
+    const info = await server.conn.sendRequest<{ patches: Record<string, unknown>[] }>('patchInfo', { messageId: msgid });
+    expect(info.patches[0]).to.include({ project: 'skiboot', patchId: id, state: 'changes-requested', stateName: 'Changes Requested', archived: false });
+    t.sandbox.data.setState(id, 'accepted');
+    const fresh = await server.conn.sendRequest<{ patches: Record<string, unknown>[] }>('patchInfo', { messageId: msgid, refresh: true });
+    expect(fresh.patches[0]!.state).to.equal('accepted');
+  });
+
+  it('retries a queued push', async () => {
+    t = await makeEnv({ patches: 10 });
+    server = start(t);
+    await server.conn.sendRequest('initialize', {});
+    await server.conn.sendRequest('sync');
+    const id = patchesOf(t).find((i) => t.sandbox.data.patches.get(i)!.state === 'new')!;
+    await t.notmuch.tag([{ msgid: msgidOf(t, id), add: ['pw-skiboot-rfc'], remove: ['pw-skiboot-new'] }]);
+    t.sandbox.faults.push({ method: 'PATCH', times: Infinity, status: 503, body: '{}' });
+    const queued = await server.conn.sendRequest<{ results: { outcome: string }[] }>('push', { messageIds: [msgidOf(t, id)] });
+    expect(queued.results[0]!.outcome).to.equal('queued');
+    t.sandbox.faults = [];
+    const pending = await server.conn.sendRequest<{ items: { id: string; kind: string }[] }>('pending');
+    const retried = await server.conn.sendRequest<{ results: { outcome: string }[] }>('retry', { ids: pending.items.map((i) => i.id) });
+    expect(retried.results[0]!.outcome).to.equal('pushed');
+    expect(t.sandbox.data.patches.get(id)!.state).to.equal('rfc');
+  });
+
+  it('answers errors with stable codes and keeps serving', async () => {
+    t = await makeEnv({ patches: 3 });
+    server = start(t);
+    expect((await errorOf(server.conn.sendRequest('counts'))).code).to.equal(-32002);
+    await server.conn.sendRequest('initialize', {});
+    expect((await errorOf(server.conn.sendRequest('frobnicate'))).code).to.equal(-32601);
+    const bad = await errorOf(server.conn.sendRequest('setState', { messageIds: 'x', state: 3 }));
+    expect(bad).to.include({ code: -32602, message: 'messageIds must be a list of at most 10000 strings' });
+    const huge = await errorOf(server.conn.sendRequest('push', { messageIds: Array.from({ length: 20_000 }, (_, i) => `m${i}@x`) }));
+    expect(huge.code).to.equal(-32602);
+    const unknown = await errorOf(server.conn.sendRequest('patchInfo', { messageId: 'nobody@example.org' }));
+    expect(unknown.code).to.equal(-32009);
+    const project = await errorOf(server.conn.sendRequest('sync', { projects: ['nope'] }));
+    expect(project).to.include({ code: -32602 });
+    t.sandbox.delayMs = 200;
+    const long = server.conn.sendRequest('sync');
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await errorOf(server.conn.sendRequest('sync'))).code).to.equal(-32007);
+    await long;
+    await server.conn.sendRequest('initialize', { tokens: { sandbox: 'wrong-token-123456' } });
+    const summary = await server.conn.sendRequest<{ projects: { errors: string[] }[] }>('sync', { full: true });
+    expect(summary.projects[0]!.errors[0]).to.match(/rejected the token/);
+    expect(server.stderr()).not.to.include('wrong-token-123456');
+  });
+
+  it('answers a malformed frame with a parse error and keeps serving', async () => {
+    t = await makeEnv({ patches: 3 });
+    const child = spawn('node', [CLI, 'serve', '-c', t.configFile], { env: t.env });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    const send = (body: string): void => void child.stdin.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    send('this is not json');
+    send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} }));
+    send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'counts' }));
+    const until = Date.now() + 20_000;
+    while (!out.includes('"id":2') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(out).to.match(/"id":null,"error":\{"code":-32700,"message":"Parse error/);
+    expect(out).to.include('"id":1,"result"');
+    expect(out).to.match(/"id":2,"result":\{"projects"/);
+    // Every byte on stdout is a framed message.
+    expect(out.replace(/Content-Length: (\d+)\r\n\r\n/g, '\n').split('\n').filter(Boolean).every((m) => m.startsWith('{'))).to.equal(true);
+    child.stdin.end();
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).to.equal(0);
+  });
+
+  it('shuts down and exits with no stray process', async () => {
+    t = await makeEnv({ patches: 3 });
+    const s = start(t);
+    await s.conn.sendRequest('initialize', {});
+    expect(await s.conn.sendRequest('shutdown')).to.equal(null);
+    await s.conn.sendNotification('exit');
+    expect(await s.exited).to.equal(0);
+    expect(() => process.kill(s.child.pid!, 0)).to.throw();
+    s.conn.dispose();
+  });
+});
