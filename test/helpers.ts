@@ -37,7 +37,7 @@ export interface TestEnv {
 
 let counter = 0;
 
-export async function makeEnv(options: { patches?: number; token?: 'maint' | 'user' | 'none' } = {}): Promise<TestEnv> {
+export async function makeEnv(options: { patches?: number; token?: 'maint' | 'user' | 'none'; stateMix?: boolean } = {}): Promise<TestEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'pwnm-test-'));
   const sandbox = new Sandbox();
   await sandbox.start();
@@ -45,7 +45,7 @@ export async function makeEnv(options: { patches?: number; token?: 'maint' | 'us
   const user = sandbox.data.addUser({ username: 'user', token: `user-token-${counter}-0123456789` }) as SbUser & { token: string };
   const project = sandbox.data.addProject({ link_name: 'skiboot', list_email: 'skiboot@lists.ozlabs.org', maintainers: [maint.id] });
   const maildir = join(dir, 'mail');
-  generate(sandbox.data, project, maildir, { patches: options.patches ?? 20, seed: 3 });
+  generate(sandbox.data, project, maildir, { patches: options.patches ?? 20, seed: 3, ...(options.stateMix === false ? { stateMix: false } : {}) });
   const notmuchConfig = join(dir, 'notmuch-config');
   writeFileSync(notmuchConfig, `[database]\npath=${maildir}\n[new]\ntags=inbox\n[user]\nname=Test\nprimary_email=test@example.org\n[search]\nexclude_tags=\n`);
   const env = { ...process.env, NOTMUCH_CONFIG: notmuchConfig, HOME: dir, XDG_CONFIG_HOME: join(dir, 'xdg-config'), XDG_STATE_HOME: join(dir, 'xdg-state') };

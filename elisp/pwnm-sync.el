@@ -1,0 +1,669 @@
+;;; pwnm-sync.el --- Patchwork patch states in notmuch  -*- lexical-binding: t; -*-
+
+;; Copyright (C) 2026 The pwnm-sync authors
+
+;; Author: The pwnm-sync authors
+;; Version: 0.1.0
+;; Package-Requires: ((emacs "28.1") (notmuch "0.37"))
+;; Keywords: mail, tools
+;; URL: https://github.com/pwnm-sync/pwnm-sync
+;; SPDX-License-Identifier: GPL-3.0-or-later
+
+;; This program is free software: you can redistribute it and/or modify
+;; it under the terms of the GNU General Public License as published by
+;; the Free Software Foundation, either version 3 of the License, or
+;; (at your option) any later version.
+
+;; This program is distributed in the hope that it will be useful,
+;; but WITHOUT ANY WARRANTY; without even the implied warranty of
+;; MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+;; GNU General Public License for more details.
+
+;; You should have received a copy of the GNU General Public License
+;; along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+;;; Commentary:
+
+;; Patchwork patch states as notmuch tags, inside notmuch-emacs.
+;;
+;; The `pwnm-sync' command line keeps every patch mail tagged with its
+;; Patchwork state (pw-PROJECT-STATE).  This package talks to its
+;; JSON-RPC server (`pwnm-sync serve') and gives notmuch-emacs:
+;;
+;; - a "Patchwork" section in `notmuch-hello' with counts per project
+;;   and state, built with notmuch-hello's own machinery;
+;; - `pwnm-sync-mode', a global minor mode that puts a state keymap on
+;;   `pwnm-sync-key-prefix' (default "Y") in notmuch-show, -tree and
+;;   -search: one key per common state, and one to choose any state;
+;; - pushing to Patchwork every state-tag change made in Emacs, by any
+;;   command, through `notmuch-after-tag-hook';
+;; - \\[pwnm-sync] to sync without blocking Emacs (with a prefix
+;;   argument, a full sync), `pwnm-sync-cancel', `pwnm-sync-pending',
+;;   `pwnm-sync-patch-info' and `pwnm-sync-browse'.
+;;
+;; Setup:
+;;
+;;   (require 'pwnm-sync)
+;;   (pwnm-sync-mode 1)
+;;
+;; Tokens come from the pwnm-sync config file, or from auth-source
+;; (e.g. ~/.authinfo.gpg: "machine patchwork.ozlabs.org password TOKEN")
+;; and are handed to the server in memory, never written anywhere.
+;;
+;; There are few settings, on purpose; see M-x customize-group RET
+;; pwnm-sync.
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'seq)
+(require 'subr-x)
+(require 'url-parse)
+(require 'jsonrpc)
+(require 'auth-source)
+(require 'browse-url)
+(require 'tabulated-list)
+(require 'notmuch)
+(require 'notmuch-hello)
+(require 'notmuch-show)
+(require 'notmuch-tree)
+(require 'notmuch-tag)
+
+;;; Customization
+
+(defgroup pwnm-sync nil
+  "Patchwork patch states as notmuch tags."
+  :group 'notmuch
+  :prefix "pwnm-sync-")
+
+(defcustom pwnm-sync-server-command nil
+  "Command that starts the pwnm-sync JSON-RPC server.
+A list of a program and its arguments, e.g. (\"pwnm-sync\" \"serve\").
+nil means find it: the `pwnm-sync' program on variable `exec-path',
+else the build
+in the checkout this file was loaded from."
+  :type '(choice (const :tag "Find it" nil)
+                 (repeat :tag "Program and arguments" string)))
+
+(defcustom pwnm-sync-config-file nil
+  "The pwnm-sync config file, or nil for its default search."
+  :type '(choice (const :tag "Default" nil) file))
+
+(defcustom pwnm-sync-hello-states '("new" "under-review" "changes-requested")
+  "Patch states that the \"Patchwork\" section of `notmuch-hello' counts."
+  :type '(repeat (string :tag "State slug")))
+
+(defcustom pwnm-sync-key-prefix "Y"
+  "Key for the state keymap in notmuch show, tree and search buffers.
+\"Y\" is free in all three maps in notmuch 0.37.  Takes effect when
+`pwnm-sync-mode' is turned on."
+  :type 'key-sequence)
+
+(defcustom pwnm-sync-auto-sync-interval nil
+  "Minutes between automatic syncs while `pwnm-sync-mode' is on, or nil."
+  :type '(choice (const :tag "Never" nil) (integer :tag "Minutes")))
+
+;;; Connection to the server
+
+(defclass pwnm-sync-connection (jsonrpc-process-connection)
+  ((info :initform nil :accessor pwnm-sync--info
+         :documentation "The server's answer to initialize, a plist."))
+  :documentation "A connection to a `pwnm-sync serve' process.")
+
+(defvar pwnm-sync-mode)
+
+(defvar pwnm-sync--connection nil
+  "The live `pwnm-sync-connection', or nil.")
+
+(defvar pwnm-sync--sync-running nil
+  "Non-nil while a sync runs.")
+
+(defvar pwnm-sync--last-progress 0
+  "Time of the last progress message shown, as a float.")
+
+(defconst pwnm-sync--load-dir
+  (file-name-directory (or load-file-name buffer-file-name default-directory))
+  "Directory this file was loaded from, to find a checkout's build.")
+
+(defun pwnm-sync--server-command ()
+  "Return the command to start the server, or signal how to get one."
+  (or pwnm-sync-server-command
+      (let ((installed (executable-find "pwnm-sync")))
+        (and installed (list installed "serve")))
+      (let ((built (expand-file-name "../dist/cli.js" pwnm-sync--load-dir))
+            (node (executable-find "node")))
+        (and node (file-exists-p built) (list node built "serve")))
+      (user-error "The pwnm-sync server was not found: run `npm install -g' in a pwnm-sync checkout, or set `pwnm-sync-server-command'")))
+
+(defun pwnm-sync--log (format-string &rest args)
+  "Append FORMAT-STRING formatted with ARGS to the *pwnm-sync* buffer."
+  (with-current-buffer (get-buffer-create "*pwnm-sync*")
+    (unless (derived-mode-p 'special-mode) (special-mode))
+    (let ((inhibit-read-only t))
+      (goto-char (point-max))
+      (insert (format-time-string "%F %T ") (apply #'format format-string args) "\n"))))
+
+(defun pwnm-sync--message (format-string &rest args)
+  "Show FORMAT-STRING formatted with ARGS in the echo area, with a prefix."
+  (message "[pwnm-sync] %s" (apply #'format format-string args)))
+
+(defun pwnm-sync--error (format-string &rest args)
+  "Log and show FORMAT-STRING formatted with ARGS as an error."
+  (let ((text (apply #'format format-string args)))
+    (pwnm-sync--log "error: %s" text)
+    (message "[pwnm-sync] %s (see *pwnm-sync* for details)" text)))
+
+(defun pwnm-sync--auth-token (url)
+  "Return the auth-source secret for the host of URL, or nil."
+  (let* ((host (url-host (url-generic-parse-url url)))
+         (found (car (auth-source-search :host host :max 1)))
+         (secret (plist-get found :secret)))
+    (if (functionp secret) (funcall secret) secret)))
+
+(defun pwnm-sync--initialize (conn)
+  "Send initialize on CONN, with auth-source tokens for read-only instances."
+  (let* ((base (list :clientInfo (list :name "emacs" :version emacs-version)))
+         (base (if pwnm-sync-config-file
+                   (plist-put base :configFile (expand-file-name pwnm-sync-config-file))
+                 base))
+         (info (jsonrpc-request conn :initialize base))
+         (tokens nil))
+    (seq-doseq (inst (plist-get info :instances))
+      (when (eq (plist-get inst :readOnly) t)
+        (let ((token (pwnm-sync--auth-token (plist-get inst :url))))
+          (when token
+            (setq tokens (plist-put tokens (intern (concat ":" (plist-get inst :name))) token))))))
+    (when tokens
+      (setq info (jsonrpc-request conn :initialize (plist-put base :tokens tokens))))
+    (setf (pwnm-sync--info conn) info)
+    conn))
+
+(defun pwnm-sync--connect ()
+  "Return a live connection, starting the server if needed."
+  (if (and pwnm-sync--connection (jsonrpc-running-p pwnm-sync--connection))
+      pwnm-sync--connection
+    (let* ((command (pwnm-sync--server-command))
+           (name "pwnm-sync")
+           (conn (make-instance
+                  'pwnm-sync-connection
+                  :name name
+                  :events-buffer-scrollback-size 2000000
+                  :notification-dispatcher #'pwnm-sync--dispatch-notification
+                  :on-shutdown (lambda (_conn)
+                                 (setq pwnm-sync--connection nil
+                                       pwnm-sync--sync-running nil))
+                  :process (lambda ()
+                             (make-process
+                              :name name
+                              :command command
+                              :connection-type 'pipe
+                              :coding 'utf-8-emacs-unix
+                              :noquery t
+                              :stderr (get-buffer-create (format "*%s stderr*" name)))))))
+      (setq pwnm-sync--connection conn)
+      (condition-case err
+          (pwnm-sync--initialize conn)
+        (error
+         (ignore-errors (jsonrpc-shutdown conn t))
+         (setq pwnm-sync--connection nil)
+         (signal (car err) (cdr err)))))))
+
+(defun pwnm-sync-shutdown ()
+  "Stop the pwnm-sync server, if it is running."
+  (interactive)
+  (let ((conn pwnm-sync--connection))
+    (when (and conn (jsonrpc-running-p conn))
+      (ignore-errors (jsonrpc-request conn :shutdown nil :timeout 5))
+      (ignore-errors (jsonrpc-notify conn :exit nil))
+      (ignore-errors (jsonrpc-shutdown conn)))
+    (setq pwnm-sync--connection nil)))
+
+(defun pwnm-sync--request-error-message (err)
+  "Return the message of jsonrpc error ERR, a plist or a condition."
+  (cond ((plist-get err :message))
+        ((consp err) (or (alist-get 'jsonrpc-error-message (cdr err))
+                         (error-message-string err)))
+        (t (format "%s" err))))
+
+;;; Notifications from the server
+
+(cl-defgeneric pwnm-sync-handle-notification (server method &rest params)
+  "Handle SERVER's notification METHOD with PARAMS.")
+
+(cl-defmethod pwnm-sync-handle-notification (_server method &rest _params)
+  "Warn of an unknown notification METHOD."
+  (pwnm-sync--log "unknown notification %s" method))
+
+(cl-defmethod pwnm-sync-handle-notification (_server (_method (eql pwnm/progress)) &rest params)
+  "Show sync progress from PARAMS in the echo area, at most twice a second."
+  (let ((now (float-time)))
+    (when (> (- now pwnm-sync--last-progress) 0.5)
+      (setq pwnm-sync--last-progress now)
+      (let ((message-log-max nil))
+        (pwnm-sync--message "%s" (plist-get params :message))))))
+
+(cl-defmethod pwnm-sync-handle-notification (_server (_method (eql pwnm/tagsChanged)) &rest _params)
+  "Refresh notmuch buffers after the server changed tags."
+  (pwnm-sync--refresh-buffers))
+
+(cl-defmethod pwnm-sync-handle-notification (_server (_method (eql window/logMessage)) &rest params)
+  "Log the server's message in PARAMS."
+  (pwnm-sync--log "%s" (plist-get params :message)))
+
+(cl-defmethod pwnm-sync-handle-notification (_server (_method (eql $/progress)) &rest _params)
+  "Ignore LSP progress; `pwnm/progress' carries the same.")
+
+(defun pwnm-sync--dispatch-notification (server method params)
+  "Dispatch SERVER's notification METHOD with PARAMS."
+  (apply #'pwnm-sync-handle-notification server method params))
+
+(defun pwnm-sync--refresh-buffers ()
+  "Refresh `notmuch-hello' and the other notmuch buffers, quietly."
+  (dolist (buffer (buffer-list))
+    (with-current-buffer buffer
+      (when (memq major-mode '(notmuch-hello-mode notmuch-search-mode notmuch-show-mode notmuch-tree-mode))
+        (ignore-errors (notmuch-refresh-this-buffer))))))
+
+;;; Sync
+
+(defun pwnm-sync--summary-line (summary)
+  "Return a one-line text for sync SUMMARY, a plist."
+  (concat
+   (mapconcat
+    (lambda (p)
+      (let ((parts (delq nil
+                         (list (format "%d retagged" (plist-get p :retagged))
+                               (format "%d pushed" (plist-get p :pushed))
+                               (pwnm-sync--count p :conflicts "conflict")
+                               (pwnm-sync--count p :refused "refused")
+                               (pwnm-sync--count p :queued "queued")
+                               (pwnm-sync--count p :ambiguous "ambiguous")
+                               (and (> (length (plist-get p :errors)) 0) "failed")))))
+        (format "%s: %s" (plist-get p :project) (string-join parts ", "))))
+    (plist-get summary :projects) "; ")
+   (format "; %.1f s" (/ (plist-get summary :durationMs) 1000.0))))
+
+(defun pwnm-sync--count (project key word)
+  "Return \"N WORD\" for the list under KEY in PROJECT, or nil when empty."
+  (let ((n (length (plist-get project key))))
+    (and (> n 0) (format "%d %s%s" n word (if (and (> n 1) (string= word "conflict")) "s" "")))))
+
+(defun pwnm-sync--log-summary (summary)
+  "Write the details of sync SUMMARY to the *pwnm-sync* buffer."
+  (pwnm-sync--log "sync: %s" (pwnm-sync--summary-line summary))
+  (seq-doseq (p (plist-get summary :projects))
+    (dolist (key '(:conflicts :refused :queued :ambiguous))
+      (seq-doseq (r (plist-get p key))
+        (pwnm-sync--log "  %s %s %s (patch %s): %s" (plist-get p :project)
+                        (substring (symbol-name key) 1) (plist-get r :msgid)
+                        (plist-get r :patchId) (plist-get r :reason))))
+    (seq-doseq (e (plist-get p :notes)) (pwnm-sync--log "  %s note: %s" (plist-get p :project) e))
+    (seq-doseq (e (plist-get p :errors)) (pwnm-sync--log "  %s error: %s" (plist-get p :project) e))))
+
+;;;###autoload
+(defun pwnm-sync (&optional full)
+  "Sync Patchwork states and notmuch tags, without blocking Emacs.
+With prefix argument FULL, re-read everything from Patchwork."
+  (interactive "P")
+  (if pwnm-sync--sync-running
+      (pwnm-sync--message "A sync is already running (M-x pwnm-sync-cancel to stop it)")
+    (let ((conn (pwnm-sync--connect)))
+      (setq pwnm-sync--sync-running t)
+      (pwnm-sync--message "Syncing%s..." (if full " everything" ""))
+      (jsonrpc-async-request
+       conn :sync (list :full (if full t :json-false))
+       ;; No client-side timeout: a first sync can take minutes.
+       :timeout nil
+       :success-fn (lambda (summary)
+                     (setq pwnm-sync--sync-running nil)
+                     (pwnm-sync--log-summary summary)
+                     (pwnm-sync--refresh-buffers)
+                     (pwnm-sync--message "%s" (pwnm-sync--summary-line summary)))
+       :error-fn (lambda (err)
+                   (setq pwnm-sync--sync-running nil)
+                   (if (eql (plist-get err :code) -32800)
+                       (pwnm-sync--message "Sync cancelled; what was done is kept")
+                     (pwnm-sync--error "Sync failed: %s" (pwnm-sync--request-error-message err))))))))
+
+(defun pwnm-sync-cancel ()
+  "Cancel a running sync.  What it already did is kept."
+  (interactive)
+  (if (not (and pwnm-sync--sync-running pwnm-sync--connection))
+      (pwnm-sync--message "No sync is running")
+    (jsonrpc-notify pwnm-sync--connection :cancelSync nil)
+    (pwnm-sync--message "Cancelling...")))
+
+;;; State changes
+
+(defun pwnm-sync--projects ()
+  "Return the configured projects, plists with :project, :tag and :states."
+  (cl-loop for inst across (plist-get (pwnm-sync--info (pwnm-sync--connect)) :instances)
+           append (append (plist-get inst :projects) nil)))
+
+(defun pwnm-sync--state-tags (project)
+  "Return PROJECT's state tags, an alist of (SLUG . TAG)."
+  (cl-loop for s across (plist-get project :states)
+           collect (cons (plist-get s :slug) (plist-get s :tag))))
+
+(defun pwnm-sync--tag-changes (project state)
+  "Return what to add and remove to move a message of PROJECT to STATE."
+  (let ((tags (pwnm-sync--state-tags project)))
+    (unless (assoc state tags)
+      (setq tags (append tags (list (cons state (format "%s-%s" (plist-get project :tag) state))))))
+    (cons (concat "+" (cdr (assoc state tags)))
+          (cl-loop for (slug . tag) in tags
+                   unless (string= slug state) collect (concat "-" tag)))))
+
+(defun pwnm-sync--tags-at-point ()
+  "Return the tags of the message or thread at point."
+  (pcase major-mode
+    ('notmuch-show-mode (notmuch-show-get-tags))
+    ('notmuch-tree-mode (notmuch-tree-get-tags))
+    ('notmuch-search-mode (if (use-region-p)
+                              (notmuch-search-get-tags-region (region-beginning) (region-end))
+                            (notmuch-search-get-tags)))
+    (_ (user-error "Not in a notmuch show, tree or search buffer"))))
+
+(defun pwnm-sync--read-project (tags)
+  "Return the projects (plists) the message with TAGS is in, asking if several."
+  (let* ((projects (cl-remove-if-not (lambda (p) (member (plist-get p :tag) tags)) (pwnm-sync--projects)))
+         (names (mapcar (lambda (p) (plist-get p :project)) projects)))
+    (cond ((null projects) (user-error "Not a patch of a synced Patchwork project (no pw- project tag)"))
+          ((null (cdr projects)) projects)
+          (t (let ((choice (completing-read "Project: " (cons "all" names) nil t)))
+               (if (string= choice "all") projects
+                 (list (nth (cl-position choice names :test #'string=) projects))))))))
+
+(defun pwnm-sync--read-state (projects)
+  "Ask for a state of PROJECTS with completion."
+  (completing-read "Patchwork state: "
+                   (delete-dups (cl-loop for p in projects
+                                         append (mapcar #'car (pwnm-sync--state-tags p))))
+                   nil nil))
+
+(defun pwnm-sync-set-state (state &optional projects)
+  "Set the Patchwork STATE of the patch message(s) at point.
+In show and tree buffers that is the message at point, in search
+buffers the patch messages of the thread at point or of the region.
+PROJECTS limits the change to those projects (plists); nil asks when
+the message is in several.  The change goes through `notmuch-tag',
+and the after-tag hook pushes it to Patchwork."
+  (interactive (let ((projects (pwnm-sync--read-project (pwnm-sync--tags-at-point))))
+                 (list (pwnm-sync--read-state projects) projects)))
+  (let ((projects (or projects (pwnm-sync--read-project (pwnm-sync--tags-at-point)))))
+    (dolist (project projects)
+      (let ((changes (pwnm-sync--tag-changes project state)))
+        (pcase major-mode
+          ('notmuch-show-mode (notmuch-show-tag changes))
+          ('notmuch-tree-mode (notmuch-tree-tag changes))
+          ('notmuch-search-mode
+           (let* ((beg (if (use-region-p) (region-beginning) (point)))
+                  (end (if (use-region-p) (region-end) (point)))
+                  (threads (notmuch-search-find-stable-query-region beg end)))
+             (notmuch-tag (format "(%s) and tag:%s" threads (plist-get project :tag)) changes)
+             (notmuch-refresh-this-buffer))))))))
+
+(defmacro pwnm-sync--define-state-command (state)
+  "Define `pwnm-sync-state-STATE', a command setting STATE."
+  (let ((name (intern (format "pwnm-sync-state-%s" state))))
+    `(defun ,name ()
+       ,(format "Set the Patchwork state of the patch at point to %s." state)
+       (interactive)
+       (pwnm-sync-set-state ,state))))
+
+(pwnm-sync--define-state-command "new")
+(pwnm-sync--define-state-command "under-review")
+(pwnm-sync--define-state-command "accepted")
+(pwnm-sync--define-state-command "rejected")
+(pwnm-sync--define-state-command "rfc")
+(pwnm-sync--define-state-command "not-applicable")
+(pwnm-sync--define-state-command "changes-requested")
+(pwnm-sync--define-state-command "awaiting-upstream")
+(pwnm-sync--define-state-command "superseded")
+(pwnm-sync--define-state-command "deferred")
+
+(defun pwnm-sync--state-tag-change-p (change-list)
+  "Return non-nil if a project's state tag is in CHANGE-LIST."
+  (and pwnm-sync--connection
+       (let ((tags (cl-loop for p in (pwnm-sync--projects)
+                            append (mapcar #'cdr (pwnm-sync--state-tags p))))
+             (prefixes (mapcar (lambda (p) (concat (plist-get p :tag) "-")) (pwnm-sync--projects))))
+         (cl-some (lambda (change)
+                    (let ((tag (substring change 1)))
+                      (or (member tag tags)
+                          (and (string-prefix-p "+" change)
+                               (cl-some (lambda (prefix) (string-prefix-p prefix tag)) prefixes)))))
+                  change-list))))
+
+(defun pwnm-sync--after-tag ()
+  "Push to Patchwork what was done to state tags in Emacs.
+Run from `notmuch-after-tag-hook', which binds `query' and
+`tag-changes' dynamically."
+  (let ((changes (with-suppressed-warnings ((lexical tag-changes))
+                   (and (boundp 'tag-changes) (symbol-value 'tag-changes))))
+        (tagged (with-suppressed-warnings ((lexical query))
+                  (and (boundp 'query) (symbol-value 'query)))))
+    (when (and pwnm-sync-mode tagged (pwnm-sync--state-tag-change-p changes))
+      (pwnm-sync-push tagged))))
+
+(defun pwnm-sync-push (terms)
+  "Push now what was done to the state tags of the messages matching TERMS."
+  (interactive (list (read-string "Push messages matching: ")))
+  (jsonrpc-async-request
+   (pwnm-sync--connect) :push (list :query (format "(%s) and tag:patchwork" terms))
+   :timeout 120
+   :success-fn (lambda (result) (pwnm-sync--report-push (plist-get result :results)))
+   :error-fn (lambda (err) (pwnm-sync--error "Push failed: %s" (pwnm-sync--request-error-message err)))))
+
+(defun pwnm-sync--report-push (results)
+  "Say in the echo area what happened to the pushes in RESULTS."
+  (let ((texts nil))
+    (seq-doseq (r results)
+      (let ((outcome (plist-get r :outcome)))
+        (unless (string= outcome "nothing")
+          (pwnm-sync--log "push %s %s: %s %s" (plist-get r :project) (plist-get r :messageId)
+                          outcome (or (plist-get r :reason) (plist-get r :state) ""))
+          (push (pcase outcome
+                  ("pushed" (format "%s: %s" (plist-get r :project) (plist-get r :state)))
+                  ("queued" (format "queued (%s), will go with the next sync" (plist-get r :reason)))
+                  ("refused" (format "refused: %s" (plist-get r :reason)))
+                  (_ (format "%s: %s" outcome (plist-get r :reason))))
+                texts))))
+    (when texts
+      (pwnm-sync--message "%s" (string-join (delete-dups (nreverse texts)) "; ")))))
+
+;;; Patch facts
+
+(defun pwnm-sync--message-id-at-point ()
+  "Return the bare Message-Id at point, or signal a user error."
+  (or (pcase major-mode
+        ('notmuch-show-mode (notmuch-show-get-message-id t))
+        ('notmuch-tree-mode (notmuch-tree-get-message-id t))
+        ('notmuch-search-mode
+         (let ((ids (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp"
+                                               (format "(%s) and tag:patchwork" (notmuch-search-find-thread-id)))))
+           (car ids))))
+      (user-error "No patch message at point")))
+
+(defun pwnm-sync-patch-info (message-id &optional refresh)
+  "Show what Patchwork knows of the patch MESSAGE-ID.
+With REFRESH (interactively, a prefix argument), ask Patchwork first."
+  (interactive (list (pwnm-sync--message-id-at-point) current-prefix-arg))
+  (let* ((info (jsonrpc-request (pwnm-sync--connect) :patchInfo
+                                (list :messageId message-id :refresh (if refresh t :json-false))
+                                :timeout 60))
+         (patches (plist-get info :patches)))
+    (with-help-window "*pwnm-sync patch*"
+      (seq-doseq (p patches)
+        (princ (format "%s (%s), patch %s\n" (plist-get p :project) (plist-get p :instance) (plist-get p :patchId)))
+        (princ (format "  %s\n" (or (plist-get p :name) "")))
+        (princ (format "  State:    %s%s\n" (plist-get p :stateName)
+                       (if (eq (plist-get p :archived) t) ", archived" "")))
+        (princ (format "  Date:     %s\n" (or (plist-get p :date) "")))
+        (princ (format "  Web:      %s\n" (or (plist-get p :webUrl) "")))
+        (princ (format "  Mbox:     %s\n" (or (plist-get p :mboxUrl) "")))
+        (seq-doseq (w (plist-get p :pending))
+          (princ (format "  Waiting:  %s %s\n" (plist-get w :kind) (plist-get w :reason))))
+        (princ "\n")))
+    patches))
+
+(defun pwnm-sync-browse (message-id)
+  "Open the Patchwork web page of the patch MESSAGE-ID."
+  (interactive (list (pwnm-sync--message-id-at-point)))
+  (let* ((info (jsonrpc-request (pwnm-sync--connect) :patchInfo (list :messageId message-id)))
+         (url (plist-get (seq-first (plist-get info :patches)) :webUrl)))
+    (if url (browse-url url) (user-error "Patchwork gave no web page for %s" message-id))))
+
+;;; What waits
+
+(defvar-local pwnm-sync--pending-items nil
+  "The items shown in a `pwnm-sync-pending-mode' buffer.")
+
+(defvar pwnm-sync-pending-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map "r" #'pwnm-sync-pending-retry)
+    (define-key map "d" #'pwnm-sync-pending-drop)
+    (define-key map (kbd "RET") #'pwnm-sync-pending-open)
+    (define-key map "g" #'pwnm-sync-pending-refresh)
+    map)
+  "Keymap for `pwnm-sync-pending-mode'.")
+
+(define-derived-mode pwnm-sync-pending-mode tabulated-list-mode "pwnm-sync pending"
+  "What waits for you: queued pushes, conflicts, ambiguous tags, refusals.
+
+\\{pwnm-sync-pending-mode-map}"
+  (setq tabulated-list-format [("Kind" 9 t) ("Project" 14 t) ("State" 18 t) ("Message-Id" 40 t) ("Why" 0 nil)])
+  (tabulated-list-init-header))
+
+(defun pwnm-sync-pending ()
+  "List what waits: queued pushes, conflicts, ambiguous tags and refusals."
+  (interactive)
+  (with-current-buffer (get-buffer-create "*pwnm-sync pending*")
+    (pwnm-sync-pending-mode)
+    (pwnm-sync-pending-refresh)
+    (pop-to-buffer (current-buffer))))
+
+(defun pwnm-sync-pending-refresh ()
+  "Reload the list of what waits."
+  (interactive)
+  (let ((items (plist-get (jsonrpc-request (pwnm-sync--connect) :pending nil) :items)))
+    (setq pwnm-sync--pending-items items)
+    (setq tabulated-list-entries
+          (cl-loop for item across items
+                   collect (list (plist-get item :id)
+                                 (vector (plist-get item :kind) (plist-get item :project)
+                                         (or (plist-get item :state) "") (plist-get item :messageId)
+                                         (plist-get item :reason)))))
+    (tabulated-list-print t)))
+
+(defun pwnm-sync-pending-retry (id)
+  "Retry the pending item ID (interactively, the one at point)."
+  (interactive (list (or (tabulated-list-get-id) (user-error "No item at point"))))
+  (pwnm-sync--report-push (plist-get (jsonrpc-request (pwnm-sync--connect) :retry (list :ids (vector id)) :timeout 120) :results))
+  (pwnm-sync-pending-refresh))
+
+(defun pwnm-sync-pending-drop (id)
+  "Forget the pending item ID (interactively, the one at point)."
+  (interactive (list (or (tabulated-list-get-id) (user-error "No item at point"))))
+  (jsonrpc-request (pwnm-sync--connect) :drop (list :ids (vector id)))
+  (pwnm-sync-pending-refresh))
+
+(defun pwnm-sync-pending-open (id)
+  "Show the message of the pending item ID (interactively, the one at point)."
+  (interactive (list (or (tabulated-list-get-id) (user-error "No item at point"))))
+  (let ((item (seq-find (lambda (i) (equal (plist-get i :id) id)) pwnm-sync--pending-items)))
+    (notmuch-show (notmuch-id-to-query (plist-get item :messageId)))))
+
+;;; notmuch-hello
+
+(defun pwnm-sync--hello-searches ()
+  "Return saved-search plists for the Patchwork section."
+  (cl-loop for p in (pwnm-sync--projects)
+           append (cl-loop for state in pwnm-sync-hello-states
+                           for tag = (cdr (assoc state (pwnm-sync--state-tags p)))
+                           when tag
+                           collect (list :name (format "%s %s" (plist-get p :project) state)
+                                         :query (format "tag:%s" tag)))))
+
+(defun pwnm-sync-hello-insert ()
+  "Insert the \"Patchwork\" section into notmuch-hello.
+Put it in `notmuch-hello-sections' (`pwnm-sync-mode' does so)."
+  (condition-case err
+      (notmuch-hello-insert-searches "Patchwork" (pwnm-sync--hello-searches) :show-empty-searches t)
+    (error (widget-insert (format "Patchwork: %s\n" (error-message-string err))))))
+
+;;; The minor mode
+
+(defvar pwnm-sync-state-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map "a" #'pwnm-sync-state-accepted)
+    (define-key map "u" #'pwnm-sync-state-under-review)
+    (define-key map "c" #'pwnm-sync-state-changes-requested)
+    (define-key map "r" #'pwnm-sync-state-rejected)
+    (define-key map "s" #'pwnm-sync-state-superseded)
+    (define-key map "n" #'pwnm-sync-state-new)
+    (define-key map "f" #'pwnm-sync-state-rfc)
+    (define-key map "d" #'pwnm-sync-state-deferred)
+    (define-key map "N" #'pwnm-sync-state-not-applicable)
+    (define-key map "w" #'pwnm-sync-state-awaiting-upstream)
+    (define-key map "Y" #'pwnm-sync-set-state)
+    (define-key map "i" #'pwnm-sync-patch-info)
+    (define-key map "b" #'pwnm-sync-browse)
+    (define-key map "p" #'pwnm-sync-pending)
+    (define-key map "g" #'pwnm-sync)
+    map)
+  "Keys for Patchwork states, under `pwnm-sync-key-prefix'.
+
+\\{pwnm-sync-state-map}")
+
+(defconst pwnm-sync--mode-maps '(notmuch-show-mode-map notmuch-search-mode-map notmuch-tree-mode-map)
+  "The notmuch keymaps that get the state keymap.")
+
+(defvar pwnm-sync--timer nil
+  "Timer of the automatic sync, or nil.")
+
+(defvar pwnm-sync--installed-key nil
+  "The key `pwnm-sync-mode' bound, to unbind exactly it.")
+
+(defun pwnm-sync--auto-sync ()
+  "Start a sync unless one is running."
+  (unless pwnm-sync--sync-running
+    (ignore-errors (pwnm-sync))))
+
+;;;###autoload
+(define-minor-mode pwnm-sync-mode
+  "Patchwork states in notmuch-emacs.
+Adds the Patchwork section to `notmuch-hello', the state keymap on
+`pwnm-sync-key-prefix' in notmuch show, search and tree buffers, and
+pushes state-tag changes made in Emacs to Patchwork.
+
+\\{pwnm-sync-state-map}"
+  :global t
+  :group 'pwnm-sync
+  (when pwnm-sync--timer
+    (cancel-timer pwnm-sync--timer)
+    (setq pwnm-sync--timer nil))
+  (dolist (map pwnm-sync--mode-maps)
+    (when pwnm-sync--installed-key
+      (define-key (symbol-value map) pwnm-sync--installed-key nil)))
+  (setq pwnm-sync--installed-key nil)
+  (remove-hook 'notmuch-after-tag-hook #'pwnm-sync--after-tag)
+  (remove-hook 'kill-emacs-hook #'pwnm-sync-shutdown)
+  (setq notmuch-hello-sections (delq #'pwnm-sync-hello-insert notmuch-hello-sections))
+  (when pwnm-sync-mode
+    (setq pwnm-sync--installed-key pwnm-sync-key-prefix)
+    (dolist (map pwnm-sync--mode-maps)
+      (define-key (symbol-value map) pwnm-sync-key-prefix pwnm-sync-state-map))
+    (add-hook 'notmuch-after-tag-hook #'pwnm-sync--after-tag)
+    (add-hook 'kill-emacs-hook #'pwnm-sync-shutdown)
+    (let ((tail (memq #'notmuch-hello-insert-saved-searches notmuch-hello-sections)))
+      (if tail
+          (setcdr tail (cons #'pwnm-sync-hello-insert (cdr tail)))
+        (setq notmuch-hello-sections (append notmuch-hello-sections (list #'pwnm-sync-hello-insert)))))
+    (when pwnm-sync-auto-sync-interval
+      (setq pwnm-sync--timer (run-with-timer (* 60 pwnm-sync-auto-sync-interval)
+                                             (* 60 pwnm-sync-auto-sync-interval)
+                                             #'pwnm-sync--auto-sync)))))
+
+(provide 'pwnm-sync)
+;;; pwnm-sync.el ends here

@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import { execa } from 'execa';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { makeEnv, ROOT, type TestEnv } from './helpers.js';
+
+// The Emacs package: byte-compile, checkdoc and package-lint, then ERT in
+// `emacs --batch` with the real notmuch-emacs, the real server process and
+// the sandbox, which this process hosts together with a small control
+// endpoint the ERT tests use to look at and steer "Patchwork".
+
+const NOTMUCH_ELISP = '/usr/share/emacs/site-lisp/elpa/notmuch-0.37';
+const emacs = (args: string[], env?: NodeJS.ProcessEnv) =>
+  execa('emacs', ['--batch', '-Q', '-L', NOTMUCH_ELISP, '-L', join(ROOT, 'elisp'), ...args], { cwd: ROOT, reject: false, all: true, ...(env ? { env } : {}) });
+
+function control(t: TestEnv): Promise<Server> {
+  const data = t.sandbox.data;
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const q = url.searchParams;
+    const patch = q.get('msgid') ? [...data.patches.values()].find((p) => p.msgid === `<${q.get('msgid')}>`) : undefined;
+    let body: unknown = { ok: true };
+    switch (url.pathname) {
+      case '/patches': body = [...data.patches.values()].map((p) => ({ id: p.id, msgid: p.msgid.slice(1, -1), state: p.state })); break;
+      case '/patch': body = patch ? { id: patch.id, state: patch.state } : null; break;
+      case '/set': data.setState(patch!.id, q.get('state')!); break;
+      case '/maintainer': t.project.maintainers = q.get('on') === '1' ? [t.maint.id] : []; break;
+      case '/fault': t.sandbox.faults = q.get('on') === '1' ? [{ method: 'PATCH', times: Infinity, status: 503, body: '{"detail":"busy"}' }] : []; break;
+      case '/delay': t.sandbox.delayMs = Number(q.get('ms')); break;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+describe('Emacs package', function () {
+  this.timeout(300_000);
+
+  it('byte-compiles with no warnings and passes checkdoc and package-lint', async () => {
+    const r = await emacs(['-l', 'test/emacs/check.el', 'elisp/pwnm-sync.el']);
+    const report = r.all.split('\n').filter((l) => /^(check|checkdoc|package-lint|byte-compile)/.test(l));
+    console.log(report.map((l) => `      ${l}`).join('\n'));
+    expect(r.exitCode, r.all).to.equal(0);
+    expect(r.all).to.match(/check: 0 problem\(s\)/);
+  });
+
+  it('installs with package-install-file and loads from its own directory', async () => {
+    const t = await makeEnv({ patches: 1 });
+    try {
+      const r = await execa('emacs', ['--batch', '-Q', '-L', NOTMUCH_ELISP, '--eval', `(progn (require 'package) (setq package-user-dir "${join(t.dir, 'elpa')}") (add-to-list 'package-directory-list "/usr/share/emacs/site-lisp/elpa") (package-initialize) (package-install-file "${join(ROOT, 'elisp', 'pwnm-sync.el')}") (require 'pwnm-sync) (princ (format "installed %s" (locate-library "pwnm-sync"))))`], { reject: false, all: true });
+      expect(r.exitCode, r.all).to.equal(0);
+      expect(r.all).to.match(/installed .*elpa\/pwnm-sync-0\.1\.0\/pwnm-sync/);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('passes the ERT suite against the real server, notmuch-emacs and the sandbox', async () => {
+    const t = await makeEnv({ patches: 30, stateMix: false });
+    const ctl = await control(t);
+    try {
+      const env = {
+        ...t.env,
+        PWNM_TEST_CONFIG: t.configFile,
+        PWNM_TEST_CONTROL: `http://127.0.0.1:${(ctl.address() as AddressInfo).port}`,
+      };
+      const r = await emacs(['-l', 'ert', '-l', 'test/emacs/pwnm-sync-tests.el', '-f', 'ert-run-tests-batch-and-exit'], env);
+      const lines = r.all.split('\n');
+      console.log(lines.filter((l) => /^\s*(passed|FAILED|skipped)\s|^Ran \d+ tests/.test(l)).map((l) => `      ${l.trim()}`).join('\n'));
+      expect(r.exitCode, r.all.slice(-6000)).to.equal(0);
+      expect(r.all).to.match(/Ran \d+ tests, \d+ results as expected, 0 unexpected/);
+    } finally {
+      ctl.close();
+      await t.cleanup();
+    }
+  });
+});

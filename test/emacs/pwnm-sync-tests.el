@@ -1,0 +1,241 @@
+;;; pwnm-sync-tests.el --- ERT tests for pwnm-sync.el  -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; Run by test/emacs.test.ts, which hosts the sandbox Patchwork and a
+;; control endpoint (PWNM_TEST_CONTROL), and has made a notmuch database
+;; (NOTMUCH_CONFIG) and a pwnm-sync config (PWNM_TEST_CONFIG).  The
+;; server is the checkout's real dist/cli.js, found by the package.
+
+;;; Code:
+
+(require 'ert)
+(require 'json)
+(require 'url)
+(require 'pwnm-sync)
+
+(setq pwnm-sync-config-file (getenv "PWNM_TEST_CONFIG"))
+(pwnm-sync-mode 1)
+
+(defun pwnm-sync-test--control (path)
+  "GET PATH from the test's control endpoint and return the parsed JSON."
+  (let ((url-show-status nil))
+    (with-current-buffer (url-retrieve-synchronously (concat (getenv "PWNM_TEST_CONTROL") path) t t 10)
+      (goto-char (point-min))
+      (re-search-forward "\n\n")
+      (prog1 (json-parse-buffer :object-type 'plist :null-object nil)
+        (kill-buffer)))))
+
+(defun pwnm-sync-test--wait (predicate &optional seconds)
+  "Process events until PREDICATE is non-nil or SECONDS (default 20) pass."
+  (let ((deadline (+ (float-time) (or seconds 20))))
+    (while (and (not (funcall predicate)) (< (float-time) deadline))
+      (accept-process-output nil 0.05))
+    (funcall predicate)))
+
+(defun pwnm-sync-test--synced ()
+  "Run a sync and wait for it to end."
+  (pwnm-sync)
+  (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 120)))
+
+(defun pwnm-sync-test--patches (state)
+  "Return the sandbox patches in STATE, plists with :id :msgid :state."
+  (seq-filter (lambda (p) (equal (plist-get p :state) state))
+              (append (pwnm-sync-test--control "/patches") nil)))
+
+(defun pwnm-sync-test--server-state (msgid)
+  "Return the Patchwork state of MSGID."
+  (plist-get (pwnm-sync-test--control (concat "/patch?msgid=" (url-hexify-string msgid))) :state))
+
+(defun pwnm-sync-test--tags (msgid)
+  "Return the notmuch tags of MSGID."
+  (notmuch-call-notmuch-sexp "search" "--output=tags" "--format=sexp" (notmuch-id-to-query msgid)))
+
+(defun pwnm-sync-test--state-tags (msgid)
+  "Return the pw-skiboot- state tags of MSGID."
+  (seq-filter (lambda (tag) (string-prefix-p "pw-skiboot-" tag)) (pwnm-sync-test--tags msgid)))
+
+(defun pwnm-sync-test--log ()
+  "Return the text of the *pwnm-sync* log buffer."
+  (with-current-buffer (get-buffer-create "*pwnm-sync*") (buffer-string)))
+
+(defun pwnm-sync-test--fresh-patch ()
+  "Return the msgid of a `new' patch no earlier test touched, after a sync."
+  (let ((candidates (pwnm-sync-test--patches "new")))
+    (should candidates)
+    (plist-get (car candidates) :msgid)))
+
+(defun pwnm-sync-test--press (keys)
+  "Press KEYS in the current buffer."
+  (execute-kbd-macro (kbd keys)))
+
+(ert-deftest pwnm-sync-test-1-sync ()
+  "M-x pwnm-sync tags every patch and says what it did."
+  (pwnm-sync-test--synced)
+  (should (string-match-p "sync: skiboot: 30 retagged, 0 pushed; [0-9.]+ s" (pwnm-sync-test--log)))
+  (dolist (p (append (pwnm-sync-test--control "/patches") nil))
+    (should (equal (pwnm-sync-test--state-tags (plist-get p :msgid))
+                   (list (concat "pw-skiboot-" (plist-get p :state)))))))
+
+(ert-deftest pwnm-sync-test-2-hello ()
+  "The notmuch-hello Patchwork section shows one entry per state with counts."
+  (pwnm-sync-test--synced)
+  (notmuch-hello)
+  (with-current-buffer "*notmuch-hello*"
+    (let ((text (buffer-string)))
+      (should (string-match-p "^Patchwork: " text))
+      (dolist (state pwnm-sync-hello-states)
+        (let ((count (string-to-number (car (process-lines "notmuch" "count" (concat "tag:pw-skiboot-" state))))))
+          (should (string-match-p (format "\\b%d skiboot %s\\b" count (regexp-quote state)) text)))))))
+
+(ert-deftest pwnm-sync-test-3-show-key ()
+  "Y a in notmuch-show accepts the patch on Patchwork."
+  (pwnm-sync-test--synced)
+  (let ((msgid (pwnm-sync-test--fresh-patch)))
+    (notmuch-show (notmuch-id-to-query msgid))
+    (pwnm-sync-test--press "Y a")
+    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "accepted"))))
+    (should (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-accepted")))
+    (should (pwnm-sync-test--wait (lambda () (string-match-p (concat "push skiboot " (regexp-quote msgid) ": pushed") (pwnm-sync-test--log)))))))
+
+(ert-deftest pwnm-sync-test-4-tree-key ()
+  "Y u in notmuch-tree puts the patch under review."
+  (let ((msgid (pwnm-sync-test--fresh-patch)))
+    (notmuch-tree (notmuch-id-to-query msgid))
+    (should (pwnm-sync-test--wait (lambda () (notmuch-tree-get-message-id))))
+    (pwnm-sync-test--press "Y u")
+    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "under-review"))))))
+
+(ert-deftest pwnm-sync-test-5-search-key ()
+  "Y c in notmuch-search acts on the patch messages of the thread."
+  (let ((msgid (pwnm-sync-test--fresh-patch)))
+    (notmuch-search (notmuch-id-to-query msgid))
+    (should (pwnm-sync-test--wait (lambda () (not (get-buffer-process (current-buffer))))))
+    (goto-char (point-min))
+    (pwnm-sync-test--press "Y c")
+    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "changes-requested"))))))
+
+(ert-deftest pwnm-sync-test-6-manual-tag ()
+  "A state tag changed with plain notmuch-tag is pushed through the hook."
+  (let ((msgid (pwnm-sync-test--fresh-patch)))
+    (notmuch-tag (notmuch-id-to-query msgid) '("+pw-skiboot-rfc" "-pw-skiboot-new"))
+    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "rfc"))))))
+
+(ert-deftest pwnm-sync-test-7-refusal ()
+  "A refused change puts the Patchwork state back and says why."
+  (let ((msgid (pwnm-sync-test--fresh-patch)))
+    (pwnm-sync-test--control "/maintainer?on=0")
+    (unwind-protect
+        (progn
+          (notmuch-show (notmuch-id-to-query msgid))
+          (pwnm-sync-test--press "Y r")
+          (should (pwnm-sync-test--wait (lambda () (string-match-p "refused not a maintainer of skiboot on sandbox" (pwnm-sync-test--log)))))
+          (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-new")))))
+          (should (equal (pwnm-sync-test--server-state msgid) "new")))
+      (pwnm-sync-test--control "/maintainer?on=1"))))
+
+(ert-deftest pwnm-sync-test-8-queued ()
+  "A change Patchwork cannot take now goes out with the next sync."
+  (let ((msgid (pwnm-sync-test--fresh-patch)))
+    (pwnm-sync-test--control "/fault?on=1")
+    (unwind-protect
+        (progn
+          (notmuch-tag (notmuch-id-to-query msgid) '("+pw-skiboot-deferred" "-pw-skiboot-new"))
+          (should (pwnm-sync-test--wait (lambda () (string-match-p (concat "push skiboot " (regexp-quote msgid) ": queued") (pwnm-sync-test--log)))))
+          (should (equal (pwnm-sync-test--server-state msgid) "new")))
+      (pwnm-sync-test--control "/fault?on=0"))
+    (pwnm-sync-test--synced)
+    (should (equal (pwnm-sync-test--server-state msgid) "deferred"))
+    (should (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-deferred")))))
+
+(ert-deftest pwnm-sync-test-9-patch-info ()
+  "The patch facts come from the server."
+  (let* ((msgid (pwnm-sync-test--fresh-patch))
+         (patches (pwnm-sync-patch-info msgid)))
+    (should (equal (plist-get (seq-first patches) :project) "skiboot"))
+    (with-current-buffer "*pwnm-sync patch*"
+      (should (string-match-p "State: +New" (buffer-string))))))
+
+(ert-deftest pwnm-sync-test-a-pending ()
+  "The pending buffer lists what waits and drops it."
+  (let ((msgid (pwnm-sync-test--fresh-patch)))
+    (pwnm-sync-test--control "/maintainer?on=0")
+    (unwind-protect
+        (progn
+          (notmuch-tag (notmuch-id-to-query msgid) '("+pw-skiboot-superseded" "-pw-skiboot-new"))
+          (should (pwnm-sync-test--wait (lambda () (string-match-p (concat "push skiboot " (regexp-quote msgid) ": refused") (pwnm-sync-test--log))))))
+      (pwnm-sync-test--control "/maintainer?on=1"))
+    (pwnm-sync-pending)
+    (with-current-buffer "*pwnm-sync pending*"
+      (goto-char (point-min))
+      (should (search-forward msgid nil t))
+      (beginning-of-line)
+      (pwnm-sync-pending-drop (tabulated-list-get-id))
+      (goto-char (point-min))
+      (should-not (search-forward msgid nil t)))))
+
+(ert-deftest pwnm-sync-test-b-restart ()
+  "A crashed server is restarted by the next command."
+  (pwnm-sync--connect)
+  (let ((proc (jsonrpc--process pwnm-sync--connection)))
+    (kill-process proc)
+    (should (pwnm-sync-test--wait (lambda () (null pwnm-sync--connection)))))
+  (let ((msgid (pwnm-sync-test--fresh-patch)))
+    (should (pwnm-sync-patch-info msgid))
+    (should (jsonrpc-running-p pwnm-sync--connection))))
+
+(ert-deftest pwnm-sync-test-c-second-sync-refused ()
+  "A second M-x pwnm-sync while one runs says so."
+  (pwnm-sync-test--control "/delay?ms=400")
+  (unwind-protect
+      (progn
+        (pwnm-sync)
+        (let ((said nil))
+          (cl-letf (((symbol-function 'pwnm-sync--message)
+                     (lambda (fmt &rest args) (setq said (apply #'format fmt args)))))
+            (pwnm-sync))
+          (should (string-match-p "already running" said)))
+        (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 60)))
+    (pwnm-sync-test--control "/delay?ms=0")))
+
+(ert-deftest pwnm-sync-test-d-long-sync ()
+  "A sync longer than jsonrpc's 10 s default keeps Emacs responsive."
+  :tags '(:slow)
+  (pwnm-sync-test--control "/delay?ms=4000")
+  (let* ((ticks 0)
+        (timer (run-with-timer 0.1 0.1 (lambda () (cl-incf ticks))))
+        (started (float-time)))
+    (unwind-protect
+        (progn
+          (pwnm-sync t)
+          (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 120))
+          (should (> (- (float-time) started) 10))
+          ;; Timers kept firing all along: Emacs was never blocked.
+          (should (> ticks (* 5 (- (float-time) started))))
+          (should (string-match-p "sync: skiboot: 0 retagged" (pwnm-sync-test--log))))
+      (cancel-timer timer)
+      (pwnm-sync-test--control "/delay?ms=0"))))
+
+(ert-deftest pwnm-sync-test-e-cancel ()
+  "pwnm-sync-cancel stops a running sync."
+  (pwnm-sync-test--control "/delay?ms=2000")
+  (unwind-protect
+      (let ((said nil))
+        (cl-letf (((symbol-function 'pwnm-sync--message)
+                   (lambda (fmt &rest args) (setq said (apply #'format fmt args)))))
+          (pwnm-sync t)
+          (accept-process-output nil 0.5)
+          (pwnm-sync-cancel)
+          (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 60))
+          (should (string-match-p "cancelled" said))))
+    (pwnm-sync-test--control "/delay?ms=0")))
+
+(ert-deftest pwnm-sync-test-z-shutdown ()
+  "The server stops cleanly."
+  (pwnm-sync--connect)
+  (let ((proc (jsonrpc--process pwnm-sync--connection)))
+    (pwnm-sync-shutdown)
+    (should (pwnm-sync-test--wait (lambda () (not (process-live-p proc)))))))
+
+(provide 'pwnm-sync-tests)
+;;; pwnm-sync-tests.el ends here
