@@ -1,4 +1,4 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { PwnmError, type ErrorCode } from '../errors.js';
 import { USER_AGENT } from '../version.js';
 import { mapLimit, sleep } from '../util.js';
@@ -47,7 +47,7 @@ export class PatchworkClient {
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly retryBaseMs: number;
-  private readonly dispatcher: Dispatcher;
+  private dispatcher: Promise<{ agent: Dispatcher; request: typeof import('undici').request }> | undefined;
 
   constructor(options: ClientOptions) {
     this.instance = options.instance;
@@ -62,13 +62,21 @@ export class PatchworkClient {
     if (this.token && parsed.protocol === 'http:' && !LOOPBACK.test(parsed.hostname) && !options.allowInsecureHttp) {
       throw new PwnmError('CONFIG', `${this.instance}: refusing to send the token over plain http to ${parsed.host}; use https, or set allow_insecure_http = true`);
     }
-    this.dispatcher = new Agent({
-      connections: this.concurrency,
-      keepAliveTimeout: 30_000,
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-      connectTimeout: this.timeoutMs,
-    });
+  }
+
+  /** undici is loaded on the first request: a --local-only run never pays for it. */
+  private http(): Promise<{ agent: Dispatcher; request: typeof import('undici').request }> {
+    this.dispatcher ??= import('undici').then(({ Agent, request }) => ({
+      request,
+      agent: new Agent({
+        connections: this.concurrency,
+        keepAliveTimeout: 30_000,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+        connectTimeout: this.timeoutMs,
+      }),
+    }));
+    return this.dispatcher;
   }
 
   get canWrite(): boolean {
@@ -76,7 +84,7 @@ export class PatchworkClient {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    if (this.dispatcher) await (await this.dispatcher).agent.close();
   }
 
   /** Build an absolute API URL; every path ends in `/` to spare a 301. */
@@ -97,6 +105,7 @@ export class PatchworkClient {
     if (this.token) headers.authorization = `Token ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const path = new URL(url).pathname + new URL(url).search;
+    const { agent, request } = await this.http();
     for (let attempt = 0; ; attempt++) {
       let status: number;
       let resHeaders: Response['headers'];
@@ -107,7 +116,7 @@ export class PatchworkClient {
           method,
           headers,
           body: body === undefined ? null : JSON.stringify(body),
-          dispatcher: this.dispatcher,
+          dispatcher: agent,
           headersTimeout: this.timeoutMs,
           bodyTimeout: this.timeoutMs,
         });

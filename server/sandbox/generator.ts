@@ -13,8 +13,10 @@ export interface GenerateOptions {
   seed?: number;
   /** Date of the newest mail; older ones go back an hour apiece. */
   newest?: Date;
-  /** Share of patches given a random non-default state on the server. */
+  /** Give patches a random mix of states on the server (default), or all `new`. */
   stateMix?: boolean;
+  /** Write the mail files (default); false only rebuilds the sandbox data for a cached maildir. */
+  writeMail?: boolean;
 }
 
 export interface GeneratedMail { msgid: string; file: string; text: string }
@@ -77,7 +79,8 @@ export function generate(data: SandboxData, project: SbProject, maildir: string,
   const rand = prng(options.seed ?? 1);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const cur = join(maildir, 'cur');
-  for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, sub), { recursive: true });
+  const writeMail = options.writeMail ?? true;
+  if (writeMail) for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, sub), { recursive: true });
   const newest = (options.newest ?? new Date(Date.UTC(2026, 10, 1))).getTime();
   const mails: GeneratedMail[] = [];
   const patchIds: number[] = [];
@@ -86,8 +89,8 @@ export function generate(data: SandboxData, project: SbProject, maildir: string,
   const write = (msgid: string, headers: [string, string][], body: string): void => {
     const text = `${headers.map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${body}`;
     const file = join(cur, `${project.link_name}.${++serial}:2,S`);
-    writeFileSync(file, text);
-    mails.push({ msgid, file, text });
+    if (writeMail) writeFileSync(file, text);
+    if (writeMail) mails.push({ msgid, file, text });
   };
   while (made < options.patches) {
     const total = Math.min(options.patches - made, rand() < 0.6 ? 1 : 2 + Math.floor(rand() * 5));

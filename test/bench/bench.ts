@@ -1,0 +1,180 @@
+import { execa } from 'execa';
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
+import { spawn } from 'node:child_process';
+import { Notmuch } from '../../server/notmuch/notmuch.js';
+import { PatchworkClient } from '../../server/patchwork/client.js';
+import { generate } from '../../server/sandbox/generator.js';
+import { Sandbox } from '../../server/sandbox/server.js';
+import { ROOT } from '../helpers.js';
+
+// npm run bench [-- --patches N[,N...] --latency-ms L --concurrency C]
+//
+// For each size: a maildir and notmuch database of N generated patch mails
+// (built once, cached under the temp dir), the same patches in the sandbox
+// with L ms per request, and then, in one run: the two floors of a first
+// sync (fetching every page; one notmuch tag batch of the same changes),
+// the first full sync, a no-change sync, a sync after 100 server-side and
+// 100 local changes, setState round trips through `serve`, and a
+// --local-only sync with nothing to do. pwnm-sync runs as its own process
+// (the real CLI), so its peak RSS is its own.
+
+const { values } = parseArgs({
+  options: {
+    patches: { type: 'string', default: '1000,10000' },
+    'latency-ms': { type: 'string', default: '50' },
+    concurrency: { type: 'string', default: '4' },
+    out: { type: 'string', default: join(ROOT, 'test', 'bench', 'results', 'latest.md') },
+  },
+});
+const sizes = values.patches!.split(',').map(Number);
+const latency = Number(values['latency-ms']);
+const concurrency = Number(values.concurrency);
+const CLI = join(ROOT, 'dist', 'cli.js');
+const TOKEN = 'bench-token-0123456789abcdef';
+
+interface Row { step: string; wallMs: number; http?: number; notmuch?: number; rssMb?: number; note?: string }
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+const seconds = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
+
+async function corpus(n: number): Promise<{ dir: string; maildir: string; notmuchConfig: string }> {
+  const dir = join(tmpdir(), `pwnm-sync-bench-${n}-v1`);
+  const maildir = join(dir, 'mail');
+  const notmuchConfig = join(dir, 'notmuch-config');
+  if (!existsSync(join(dir, 'pristine', 'done'))) {
+    log(`building the ${n}-patch corpus in ${dir} (once)...`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const sandbox = new Sandbox();
+    const project = sandbox.data.addProject({ link_name: 'skiboot', list_email: 'skiboot@lists.ozlabs.org' });
+    generate(sandbox.data, project, maildir, { patches: n, seed: 11 });
+    writeFileSync(notmuchConfig, `[database]\npath=${maildir}\n[new]\ntags=inbox\n[user]\nname=Bench\nprimary_email=bench@example.org\n[search]\nexclude_tags=\n`);
+    await execa('notmuch', ['new', '--quiet'], { env: { ...process.env, NOTMUCH_CONFIG: notmuchConfig } });
+    cpSync(join(maildir, '.notmuch'), join(dir, 'pristine'), { recursive: true });
+    writeFileSync(join(dir, 'pristine', 'done'), '');
+  }
+  // Every run starts from the untagged database.
+  rmSync(join(maildir, '.notmuch'), { recursive: true, force: true });
+  cpSync(join(dir, 'pristine'), join(maildir, '.notmuch'), { recursive: true });
+  rmSync(join(maildir, '.notmuch', 'done'), { force: true });
+  return { dir, maildir, notmuchConfig };
+}
+
+async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ wallMs: number; rssMb: number; json: { projects: { httpRequests: number; errors: string[] }[]; notmuchCalls: number } }> {
+  const started = performance.now();
+  const r = await execa('node', [CLI, ...args, '--json'], { env: { ...env, PWNM_SYNC_STATS: '1' }, reject: false });
+  const wallMs = performance.now() - started;
+  if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`pwnm-sync ${args.join(' ')} failed: ${r.stderr}`);
+  const stats = /pwnm-sync-stats (\{.*\})/.exec(r.stderr);
+  const json = JSON.parse(r.stdout) as { projects: { httpRequests: number; errors: string[] }[]; notmuchCalls: number };
+  const errors = json.projects.flatMap((p) => p.errors);
+  if (errors.length) throw new Error(`pwnm-sync errors: ${errors.join('; ')}`);
+  return { wallMs, rssMb: stats ? JSON.parse(stats[1]!).maxRssKb / 1024 : NaN, json };
+}
+
+async function benchSize(n: number): Promise<{ rows: Row[]; ratio: number; binds: string }> {
+  const { dir, notmuchConfig } = await corpus(n);
+  const sandbox = new Sandbox();
+  await sandbox.start();
+  const maint = sandbox.data.addUser({ username: 'maint', token: TOKEN });
+  const project = sandbox.data.addProject({ link_name: 'skiboot', list_email: 'skiboot@lists.ozlabs.org', maintainers: [maint.id] });
+  generate(sandbox.data, project, join(dir, 'mail'), { patches: n, seed: 11, writeMail: false });
+  const state = join(dir, 'run');
+  rmSync(state, { recursive: true, force: true });
+  mkdirSync(state, { recursive: true });
+  const configFile = join(state, 'config.ini');
+  writeFileSync(configFile, `[pwnm-sync]\nstate_db = ${join(state, 'state.db')}\nconcurrency = ${concurrency}\n[instance sandbox]\nurl = ${sandbox.url}\ntoken = ${TOKEN}\nsync = skiboot=skiboot@lists.ozlabs.org\n`, { mode: 0o600 });
+  const env = { ...process.env, NOTMUCH_CONFIG: notmuchConfig };
+  const notmuch = new Notmuch({ env });
+  const rows: Row[] = [];
+  sandbox.delayMs = latency;
+
+  // Floor 1: every page, same per_page and concurrency, nothing done with them.
+  let mark = sandbox.requests;
+  let t0 = performance.now();
+  const client = new PatchworkClient({ instance: 'sandbox', url: sandbox.url, concurrency, apiVersion: '1.3' });
+  await client.eachPage('patches', { project: project.id, order: 'id' }, () => undefined);
+  await client.close();
+  const fetchFloor = performance.now() - t0;
+  rows.push({ step: 'fetch floor (all pages, per_page 250)', wallMs: fetchFloor, http: sandbox.requests - mark });
+
+  // Floor 2: one notmuch tag batch of the same changes, then undone.
+  const changes = [...sandbox.data.patches.values()].map((p) => ({ msgid: p.msgid.slice(1, -1), add: ['patchwork', 'pw-skiboot', `pw-skiboot-${p.state}`], remove: [] as string[] }));
+  t0 = performance.now();
+  await notmuch.tag(changes);
+  const tagFloor = performance.now() - t0;
+  rows.push({ step: 'tag floor (one notmuch tag --batch)', wallMs: tagFloor, notmuch: 1, note: `${(tagFloor / n).toFixed(2)} ms per message` });
+  await notmuch.tag(changes.map((c) => ({ msgid: c.msgid, add: [], remove: c.add })));
+
+  const step = async (name: string, args: string[], note?: string): Promise<Row> => {
+    const before = sandbox.requests;
+    const r = await runCli(['-c', configFile, ...args], env);
+    const row = { step: name, wallMs: r.wallMs, http: sandbox.requests - before, notmuch: r.json.notmuchCalls, rssMb: r.rssMb, ...(note ? { note } : {}) };
+    rows.push(row);
+    log(`  ${n}: ${name}: ${seconds(r.wallMs)}`);
+    return row;
+  };
+
+  const full = await step('first full sync', ['sync']);
+  await runCli(['-c', configFile, 'sync'], env); // reads back its own tags once
+  await step('no-change incremental sync', ['sync']);
+
+  const ids = [...sandbox.data.byProject.get(project.id)!];
+  for (const id of ids.slice(0, 100)) sandbox.data.setState(id, sandbox.data.patches.get(id)!.state === 'accepted' ? 'rejected' : 'accepted');
+  const local = ids.slice(-100).map((id) => sandbox.data.patches.get(id)!);
+  await notmuch.tag(local.map((p) => ({ msgid: p.msgid.slice(1, -1), add: ['pw-skiboot-under-review'], remove: [`pw-skiboot-${p.state}`] })).filter((c) => c.remove[0] !== 'pw-skiboot-under-review'));
+  await step('incremental, 100 server + 100 local changes', ['sync']);
+  await step('--local-only, nothing to do', ['sync', '--local-only']);
+
+  // setState round trips through the real server process.
+  const child = spawn('node', [CLI, 'serve', '-c', configFile], { env });
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+  conn.listen();
+  await conn.sendRequest('initialize', {});
+  const times: number[] = [];
+  mark = sandbox.requests;
+  const every = Math.max(1, Math.floor(ids.length / 50));
+  for (const id of ids.filter((_, i) => i % every === 0).slice(0, 50)) {
+    const msgid = sandbox.data.patches.get(id)!.msgid;
+    t0 = performance.now();
+    await conn.sendRequest('setState', { messageIds: [msgid], state: 'changes-requested' });
+    times.push(performance.now() - t0);
+  }
+  const http = sandbox.requests - mark;
+  await conn.sendRequest('shutdown');
+  await conn.sendNotification('exit');
+  conn.dispose();
+  times.sort((a, b) => a - b);
+  const p50 = times[Math.floor(times.length * 0.5)]!;
+  const p95 = times[Math.floor(times.length * 0.95)]!;
+  rows.push({ step: 'setState via serve, p50 of 50', wallMs: p50, http: http / times.length, note: `p95 ${seconds(p95)}; target p95 < ${4 * latency} ms` });
+
+  await sandbox.stop();
+  const floor = Math.max(fetchFloor, tagFloor);
+  const ratio = full.wallMs / floor;
+  full.note = `${ratio.toFixed(2)} x max(floors); ${tagFloor > fetchFloor ? 'tag' : 'fetch'} floor binds`;
+  return { rows, ratio, binds: tagFloor > fetchFloor ? 'tag' : 'fetch' };
+}
+
+const lines: string[] = [];
+const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
+const { stdout: nmVersion } = await execa('notmuch', ['--version']);
+lines.push(`# pwnm-sync benchmark`, '', `${when} UTC; ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${nmVersion}; latency ${latency} ms per request, concurrency ${concurrency}.`, '');
+for (const n of sizes) {
+  log(`benchmark: ${n} patches, ${latency} ms latency, concurrency ${concurrency}`);
+  const { rows } = await benchSize(n);
+  lines.push(`## ${n.toLocaleString('en-US')} patches`, '', '| step | wall | HTTP requests | notmuch calls | peak RSS | notes |', '| --- | ---: | ---: | ---: | ---: | --- |');
+  for (const r of rows) {
+    lines.push(`| ${r.step} | ${seconds(r.wallMs)} | ${r.http ?? ''} | ${r.notmuch ?? ''} | ${r.rssMb ? `${Math.round(r.rssMb)} MB` : ''} | ${r.note ?? ''} |`);
+  }
+  lines.push('');
+}
+const table = lines.join('\n');
+process.stdout.write(`${table}\n`);
+mkdirSync(join(values.out!, '..'), { recursive: true });
+writeFileSync(values.out!, `${table}\n`);
+log(`written to ${values.out}`);
