@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, type ConfigOverrides } from './config.js';
 import { PwnmError, errorMessage } from './errors.js';
@@ -22,6 +25,9 @@ Commands:
   status                    message counts per project and state tag
   set-state MSGID STATE     set a patch's state on Patchwork now, then retag
   serve                     JSON-RPC over stdio, for the Emacs package
+  hook install|uninstall    add or remove our line in notmuch's post-new hook
+  import-original [DB]      take the original pwnm-sync's states as ours (~/.pwnm-sync.db)
+  doctor                    check config, token, notmuch, state database and hook
   demo [--keep]             a full demo against a local sandbox Patchwork
   help, --help              this text;  --version  the version
 
@@ -104,7 +110,13 @@ async function main(argv: string[]): Promise<number> {
     serve({ input: process.stdin, output: process.stdout, overrides: overrides(v) });
     return new Promise<number>(() => undefined); // runs until `exit` or the client goes away
   }
-  if (!['sync', 'status', 'set-state'].includes(command)) throw new PwnmError('USAGE', `unknown command "${command}"; see pwnm-sync --help`);
+  if (command === 'doctor') {
+    const { doctor, formatChecks } = await import('./setup/doctor.js');
+    const checks = await doctor(overrides(v));
+    out(v.json ? JSON.stringify(checks, null, 2) : formatChecks(checks));
+    return checks.every((c) => c.ok || c.what === 'post-new hook') ? 0 : 1;
+  }
+  if (!['sync', 'status', 'set-state', 'hook', 'import-original'].includes(command)) throw new PwnmError('USAGE', `unknown command "${command}"; see pwnm-sync --help`);
 
   const { config, warnings } = loadConfig(overrides(v));
   for (const w of warnings) process.stderr.write(`pwnm-sync: warning: ${w}\n`);
@@ -132,6 +144,26 @@ async function main(argv: string[]): Promise<number> {
       case 'status': {
         const result = await counts(session, v.project);
         out(v.json ? JSON.stringify(result, null, 2) : formatCounts(result));
+        return 0;
+      }
+      case 'hook': {
+        const { hookFile, hookLine, installHook, uninstallHook } = await import('./setup/hook.js');
+        const file = await hookFile(session.notmuch);
+        if (args[0] === 'install') {
+          const self = [process.execPath, fileURLToPath(new URL('./cli.js', import.meta.url))];
+          const r = installHook(file, hookLine(self, config.file));
+          out(`${r.action === 'unchanged' ? 'already installed in' : `${r.action} in`} ${r.file}`);
+        } else if (args[0] === 'uninstall') {
+          const r = uninstallHook(file);
+          out(r.action === 'absent' ? `not installed in ${r.file}` : `removed from ${r.file}`);
+        } else throw new PwnmError('USAGE', 'hook takes install or uninstall');
+        return 0;
+      }
+      case 'import-original': {
+        const { importOriginal } = await import('./setup/import-original.js');
+        const file = args[0] ?? config.originalDb ?? join(homedir(), '.pwnm-sync.db');
+        const r = importOriginal(session, file);
+        out(v.json ? JSON.stringify(r, null, 2) : `imported ${r.imported} patch states from ${r.file} (${r.projects.join(', ') || 'no configured project'}); ${r.pending} local changes the original had not pushed go with the next sync; ${r.skipped} rows of other projects skipped`);
         return 0;
       }
       case 'set-state': {

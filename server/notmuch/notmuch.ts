@@ -63,7 +63,11 @@ export class Notmuch {
   }
 
   async databasePath(): Promise<string> {
-    return (await this.run(['config', 'get', 'database.path'])).trim();
+    return this.configGet('database.path');
+  }
+
+  async configGet(key: string): Promise<string> {
+    return (await this.run(['config', 'get', key])).trim();
   }
 
   /** Current tags of every message matching `query`, by message-id. */

@@ -183,16 +183,17 @@ export class Sandbox {
       const names = ['projects', 'users', 'people', 'patches', 'covers', 'series', 'events', 'bundles'];
       return { status: 200, allow: 'GET, HEAD, OPTIONS', body: Object.fromEntries(names.map((n) => [n, `${base}/api/${v}/${n}/`])) };
     }
-    const list = (items: unknown[]): Reply => this.paginate(base, url, items);
+    // Serialise only the page asked for: a list can be 100,000 patches long.
+    const list = <T>(items: T[], serialize: (item: T) => unknown): Reply => this.paginate(base, url, items, serialize);
     switch (resource) {
       case 'projects': {
-        if (id === undefined) return list([...this.data.projects.values()].map((p) => ser.project(p, true)));
+        if (id === undefined) return list([...this.data.projects.values()], (p) => ser.project(p, true));
         const p = this.data.findProject(id);
         if (!p) throw detail(404, 'Not found.');
         return { status: 200, allow: 'GET, PUT, PATCH, HEAD, OPTIONS', body: ser.project(p, true) };
       }
       case 'patches': {
-        if (id === undefined) return list(this.filterPatches(q, v).map((p) => ser.patch(p)));
+        if (id === undefined) return list(this.filterPatches(q, v), (p) => ser.patch(p));
         if (!/^\d+$/.test(id)) return { status: 404, html: HTML_404 };
         const allow = 'GET, PUT, PATCH, HEAD, OPTIONS';
         const patch = this.data.patches.get(Number(id));
@@ -207,14 +208,14 @@ export class Sandbox {
       }
       case 'events': {
         if (!this.events) return { status: 404, html: HTML_404 };
-        return list(this.filterEvents(q).map((e) => ser.event(e)));
+        return list(this.filterEvents(q), (e) => ser.event(e));
       }
       case 'users': {
         if (!user) throw new HttpError({ status: 403, allow, body: { detail: 'Authentication credentials were not provided.' } });
         if (id === undefined) {
           const needle = (q.get('q') ?? '').toLowerCase();
           const users = [...this.data.users.values()].filter((u) => !needle || [u.username, u.first_name, u.last_name, u.email].some((f) => f.toLowerCase().includes(needle)));
-          return list(users.map((u) => ser.user(u)));
+          return list(users, (u) => ser.user(u));
         }
         if (!/^\d+$/.test(id)) return { status: 404, html: HTML_404 };
         const u = this.data.users.get(Number(id));
@@ -237,7 +238,7 @@ export class Sandbox {
     return user;
   }
 
-  private paginate(base: string, url: URL, items: unknown[]): Reply {
+  private paginate<T>(base: string, url: URL, items: T[], serialize: (item: T) => unknown): Reply {
     const q = url.searchParams;
     let perPage = Number(q.get('per_page') ?? '30');
     if (!Number.isInteger(perPage) || perPage <= 0) perPage = 30;
@@ -252,7 +253,7 @@ export class Sandbox {
     if (page < pages) links.push(link(page + 1, 'next'));
     if (page > 1) links.push(link(page - 1, 'prev'));
     links.push(link(1, 'first'), link(pages, 'last'));
-    return { status: 200, allow: 'GET, HEAD, OPTIONS', headers: { Link: links.join(', ') }, body: items.slice((page - 1) * size, page * size) };
+    return { status: 200, allow: 'GET, HEAD, OPTIONS', headers: { Link: links.join(', ') }, body: items.slice((page - 1) * size, page * size).map(serialize) };
   }
 
   private filterPatches(q: URLSearchParams, v: Version): SbPatch[] {

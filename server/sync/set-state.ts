@@ -1,11 +1,11 @@
 import { PwnmError, errorMessage } from '../errors.js';
-import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
+import { notmuchMessageId } from '../notmuch/encoding.js';
 import type { PwPatch } from '../patchwork/types.js';
 import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
 import { slugify } from '../patchwork/client.js';
 import { toRemote } from './engine.js';
-import { applyChange, retagChange } from './local.js';
+import { DEFAULT_STATES } from '../states.js';
 
 // Set one message's state now: push to Patchwork, then retag. A push that
 // fails for a passing reason still retags locally, so the change stays
@@ -56,12 +56,12 @@ export async function setState(session: Session, msgidInput: string, stateInput:
     const client = await session.client(inst);
     const base = { instance: row.instance, project: row.project, msgid: row.msgid, patchId: row.patch_id, state };
     const retag = async (commit: boolean, to: string): Promise<void> => {
-      const tags = (await session.notmuch.dump(idQuery(row.msgid))).get(row.msgid);
-      if (!tags) return; // mail not here yet: a later sync tags it
-      const change = retagChange(session.scheme, row.project, row.msgid, tags, to);
+      // One notmuch call, no dump first: removing a state tag the message
+      // does not carry is a no-op, and a mail not here yet matches nothing.
+      const known = [...new Set([...DEFAULT_STATES, ...session.store.knownStates(row.instance, row.project), row.remote, to])];
+      const remove = known.filter((s) => s !== to).map((s) => session.scheme.state(row.project, s));
       if (commit) session.store.setJournal(row.instance, row.project, row.msgid, to);
-      await session.notmuch.tag(change ? [change] : []);
-      applyChange(tags, change);
+      await session.notmuch.tag([{ msgid: row.msgid, add: session.scheme.forState(row.project, to), remove }]);
       if (commit) session.store.commitBaseline(row.instance, row.project, row.msgid, to);
     };
     if (!client.canWrite) {

@@ -1,0 +1,61 @@
+import { existsSync } from 'node:fs';
+import { loadConfig, type ConfigOverrides } from '../config.js';
+import { PwnmError, errorMessage } from '../errors.js';
+import { Session } from '../session.js';
+import { hookFile, hookInstalled } from './hook.js';
+
+// `pwnm-sync doctor`: check each part a sync needs, say what is wrong and
+// how to fix it. Every check runs even when an earlier one failed.
+
+export interface Check { ok: boolean; what: string; detail: string; fix?: string }
+
+export async function doctor(overrides: ConfigOverrides, env: NodeJS.ProcessEnv = process.env): Promise<Check[]> {
+  const checks: Check[] = [];
+  let session: Session | undefined;
+  try {
+    const { config, warnings } = loadConfig(overrides, env);
+    checks.push({ ok: config.instances.length > 0, what: 'config', detail: config.file ?? 'no config file (command-line flags only)', ...(config.instances.length ? {} : { fix: 'write ~/.config/pwnm-sync/config.ini (see README "Configure")' }) });
+    for (const w of warnings) checks.push({ ok: false, what: 'config', detail: w });
+    session = new Session(config, { env });
+    checks.push({ ok: true, what: 'state database', detail: config.stateDb });
+  } catch (err) {
+    checks.push({ ok: false, what: 'config', detail: errorMessage(err), fix: 'fix the line named above' });
+    return checks;
+  }
+  try {
+    const path = session.config.notmuchDatabase ?? (await session.notmuch.databasePath());
+    if (!existsSync(path)) throw new PwnmError('NOTMUCH_FAILED', `the notmuch database ${path} does not exist`);
+    const [count] = await session.notmuch.count(['*']);
+    checks.push({ ok: true, what: 'notmuch', detail: `${path}: ${count} messages` });
+    const hook = await hookFile(session.notmuch);
+    checks.push({ ok: hookInstalled(hook), what: 'post-new hook', detail: hook, ...(hookInstalled(hook) ? {} : { fix: 'pwnm-sync hook install (optional: tags new mail at once)' }) });
+  } catch (err) {
+    checks.push({ ok: false, what: 'notmuch', detail: errorMessage(err), fix: 'install notmuch and run notmuch setup, or set notmuch_database' });
+  }
+  for (const inst of session.config.instances) {
+    try {
+      const client = await session.client(inst);
+      const version = await client.discover();
+      if (!client.canWrite) {
+        checks.push({ ok: false, what: `${inst.name} token`, detail: 'no token: read-only (local changes wait)', fix: `add token or token_command to [instance ${inst.name}], or set PWNM_SYNC_TOKEN` });
+      } else {
+        // Patchwork refuses a bad token on any authenticated request, GETs included.
+        await client.get('users', { per_page: 1 });
+        checks.push({ ok: true, what: `${inst.name} token`, detail: `accepted by ${inst.url} (API ${version})` });
+      }
+      for (const p of inst.projects) {
+        const project = await client.project(p.linkName);
+        checks.push({ ok: true, what: `${inst.name} project ${p.linkName}`, detail: `id ${project.id}, list ${project.list_email}` });
+      }
+    } catch (err) {
+      const fix = err instanceof PwnmError && err.code === 'AUTH' ? `get a new token from ${inst.url}/user/ and put it in the config` : undefined;
+      checks.push({ ok: false, what: inst.name, detail: errorMessage(err), ...(fix ? { fix } : {}) });
+    }
+  }
+  await session.close();
+  return checks;
+}
+
+export function formatChecks(checks: readonly Check[]): string {
+  return checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.what}: ${c.detail}${c.fix ? `\n     fix: ${c.fix}` : ''}`).join('\n');
+}

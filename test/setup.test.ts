@@ -1,0 +1,124 @@
+import { expect } from 'chai';
+import Database from 'better-sqlite3';
+import { execa } from 'execa';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MARKER } from '../server/setup/hook.js';
+import { sync } from '../server/sync/engine.js';
+import { CLI, makeEnv, msgidOf, patchesOf, ROOT, type TestEnv } from './helpers.js';
+
+// Fitting into an existing setup: the post-new hook, switching from the
+// original tool, doctor, installs, and the systemd units.
+
+describe('setup', function () {
+  this.timeout(120_000);
+  let t: TestEnv;
+  afterEach(async () => t && (await t.cleanup()));
+  const run = (args: string[]) => execa('node', [CLI, ...args], { env: t.env, extendEnv: false, reject: false });
+
+  it('installs the post-new hook idempotently, keeping what the hook already does, and uninstalls exactly its line', async () => {
+    t = await makeEnv({ patches: 3 });
+    const hooks = join(t.maildir, '.notmuch', 'hooks');
+    mkdirSync(hooks, { recursive: true });
+    const hook = join(hooks, 'post-new');
+    const mine = '#!/bin/sh\n# my afew setup\nafew --tag --new\n';
+    writeFileSync(hook, mine);
+    chmodSync(hook, 0o755);
+    expect((await run(['-c', t.configFile, 'hook', 'install'])).stdout).to.equal(`installed in ${hook}`);
+    expect((await run(['-c', t.configFile, 'hook', 'install'])).stdout).to.equal(`already installed in ${hook}`);
+    const text = readFileSync(hook, 'utf8');
+    expect(text.startsWith(mine)).to.equal(true);
+    expect(text.split('\n').filter((l) => l.includes(MARKER))).to.have.length(1);
+    expect(statSync(hook).mode & 0o111).to.equal(0o111);
+    expect((await run(['-c', t.configFile, 'hook', 'uninstall'])).stdout).to.equal(`removed from ${hook}`);
+    expect(readFileSync(hook, 'utf8')).to.equal(mine);
+  });
+
+  it('tags mail arriving with notmuch new through the hook, with no HTTP request', async () => {
+    t = await makeEnv({ patches: 5 });
+    expect((await run(['-c', t.configFile, 'sync'])).exitCode).to.equal(0);
+    await run(['-c', t.configFile, 'hook', 'install']);
+    t.sandbox.data.addPatch({ project: t.project.id, msgid: '<hooked.1@example.org>', name: 'hooked', submitter: 1, date: '2026-11-01T00:00:00', state: 'rfc' });
+    expect((await run(['-c', t.configFile, 'sync'])).exitCode).to.equal(0);
+    const before = t.sandbox.requests;
+    await t.addMail('hooked.1@example.org'); // runs notmuch new, which runs the hook
+    expect(await t.tags('hooked.1@example.org')).to.include('pw-skiboot-rfc');
+    expect(t.sandbox.requests).to.equal(before);
+    await run(['-c', t.configFile, 'hook', 'uninstall']);
+    expect(existsSync(join(t.maildir, '.notmuch', 'hooks', 'post-new'))).to.equal(false);
+  });
+
+  it('imports the original tool\'s database and pushes its unpushed changes on the next sync', async () => {
+    t = await makeEnv({ patches: 6, stateMix: false });
+    // As the original left things: tags written, its last-seen states recorded, one change not pushed.
+    const ids = patchesOf(t);
+    const original = join(t.dir, '.pwnm-sync.db');
+    const db = new Database(original);
+    db.exec('CREATE TABLE pw_patch_status (msgid TEXT, project TEXT, need_sync INTEGER, patchid INTEGER, state TEXT); CREATE TABLE nm_patch_status (msgid TEXT, project TEXT, need_sync INTEGER, state TEXT);');
+    for (const id of ids) {
+      const msgid = msgidOf(t, id);
+      const changed = id === ids[2];
+      db.prepare('INSERT INTO pw_patch_status VALUES (?, ?, 0, ?, ?)').run(`<${msgid}>`, 'skiboot', id, 'new');
+      db.prepare('INSERT INTO nm_patch_status VALUES (?, ?, ?, ?)').run(`<${msgid}>`, 'skiboot', changed ? 1 : 0, changed ? 'accepted' : 'new');
+      await t.notmuch.tag([{ msgid, add: ['patchwork', 'pw-skiboot', changed ? 'pw-skiboot-accepted' : 'pw-skiboot-new'], remove: [] }]);
+    }
+    db.close();
+    const before = readFileSync(original);
+    const r = await run(['-c', t.configFile, 'import-original', original]);
+    expect(r.stdout).to.equal(`imported 6 patch states from ${original} (skiboot); 1 local changes the original had not pushed go with the next sync; 0 rows of other projects skipped`);
+    expect(readFileSync(original).equals(before)).to.equal(true); // never written
+    const s = t.session();
+    const p = (await sync(s)).projects[0]!;
+    expect(p.pushed).to.equal(1);
+    expect(t.sandbox.data.patches.get(ids[2]!)!.state).to.equal('accepted');
+    await s.close();
+  });
+
+  it('doctor reports a wrong token and a missing notmuch database clearly', async () => {
+    t = await makeEnv({ patches: 2 });
+    writeFileSync(t.configFile, readFileSync(t.configFile, 'utf8').replace(/token = .*/, 'token = wrong-token-0000'));
+    writeFileSync(t.configFile, readFileSync(t.configFile, 'utf8').replace('[pwnm-sync]', `[pwnm-sync]\nnotmuch_database = ${join(t.dir, 'no-such-mail')}`));
+    const r = await run(['-c', t.configFile, 'doctor']);
+    expect(r.exitCode).to.equal(1);
+    expect(r.stdout).to.include(`FAIL notmuch: the notmuch database ${join(t.dir, 'no-such-mail')} does not exist`);
+    expect(r.stdout).to.include('FAIL sandbox: sandbox: Patchwork rejected the token (Invalid token.); check the token for sandbox');
+    expect(r.stdout).to.match(/fix: get a new token from http:\/\/127\.0\.0\.1:\d+\/user\/ and put it in the config/);
+    expect(r.stdout).not.to.include('wrong-token-0000');
+  });
+
+  it('doctor passes on a good setup', async () => {
+    t = await makeEnv({ patches: 2 });
+    const r = await run(['-c', t.configFile, 'doctor']);
+    expect(r.stdout).to.match(/^ok {3}config: /);
+    expect(r.stdout).to.match(/ok {3}sandbox token: accepted by http:\/\/127\.0\.0\.1:\d+ \(API 1\.3\)/);
+    expect(r.stdout).to.include('ok   sandbox project skiboot: id 1, list skiboot@lists.ozlabs.org');
+    expect(r.exitCode, r.stdout).to.equal(0);
+  });
+
+  it('installs from npm pack\'s tarball with npm install -g and runs', async function () {
+    this.timeout(600_000);
+    t = await makeEnv({ patches: 1 });
+    const pack = await execa('npm', ['pack', '--silent', '--pack-destination', t.dir], { cwd: ROOT });
+    const tarball = join(t.dir, pack.stdout.trim().split('\n').at(-1)!);
+    const prefix = join(t.dir, 'prefix');
+    const install = await execa('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', tarball], { cwd: t.dir, reject: false, all: true });
+    expect(install.exitCode, install.all).to.equal(0);
+    const version = await execa(join(prefix, 'bin', 'pwnm-sync'), ['--version'], { reject: false });
+    expect(version.stdout).to.equal(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+    // The installed package carries the Emacs package and no tests.
+    const installed = join(prefix, 'lib', 'node_modules', 'pwnm-sync');
+    expect(existsSync(join(installed, 'elisp', 'pwnm-sync.el'))).to.equal(true);
+    expect(existsSync(join(installed, 'test'))).to.equal(false);
+    const sync = await execa(join(prefix, 'bin', 'pwnm-sync'), ['-c', t.configFile, 'status'], { env: t.env, reject: false });
+    expect(sync.exitCode, sync.stderr).to.equal(0);
+    rmSync(prefix, { recursive: true, force: true });
+  });
+
+  it('ships systemd units that systemd-analyze accepts', async function () {
+    const which = await execa('sh', ['-c', 'command -v systemd-analyze'], { reject: false });
+    if (which.exitCode !== 0) this.skip();
+    const r = await execa('systemd-analyze', ['verify', '--man=no', join(ROOT, 'contrib', 'systemd', 'pwnm-sync.timer'), join(ROOT, 'contrib', 'systemd', 'pwnm-sync.service')], { reject: false, all: true });
+    // Outside a user session systemd-analyze may complain about the bus; the units' own syntax must be clean.
+    expect(r.all).not.to.match(/pwnm-sync\.(service|timer):\d+:/);
+  });
+});
