@@ -86,7 +86,9 @@ function overrides(v: Values): ConfigOverrides {
   return o;
 }
 
-const out = (text: string): void => void process.stdout.write(`${text}\n`);
+/** Secrets to keep out of anything printed: the tokens in use. */
+const secrets: string[] = [process.env.PWNM_SYNC_TOKEN ?? ''];
+const out = (text: string): void => void process.stdout.write(`${redact(text, secrets)}\n`);
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -119,6 +121,7 @@ async function main(argv: string[]): Promise<number> {
   if (!['sync', 'status', 'set-state', 'hook', 'import-original'].includes(command)) throw new PwnmError('USAGE', `unknown command "${command}"; see pwnm-sync --help`);
 
   const { config, warnings } = loadConfig(overrides(v));
+  for (const inst of config.instances) if (inst.token) secrets.push(inst.token);
   for (const w of warnings) process.stderr.write(`pwnm-sync: warning: ${w}\n`);
   if (config.instances.length === 0) {
     throw new PwnmError('CONFIG', `no projects to sync: write ${config.file ?? '~/.config/pwnm-sync/config.ini'} (see README "Configure"), or give -s project=list@host`);
@@ -188,7 +191,6 @@ main(process.argv.slice(2)).then(
   // stderr are synchronous for files and pipes on Linux, so nothing is cut.)
   (code) => process.exit(code),
   (err) => {
-    const secrets = [process.env.PWNM_SYNC_TOKEN];
     const message = redact(errorMessage(err), secrets);
     process.stderr.write(`pwnm-sync: ${message}\n`);
     if (!(err instanceof PwnmError)) process.stderr.write(`${redact(String((err as Error).stack ?? ''), secrets)}\n`);

@@ -69,7 +69,9 @@ export function serve(options: ServeOptions): MessageConnection {
   function handle<P, R>(method: string, fn: (p: P, token: CancellationToken) => Promise<R> | R): void {
     connection.onRequest(method, async (raw: unknown, token: CancellationToken) => {
       try {
-        return await fn(raw as P, token);
+        const result = await fn(raw as P, token);
+        // A server's error text can quote anything, a token included.
+        return result === null || result === undefined ? result : (JSON.parse(redact(JSON.stringify(result), secrets())) as R);
       } catch (err) {
         if (!(err instanceof ResponseError) && !(err instanceof PwnmError)) log(`internal error in ${method}: ${redact(String((err as Error).stack ?? err), secrets())}`);
         throw toResponseError(err, secrets());
