@@ -44,6 +44,7 @@ Options (the original pwnm-sync's flags work unchanged):
       --project P               only this project (repeatable)
       --full                    refetch everything, not only what changed
       --local-only              no network: tag arrived mail, record local changes
+      --series                  set-state: every patch of the message's series
       --dry-run                 say what would change, change nothing
       --prefer server|local     who wins when both sides changed (default server)
       --json                    machine-readable output
@@ -62,6 +63,7 @@ const OPTIONS = {
   full: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   'local-only': { type: 'boolean' },
+  series: { type: 'boolean' },
   prefer: { type: 'string' },
   json: { type: 'boolean' },
   keep: { type: 'boolean' },
@@ -171,7 +173,7 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'set-state': {
         if (args.length !== 2) throw new PwnmError('USAGE', 'set-state takes MESSAGE-ID and STATE, e.g. pwnm-sync set-state 20180101.1234@example.org accepted');
-        const results = await setState(session, args[0]!, args[1]!, v.project?.[0] ? { project: v.project[0] } : {});
+        const results = await setState(session, args[0]!, args[1]!, { ...(v.project?.[0] ? { project: v.project[0] } : {}), series: Boolean(v.series) });
         out(v.json ? JSON.stringify(results, null, 2) : formatSetState(results));
         return results.every((r) => r.outcome === 'pushed' || r.outcome === 'unchanged') ? 0 : 1;
       }

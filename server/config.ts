@@ -29,6 +29,18 @@ export interface InstanceConfig {
   epoch?: string;
   /** Send the token over plain http to a non-loopback host. */
   allowInsecureHttp: boolean;
+  /** Your Patchwork username: patches delegated to it get {prefix}-{project}-delegated. */
+  me?: string;
+}
+
+/** Tag families beyond states, each switchable. */
+export interface TagFamilies {
+  /** {prefix}-{project}-check-{success|warning|fail} from the combined CI check. */
+  checks: boolean;
+  /** {prefix}-{project}-archived, both ways. */
+  archived: boolean;
+  /** {prefix}-{project}-delegate-{username} for every delegate (…-delegated for `me` is always on when `me` is set). */
+  delegates: boolean;
 }
 
 export type Prefer = 'server' | 'local';
@@ -52,6 +64,9 @@ export interface Config {
   lockTimeout: number;
   /** Days between full syncs (archiving has no event); 0: only with --full. */
   fullEvery: number;
+  tags: TagFamilies;
+  /** Mark older versions of a series superseded when a newer one arrives. */
+  supersedeOlderSeries: boolean;
   instances: InstanceConfig[];
 }
 
@@ -70,9 +85,9 @@ export interface ConfigOverrides {
 
 export const DEFAULT_URL = 'https://patchwork.ozlabs.org';
 
-const GLOBAL_KEYS = new Set(['notmuch_database', 'state_db', 'syncdb', 'tag_prefix', 'prefer', 'concurrency', 'lock_timeout', 'full_every']);
-const DEFAULTS_INSTANCE_KEYS = new Set(['patchwork_url', 'patchwork_token', 'token_command', 'sync', 'epoch', 'allow_insecure_http']);
-const INSTANCE_KEYS = new Set(['url', 'token', 'token_command', 'sync', 'epoch', 'allow_insecure_http']);
+const GLOBAL_KEYS = new Set(['notmuch_database', 'state_db', 'syncdb', 'tag_prefix', 'prefer', 'concurrency', 'lock_timeout', 'full_every', 'tag_checks', 'tag_archived', 'tag_delegates', 'supersede_older_series']);
+const DEFAULTS_INSTANCE_KEYS = new Set(['patchwork_url', 'patchwork_token', 'token_command', 'sync', 'epoch', 'allow_insecure_http', 'me']);
+const INSTANCE_KEYS = new Set(['url', 'token', 'token_command', 'sync', 'epoch', 'allow_insecure_http', 'me']);
 
 function expandHome(path: string, env: NodeJS.ProcessEnv): string {
   return path.startsWith('~/') ? join(env.HOME ?? homedir(), path.slice(2)) : path;
@@ -152,7 +167,7 @@ function hostOf(url: string): string {
 }
 
 interface Draft {
-  global: Partial<Omit<Config, 'instances'>>;
+  global: Partial<Omit<Config, 'instances' | 'tags'>> & { tags?: Partial<TagFamilies> };
   instances: (Partial<InstanceConfig> & { name?: string; where: string })[];
 }
 
@@ -200,6 +215,11 @@ function applyKey(draft: Draft, inst: Draft['instances'][number], key: string, e
     case 'concurrency': draft.global.concurrency = parseInt10(value, at, 1, 16); break;
     case 'lock_timeout': draft.global.lockTimeout = parseInt10(value, at, 1, 3600); break;
     case 'full_every': draft.global.fullEvery = parseInt10(value, at, 0, 3650); break;
+    case 'tag_checks': draft.global.tags = { ...draft.global.tags, checks: parseBool(value, at) }; break;
+    case 'tag_archived': draft.global.tags = { ...draft.global.tags, archived: parseBool(value, at) }; break;
+    case 'tag_delegates': draft.global.tags = { ...draft.global.tags, delegates: parseBool(value, at) }; break;
+    case 'supersede_older_series': draft.global.supersedeOlderSeries = parseBool(value, at); break;
+    case 'me': if (value) inst.me = value; break;
     case 'patchwork_url': case 'url': inst.url = parseUrl(value, at); break;
     case 'patchwork_token': case 'token': if (value) inst.token = value; break;
     case 'token_command': if (value) inst.tokenCommand = value; break;
@@ -247,6 +267,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     if (d.token) inst.token = d.token;
     if (d.tokenCommand) inst.tokenCommand = d.tokenCommand;
     if (d.epoch) inst.epoch = d.epoch;
+    if (d.me) inst.me = d.me;
     if (inst.projects.length === 0) {
       throw new PwnmError('CONFIG', `${d.where}: instance ${inst.name} has no projects to sync; add sync = project=list@host`);
     }
@@ -271,6 +292,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     concurrency: draft.global.concurrency ?? 4,
     lockTimeout: draft.global.lockTimeout ?? 30,
     fullEvery: draft.global.fullEvery ?? 7,
+    tags: { checks: true, archived: true, delegates: false, ...draft.global.tags },
+    supersedeOlderSeries: draft.global.supersedeOlderSeries ?? false,
     instances,
   };
   if (file) config.file = file;

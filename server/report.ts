@@ -33,6 +33,7 @@ export function formatCounts(counts: readonly ProjectCounts[]): string {
   for (const c of counts) {
     lines.push(`${c.project} (${c.instance}): ${c.total} messages tagged ${c.tag}; ${c.missingLocally} patches not in notmuch; ${c.pending} pending`);
     for (const s of c.states) if (s.count > 0) lines.push(`  ${String(s.count).padStart(7)}  ${s.tag}`);
+    for (const f of c.families) if (f.count > 0) lines.push(`  ${String(f.count).padStart(7)}  ${f.tag}`);
   }
   return lines.join('\n');
 }

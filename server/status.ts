@@ -10,6 +10,8 @@ export interface ProjectCounts {
   tag: string;
   total: number;
   states: { state: string; tag: string; count: number }[];
+  /** Counts of the other tag families: check-success/warning/fail, archived, delegated. */
+  families: { name: string; tag: string; count: number }[];
   /** Patches Patchwork has whose mail is not in notmuch (yet). */
   missingLocally: number;
   pending: number;
@@ -20,15 +22,22 @@ export async function counts(session: Session, projects?: readonly string[]): Pr
   const selected = session.select(projects);
   const plans = selected.map((sel) => {
     const known = [...new Set([...DEFAULT_STATES, ...store.knownStates(sel.instance.name, sel.project)])];
-    return { sel, known };
+    const families = [
+      ...['success', 'warning', 'fail'].map((c) => ({ name: `check-${c}`, tag: scheme.check(sel.project, c) })),
+      { name: 'archived', tag: scheme.archived(sel.project) },
+      { name: 'delegated', tag: scheme.delegated(sel.project) },
+    ];
+    return { sel, known, families };
   });
-  const queries = plans.flatMap(({ sel, known }) => [`tag:${scheme.project(sel.project)}`, ...known.map((s) => `tag:${scheme.state(sel.project, s)}`)]);
+  const queries = plans.flatMap(({ sel, known, families }) => [`tag:${scheme.project(sel.project)}`, ...known.map((s) => `tag:${scheme.state(sel.project, s)}`), ...families.map((f) => `tag:${f.tag}`)]);
   const numbers = await session.notmuch.count(queries);
   let i = 0;
-  return plans.map(({ sel, known }) => {
+  return plans.map(({ sel, known, families }) => {
     const total = numbers[i++] ?? 0;
     const states = known.map((state) => ({ state, tag: scheme.state(sel.project, state), count: numbers[i++] ?? 0 }));
+    const familyCounts = families.map((f) => ({ ...f, count: numbers[i++] ?? 0 }));
     return {
+      families: familyCounts,
       instance: sel.instance.name,
       project: sel.project,
       tag: scheme.project(sel.project),

@@ -46,6 +46,30 @@ export class TagScheme {
     return `${this.project(project)}-${tagWord(state)}`;
   }
 
+  check(project: string, check: string): string {
+    return `${this.project(project)}-check-${tagWord(check)}`;
+  }
+
+  archived(project: string): string {
+    return `${this.project(project)}-archived`;
+  }
+
+  delegated(project: string): string {
+    return `${this.project(project)}-delegated`;
+  }
+
+  delegate(project: string, username: string): string {
+    return `${this.project(project)}-delegate-${tagWord(username)}`;
+  }
+
+  /** Tags of the families that follow Patchwork one way (checks, delegation). */
+  isDerived(project: string, tag: string): boolean {
+    const own = `${this.project(project)}-`;
+    if (!tag.startsWith(own)) return false;
+    const rest = tag.slice(own.length);
+    return /^check-/.test(rest) || rest === 'delegated' || /^delegate-/.test(rest);
+  }
+
   /** The tags a message in `project` with `state` must carry. */
   forState(project: string, state: string): string[] {
     return [ALL_PATCHES_TAG, this.project(project), this.state(project, state)];

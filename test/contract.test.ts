@@ -94,6 +94,13 @@ export function seedFromRecordings(sandbox: Sandbox): void {
     const id = /\/patches\/(\d+)\//.exec(readFileSync(join(RECORDINGS, f), 'utf8'))?.[1];
     if (id && Number(id) < 99_999_999) addRef({ id: Number(id), msgid: `<ref.${id}@example.org>`, name: `patch ${id}`, date: '2011-01-01T00:00:00' }, 8);
   }
+  // CI results, with the ids the recordings gave them.
+  for (const c of found.filter((o) => typeof o.context === 'string' && typeof o.url === 'string' && o.user)) {
+    const m = /\/patches\/(\d+)\/checks\/(\d+)\//.exec(c.url as string);
+    if (!m || data.checks.some((x) => x.id === Number(m[2]))) continue;
+    data.checks.push({ id: Number(m[2]), patch: Number(m[1]), user: (c.user as Json).id as number, date: c.date as string, state: c.state as 'success', target_url: c.target_url as string | null, context: c.context as string, description: c.description as string | null });
+  }
+  data.checks.sort((a, b) => a.id - b.id);
   // Bench (project 8) had 9866 patches and some 48,000 events: pad both so
   // that page numbers and next/prev links are real.
   const bench = data.byProject.get(8)!;
@@ -119,7 +126,7 @@ export function seedFromRecordings(sandbox: Sandbox): void {
 }
 
 /** Endpoints pwnm-sync never calls: replayed by no test here. */
-const SKIPPED = /\/checks\/|\/series\/|\/covers\/|^OPTIONS /;
+const SKIPPED = /^POST |\/series\/|\/covers\/|^OPTIONS /;
 
 function linkShape(link: string | undefined): string[] {
   return (link ?? '').split(', ').filter(Boolean).map((part) => {
@@ -138,7 +145,7 @@ describe('contract: sandbox vs recorded Patchwork 3.1.3', function () {
   before(async function () {
     seedFromRecordings(sandbox);
     await sandbox.start();
-    console.log(`      replaying ${replay.length} recorded requests, skipping ${names.length - replay.length} (checks, series, covers, OPTIONS: endpoints pwnm-sync does not call)`);
+    console.log(`      replaying ${replay.length} recorded requests, skipping ${names.length - replay.length} (posting checks, series, covers, OPTIONS: endpoints pwnm-sync does not call)`);
   });
   after(() => sandbox.stop());
 
@@ -160,7 +167,8 @@ describe('contract: sandbox vs recorded Patchwork 3.1.3', function () {
         expect(got, 'error body').to.deep.equal(want);
       } else if (Array.isArray(want)) {
         expect(Array.isArray(got), 'array').to.equal(true);
-        expect((got as unknown[]).length === 0, 'empty list').to.equal(want.length === 0);
+        // checks-list-empty was recorded before the run posted the checks that the other recordings show.
+        if (rec.name !== 'checks-list-empty') expect((got as unknown[]).length === 0, 'empty list').to.equal(want.length === 0);
         if (want.length) {
           expect(keysOf((got as unknown[])[0]), 'item fields').to.deep.equal(keysOf(want[0]));
           for (const k of keysOf(want[0])) expect(keysOf(((got as Json[])[0]!)[k]), `${k} fields`).to.deep.equal(keysOf((want[0] as Json)[k]));

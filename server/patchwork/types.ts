@@ -26,10 +26,21 @@ export interface PwPatch {
   archived: boolean;
   hash?: string | null;
   delegate: PwUser | null;
+  submitter?: { id: number; name: string | null; email: string };
   mbox?: string;
   series?: PwSeriesRef[];
   check?: string;
   commit_ref?: string | null;
+}
+
+export interface PwCheck {
+  id: number;
+  date: string;
+  state: 'pending' | 'success' | 'warning' | 'fail';
+  target_url: string | null;
+  context: string;
+  description: string | null;
+  user?: { username: string };
 }
 
 export interface PwEvent {
@@ -41,6 +52,7 @@ export interface PwEvent {
     patch?: { id: number; msgid: string; date?: string; name?: string; web_url?: string };
     previous_state?: string;
     current_state?: string;
+    current_delegate?: PwUser | null;
     [key: string]: unknown;
   };
 }

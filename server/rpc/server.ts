@@ -8,8 +8,8 @@ import { Session } from '../session.js';
 import { DEFAULT_STATES, stateName } from '../states.js';
 import { counts } from '../status.js';
 import { sync, toRemote, type MessageEvent, type Progress, type SyncSummary } from '../sync/engine.js';
-import type { PwPatch } from '../patchwork/types.js';
-import { findPatches, setState } from '../sync/set-state.js';
+import type { PwCheck, PwPatch } from '../patchwork/types.js';
+import { findPatches, setDelegate, setState } from '../sync/set-state.js';
 import type { PendingRow } from '../store/store.js';
 import { redact } from '../util.js';
 import { VERSION } from '../version.js';
@@ -169,16 +169,27 @@ export function serve(options: ServeOptions): MessageConnection {
 
   handle('setState', async (raw: unknown) => {
     const s = ready();
-    const p = params<{ messageIds: string[]; state: string; project?: string }>(raw, { messageIds: 'string[]', state: 'string', project: 'string?', series: 'boolean?' });
+    const p = params<{ messageIds: string[]; state: string; project?: string; series?: boolean }>(raw, { messageIds: 'string[]', state: 'string', project: 'string?', series: 'boolean?' });
     const results = [];
     const changed = new Set<string>();
     for (const id of p.messageIds) {
-      for (const r of await setState(s, id, p.state, p.project ? { project: p.project } : {})) {
+      for (const r of await setState(s, id, p.state, { ...(p.project ? { project: p.project } : {}), series: Boolean(p.series) })) {
         results.push(r);
         if (r.outcome !== 'unchanged') changed.add(r.msgid);
       }
     }
     tagsChanged(changed);
+    return { results };
+  });
+
+  handle('delegate', async (raw: unknown) => {
+    const s = ready();
+    const p = params<{ messageIds: string[]; to?: string | null; project?: string }>(raw, { messageIds: 'string[]', project: 'string?' });
+    const to = (raw as { to?: unknown }).to;
+    if (to !== undefined && to !== null && typeof to !== 'string') throw new ResponseError(RpcCode.InvalidParams, 'to must be a username, null (no delegate), or left out (you)');
+    const results = [];
+    for (const id of p.messageIds) results.push(...(await setDelegate(s, id, to as string | null | undefined, p.project ? { project: p.project } : {})));
+    tagsChanged(new Set(results.filter((r) => r.outcome === 'delegated').map((r) => r.msgid)));
     return { results };
   });
 
@@ -188,13 +199,17 @@ export function serve(options: ServeOptions): MessageConnection {
     const msgid = notmuchMessageId(p.messageId.replace(/^id:/, ''));
     const rows = p.refresh ? (s.store.patchesByMsgid(msgid).length ? await refresh(s, msgid) : await findPatches(s, msgid)) : s.store.patchesByMsgid(msgid);
     if (rows.length === 0) throw new PwnmError('NOT_FOUND', `no patch with Message-ID ${msgid} is known; sync, or ask with refresh: true`);
-    return {
-      patches: rows.map((r) => ({
+    const patches = [];
+    for (const r of rows) {
+      patches.push({
         instance: r.instance, project: r.project, patchId: r.patch_id, messageId: r.msgid, name: r.name, date: r.date,
         state: r.remote, stateName: stateName(r.remote), tag: s.scheme.state(r.project, r.remote), archived: Boolean(r.archived),
+        delegate: r.delegate, check: r.check_state, checks: await checksOf(s, r.instance, r.patch_id),
+        series: r.series_id === null ? null : { id: r.series_id, name: r.series_name, version: r.series_version, part: r.series_part, total: r.series_total },
         webUrl: r.web_url, mboxUrl: r.mbox, pending: s.store.pending(r.instance, r.project).filter((x) => x.msgid === r.msgid).map((x) => ({ id: pendingId(x), kind: x.kind, state: x.state, reason: x.reason })),
-      })),
-    };
+      });
+    }
+    return { patches };
   });
 
   handle('states', (raw: unknown) => {
@@ -253,6 +268,20 @@ export function serve(options: ServeOptions): MessageConnection {
   });
   connection.listen();
   return connection;
+}
+
+/** The newest result per CI context, or null when Patchwork cannot be asked now. */
+async function checksOf(s: Session, instance: string, patchId: number) {
+  try {
+    const client = await s.client(s.instance(instance));
+    const all: PwCheck[] = [];
+    await client.eachPage<PwCheck>(`patches/${patchId}/checks`, {}, (items) => void all.push(...items));
+    const newest = new Map<string, PwCheck>();
+    for (const c of all.sort((a, b) => a.id - b.id)) newest.set(`${c.user?.username ?? ''} ${c.context}`, c);
+    return [...newest.values()].map((c) => ({ context: c.context, state: c.state, targetUrl: c.target_url, description: c.description, date: c.date }));
+  } catch {
+    return null;
+  }
 }
 
 /** Re-read a message's patches from Patchwork. */

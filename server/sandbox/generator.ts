@@ -71,6 +71,11 @@ function diffFor(rand: () => number, file: string): string {
   ].join('\n');
 }
 
+function patchworkName(prefix: string, subject: string): string {
+  const kept = prefix.replace(/^\[|\]$/g, '').split(/\s+/).filter((w) => w && w !== 'PATCH');
+  return kept.length ? `[${kept.join(',')}] ${subject}` : subject;
+}
+
 /**
  * Generate `patches` patch mails for `project` into `maildir` (cur/ files)
  * and add the same patches, series and people to `data`.
@@ -129,7 +134,8 @@ export function generate(data: SandboxData, project: SbProject, maildir: string,
       write(msgid, common(`${prefix} ${subject}`, msgid, date, coverId), body);
       const state = options.stateMix === false ? 'new' : pick(STATES);
       const patch = data.addPatch({
-        project: project.id, msgid: `<${msgid}>`, name: `${prefix} ${subject}`.replace(/^\[PATCH[^\]]*\] /, ''), submitter: person.id,
+        // Patchwork keeps the subject's prefixes but PATCH: [v2,3/5] core: ...
+        project: project.id, msgid: `<${msgid}>`, name: patchworkName(prefix, subject), submitter: person.id,
         date: date.toISOString().slice(0, 19), state, series: series.id, diff, content: body.split('\n---\n')[0]!,
         headers: { 'Message-Id': `<${msgid}>`, To: project.list_email, 'List-Id': `<${project.list_id}>`, From: `${name} <${email}>` },
       }, true);

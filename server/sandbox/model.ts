@@ -13,6 +13,7 @@ export interface SbPatch {
   hash: string | null; submitter: number; delegate: number | null; series: number | null; commit_ref: string | null;
   pull_url: string | null; check: string; diff: string | null; content: string; headers: Record<string, string>;
 }
+export interface SbCheck { id: number; patch: number; user: number; date: string; state: 'pending' | 'success' | 'warning' | 'fail'; target_url: string | null; context: string; description: string | null }
 export interface SbEvent { id: number; category: string; project: number; date: string; actor: number | null; payload: Record<string, unknown> }
 
 export type Version = '1.0' | '1.1' | '1.2' | '1.3';
@@ -98,10 +99,21 @@ export class Serializer {
     return o;
   }
 
+  check(c: SbCheck): Record<string, unknown> {
+    return {
+      id: c.id, url: this.api(`patches/${c.patch}/checks/${c.id}/`), user: this.user(this.db.users.get(c.user)!), date: c.date,
+      state: c.state, target_url: c.target_url, context: c.context, description: c.description,
+    };
+  }
+
   event(e: SbEvent): Record<string, unknown> {
     const payload: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(e.payload)) {
       if (k === 'patch') payload.patch = this.patchRef(this.db.patches.get(v as number)!);
+      else if (k === 'check' && typeof v === 'number') {
+        const c = this.db.checks.find((x) => x.id === v)!;
+        payload.check = { id: c.id, url: this.api(`patches/${c.patch}/checks/${c.id}/`), date: c.date, state: c.state, target_url: c.target_url, context: c.context };
+      }
       else if ((k === 'previous_delegate' || k === 'current_delegate') && v !== null) payload[k] = this.user(this.db.users.get(v as number)!);
       else if (k === 'series' && typeof v === 'number') payload.series = this.seriesRef(this.db.series.get(v)!);
       else payload[k] = v;
@@ -132,7 +144,8 @@ export class SandboxData {
   /** Patch ids per project, ascending. */
   byProject = new Map<number, number[]>();
   events: SbEvent[] = [];
-  private nextIds = { user: 1, person: 1, project: 1, series: 1, patch: 1, event: 1 };
+  checks: SbCheck[] = [];
+  private nextIds = { user: 1, person: 1, project: 1, series: 1, patch: 1, event: 1, check: 1 };
 
   addUser(u: Omit<SbUser, 'id' | 'first_name' | 'last_name' | 'email'> & Partial<SbUser>): SbUser {
     const user: SbUser = { id: u.id ?? this.nextIds.user, first_name: '', last_name: '', email: `${u.username}@example.org`, ...u } as SbUser;
@@ -206,6 +219,16 @@ export class SandboxData {
     this.addEvent('patch-delegated', patch.project, actor, { patch: patch.id, previous_delegate: previous, current_delegate: delegate });
   }
 
+  /** A CI result as a bot posts it: with its event, and the patch's combined check updated. */
+  addCheck(patchId: number, user: number, check: Pick<SbCheck, 'state' | 'context'> & Partial<Pick<SbCheck, 'target_url' | 'description'>>): SbCheck {
+    const c: SbCheck = { id: this.nextIds.check++, patch: patchId, user, date: new Date().toISOString().slice(0, 26), target_url: null, description: null, ...check };
+    this.checks.push(c);
+    const patch = this.patches.get(patchId)!;
+    patch.check = combinedCheck(this.checks.filter((x) => x.patch === patchId));
+    this.addEvent('check-created', patch.project, user, { patch: patchId, check: c.id });
+    return c;
+  }
+
   patchByMsgid(projectId: number, msgid: string): SbPatch | undefined {
     for (const id of this.byProject.get(projectId) ?? []) {
       const p = this.patches.get(id)!;
@@ -223,4 +246,14 @@ export class SandboxData {
     for (const u of this.users.values()) if (u.token === token) return u;
     return undefined;
   }
+}
+
+/** Patchwork's combined check: the newest per (user, context); fail, else warning, else pending, else success; pending when there are none. */
+export function combinedCheck(checks: readonly SbCheck[]): string {
+  const newest = new Map<string, SbCheck>();
+  for (const c of [...checks].sort((a, b) => a.id - b.id)) newest.set(`${c.user} ${c.context}`, c);
+  const states = new Set([...newest.values()].map((c) => c.state));
+  if (states.size === 0) return 'pending';
+  for (const s of ['fail', 'warning', 'pending'] as const) if (states.has(s)) return s;
+  return 'success';
 }

@@ -173,6 +173,17 @@ export class Sandbox {
       const names = ['projects', 'users', 'people', 'patches', 'covers', 'series', 'events', 'bundles'];
       return { status: 200, allow: 'GET, HEAD, OPTIONS', body: Object.fromEntries(names.map((n) => [n, `${base}/api/${n}/`])) };
     }
+    const checks = /^\/api\/(\d\.\d)\/patches\/(\d+)\/checks\/(?:(\d+)\/)?$/.exec(path);
+    if (checks && this.versions.includes(checks[1] as Version)) {
+      const ser = new Serializer(base, checks[1] as Version, this.data);
+      const patch = this.data.patches.get(Number(checks[2]));
+      if (!patch) throw new HttpError({ status: 404, allow: 'GET, POST, HEAD, OPTIONS', body: { detail: 'Not found.' } });
+      const own = this.data.checks.filter((c) => c.patch === patch.id);
+      if (checks[3] === undefined) return { ...this.paginate(base, url, own, (c) => ser.check(c)), allow: 'GET, POST, HEAD, OPTIONS' };
+      const c = own.find((x) => x.id === Number(checks[3]));
+      if (!c) throw new HttpError({ status: 404, allow: 'GET, HEAD, OPTIONS', body: { detail: 'Not found.' } });
+      return { status: 200, allow: 'GET, HEAD, OPTIONS', body: ser.check(c) };
+    }
     const m = /^\/api\/(\d\.\d)\/(?:([a-z]+)\/(?:([^/]+)\/)?)?$/.exec(path);
     if (!m || !this.versions.includes(m[1] as Version)) return { status: 404, html: HTML_404 };
     const v = m[1] as Version;

@@ -38,6 +38,17 @@ const MIGRATIONS: string[] = [
    ALTER TABLE projects ADD COLUMN nm_uuid TEXT;           -- notmuch database the lastmod belongs to
    ALTER TABLE projects ADD COLUMN nm_lastmod INTEGER;     -- notmuch revision read up to
    ALTER TABLE projects ADD COLUMN synced_at TEXT;`,
+  // Beyond states: CI checks, delegation, series, the archived flag's baseline.
+  `ALTER TABLE patches ADD COLUMN check_state TEXT;        -- combined check: pending|success|warning|fail
+   ALTER TABLE patches ADD COLUMN delegate TEXT;           -- username
+   ALTER TABLE patches ADD COLUMN submitter TEXT;          -- email
+   ALTER TABLE patches ADD COLUMN series_id INTEGER;
+   ALTER TABLE patches ADD COLUMN series_name TEXT;
+   ALTER TABLE patches ADD COLUMN series_version INTEGER;
+   ALTER TABLE patches ADD COLUMN series_part INTEGER;     -- 2 of [PATCH v3 2/7]
+   ALTER TABLE patches ADD COLUMN series_total INTEGER;
+   ALTER TABLE patches ADD COLUMN archived_base INTEGER;   -- archived flag last agreed; NULL: never tagged
+   CREATE INDEX patches_series ON patches (instance, project, series_id);`,
 ];
 
 export interface PatchRow {
@@ -53,9 +64,19 @@ export interface PatchRow {
   name: string | null;
   web_url: string | null;
   mbox: string | null;
+  check_state: string | null;
+  delegate: string | null;
+  submitter: string | null;
+  series_id: number | null;
+  series_name: string | null;
+  series_version: number | null;
+  series_part: number | null;
+  series_total: number | null;
+  archived_base: number | null;
 }
 
-export type RemotePatch = Pick<PatchRow, 'msgid' | 'patch_id' | 'remote' | 'archived' | 'date' | 'name' | 'web_url' | 'mbox'>;
+export type RemotePatch = Pick<PatchRow, 'msgid' | 'patch_id' | 'remote' | 'archived' | 'date' | 'name' | 'web_url' | 'mbox'>
+  & Partial<Pick<PatchRow, 'check_state' | 'delegate' | 'submitter' | 'series_id' | 'series_name' | 'series_version' | 'series_part' | 'series_total'>>;
 
 export type PendingKind = 'push' | 'conflict' | 'ambiguous' | 'refused';
 
@@ -112,10 +133,22 @@ export class Store {
         WHERE instance = @instance AND link_name = @link_name`),
       getPatch: db.prepare<[string, string, string], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND msgid = ?'),
       patchesByMsgid: db.prepare<[string], PatchRow>('SELECT * FROM patches WHERE msgid = ?'),
-      upsertPatch: db.prepare(`INSERT INTO patches (instance, project, msgid, patch_id, remote, archived, date, name, web_url, mbox)
-        VALUES (@instance, @project, @msgid, @patch_id, @remote, @archived, @date, @name, @web_url, @mbox)
+      upsertPatch: db.prepare(`INSERT INTO patches (instance, project, msgid, patch_id, remote, archived, date, name, web_url, mbox,
+          check_state, delegate, submitter, series_id, series_name, series_version, series_part, series_total)
+        VALUES (@instance, @project, @msgid, @patch_id, @remote, @archived, @date, @name, @web_url, @mbox,
+          @check_state, @delegate, @submitter, @series_id, @series_name, @series_version, @series_part, @series_total)
         ON CONFLICT (instance, project, msgid) DO UPDATE SET patch_id = excluded.patch_id, remote = excluded.remote,
-          archived = excluded.archived, date = excluded.date, name = excluded.name, web_url = excluded.web_url, mbox = excluded.mbox`),
+          archived = excluded.archived, date = excluded.date, name = excluded.name, web_url = excluded.web_url, mbox = excluded.mbox,
+          check_state = excluded.check_state, delegate = excluded.delegate, submitter = excluded.submitter,
+          series_id = excluded.series_id, series_name = excluded.series_name, series_version = excluded.series_version,
+          series_part = excluded.series_part, series_total = excluded.series_total`),
+      setDelegate: db.prepare('UPDATE patches SET delegate = ? WHERE instance = ? AND project = ? AND patch_id = ?'),
+      setArchived: db.prepare('UPDATE patches SET archived = ?, archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
+      commitArchived: db.prepare('UPDATE patches SET archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
+      seriesRows: db.prepare<[string, string, number], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND series_id = ? ORDER BY series_part, patch_id'),
+      olderSeries: db.prepare<[string, string, string, number], PatchRow>(`SELECT * FROM patches WHERE instance = ? AND project = ? AND submitter = ?
+        AND series_version < ? AND series_id IS NOT NULL`),
+      hasSeries: db.prepare<[string, string, number], { n: number }>('SELECT count(*) AS n FROM patches WHERE instance = ? AND project = ? AND series_id = ?'),
       upsertState: db.prepare(`INSERT INTO patches (instance, project, msgid, patch_id, remote, date, name, web_url, mbox)
         VALUES (@instance, @project, @msgid, @patch_id, @remote, @date, @name, @web_url, @mbox)
         ON CONFLICT (instance, project, msgid) DO UPDATE SET patch_id = excluded.patch_id, remote = excluded.remote`),
@@ -186,7 +219,7 @@ export class Store {
   upsertPatches(instance: string, project: string, patches: readonly RemotePatch[]): void {
     this.transaction(() => {
       for (const p of patches) {
-        this.stmt.upsertPatch.run({ instance, project, ...p });
+        this.stmt.upsertPatch.run({ instance, project, check_state: null, delegate: null, submitter: null, series_id: null, series_name: null, series_version: null, series_part: null, series_total: null, ...p });
         this.stmt.addState.run(instance, project, p.remote);
       }
     });
@@ -200,6 +233,32 @@ export class Store {
         this.stmt.addState.run(instance, project, p.remote);
       }
     });
+  }
+
+  setDelegate(instance: string, project: string, patchId: number, username: string | null): void {
+    this.stmt.setDelegate.run(username, instance, project, patchId);
+  }
+
+  /** The archived flag as Patchwork confirmed it after our push: both sides agree. */
+  setArchived(instance: string, project: string, msgid: string, archived: boolean): void {
+    this.stmt.setArchived.run(archived ? 1 : 0, archived ? 1 : 0, instance, project, msgid);
+  }
+
+  commitArchived(instance: string, project: string, msgid: string, archived: boolean): void {
+    this.stmt.commitArchived.run(archived ? 1 : 0, instance, project, msgid);
+  }
+
+  seriesPatches(instance: string, project: string, seriesId: number): PatchRow[] {
+    return this.stmt.seriesRows.all(instance, project, seriesId);
+  }
+
+  /** Patches of the same submitter in series of a lower version (candidates for superseding). */
+  olderSeriesPatches(instance: string, project: string, submitter: string, version: number): PatchRow[] {
+    return this.stmt.olderSeries.all(instance, project, submitter, version);
+  }
+
+  knowsSeries(instance: string, project: string, seriesId: number): boolean {
+    return (this.stmt.hasSeries.get(instance, project, seriesId)?.n ?? 0) > 0;
   }
 
   setRemote(instance: string, project: string, msgid: string, state: string): void {

@@ -4,12 +4,12 @@ import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
 import type { Revision } from '../notmuch/notmuch.js';
 import type { PatchworkClient } from '../patchwork/client.js';
 import { newestEvent, readEvents, type EventMark } from '../patchwork/events.js';
-import type { PwPatch } from '../patchwork/types.js';
+import type { PwEvent, PwPatch } from '../patchwork/types.js';
 import type { Session } from '../session.js';
 import { DEFAULT_STATES } from '../states.js';
-import type { ProjectRow, RemotePatch, SyncMark } from '../store/store.js';
+import type { PatchRow, ProjectRow, RemotePatch, SyncMark } from '../store/store.js';
 import { mapLimit, naiveUtc } from '../util.js';
-import { applyChange, readTags, retagChange, suffixMap } from './local.js';
+import { applyChange, derivedTags, readTags, retagChange, suffixMap, type Extras } from './local.js';
 import { crashPoint } from './crash.js';
 import { SyncLock } from './lock.js';
 import { plan, type Conflict } from './planner.js';
@@ -97,6 +97,8 @@ export interface SyncSummary {
 }
 
 export function toRemote(p: PwPatch): RemotePatch {
+  const series = p.series?.[0];
+  const part = seriesPart(p.name ?? '');
   return {
     msgid: notmuchMessageId(p.msgid),
     patch_id: p.id,
@@ -106,11 +108,34 @@ export function toRemote(p: PwPatch): RemotePatch {
     name: p.name ?? null,
     web_url: p.web_url ?? null,
     mbox: p.mbox ?? null,
+    check_state: p.check ?? null,
+    delegate: p.delegate?.username ?? null,
+    submitter: p.submitter?.email ?? null,
+    series_id: series?.id ?? null,
+    series_name: series?.name ?? null,
+    series_version: series?.version ?? null,
+    series_part: part?.[0] ?? null,
+    series_total: part?.[1] ?? null,
   };
+}
+
+/** `[v3,2/7] core: ...` (Patchwork keeps the subject's prefixes but PATCH) gives [2, 7]. */
+export function seriesPart(name: string): [number, number] | undefined {
+  const prefixes = /^\[([^\]]*)\]/.exec(name)?.[1]?.split(',') ?? [];
+  for (const p of prefixes) {
+    const m = /^(\d+)\/(\d+)$/.exec(p.trim());
+    if (m) return [Number(m[1]), Number(m[2])];
+  }
+  return undefined;
 }
 
 function checkCancel(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new PwnmError('CANCELLED', 'sync cancelled; what was applied is kept, the rest waits for the next sync');
+}
+
+/** A series name without its version prefixes, to match versions of one series. */
+export function seriesKey(name: string | null): string {
+  return (name ?? '').replace(/^(\s*\[[^\]]*\])+\s*/, '').replace(/\s+/g, ' ').trim().toLowerCase();
 }
 
 /** Message-ids per notmuch lookup query. */
@@ -162,7 +187,10 @@ export async function sync(session: Session, options: SyncOptions = {}): Promise
   return { dryRun: Boolean(options.dryRun), durationMs: Math.round(performance.now() - started), projects, notmuchCalls: session.notmuch.calls - nmBefore, ok };
 }
 
-interface Push { msgid: string; patchId: number; state: string; remote: string; conflict?: Conflict }
+/** A change to send: a new state, a new archived flag, or both. */
+interface Push { msgid: string; patchId: number; state?: string; archived?: boolean; remote: string; conflict?: Conflict }
+
+const describePush = (p: Pick<Push, 'state' | 'archived'>): string => [p.state, p.archived === undefined ? undefined : p.archived ? 'archived' : 'not archived'].filter(Boolean).join(', ');
 
 class ProjectSync {
   private readonly summary: ProjectSummary;
@@ -336,58 +364,92 @@ class ProjectSync {
 
   /** Stream the project's patch list through the planner, page by page. */
   private async listPatches(projectId: number, since: string | undefined): Promise<void> {
-    const { store } = this.session;
     this.summary.since = since ?? null;
     let pages = 0;
     await this.client!.eachPage<PwPatch>('patches', { project: projectId, since, order: 'id' }, (items) => {
       checkCancel(this.options.signal);
-      const rows = items.map(toRemote);
-      this.summary.fetched += rows.length;
-      this.inTransaction(() => {
-        if (!this.dryRun) store.upsertPatches(this.inst.name, this.project, rows);
-        for (const r of rows) this.decide(r.msgid, r.patch_id, r.remote);
-      });
+      this.applyPatches(items);
       this.progress('fetch', ++pages, 0, `${this.project}: ${this.summary.fetched} patches read`);
     });
   }
 
-  /** Apply events: states from state changes, whole patches for new ones. */
-  private async applyEvents(events: { category: string; payload: { patch?: { id: number; msgid: string; date?: string; name?: string; web_url?: string }; current_state?: string } }[]): Promise<void> {
+  /**
+   * Apply events: states from state changes, delegates from delegations,
+   * and the whole patch where the events cannot tell (new patches' state,
+   * series and checks; a new check's effect on the combined check).
+   */
+  private async applyEvents(events: PwEvent[]): Promise<void> {
     const { store } = this.session;
     const states = new Map<number, Omit<RemotePatch, 'archived'>>();
-    const created = new Map<number, string>();
+    const delegates = new Map<number, { msgid: string; username: string | null }>();
+    const refetch = new Map<number, string>();
     for (const e of events) {
       const patch = e.payload.patch;
       if (!patch) continue;
-      if (e.category === 'patch-created') created.set(patch.id, patch.date ?? '');
+      if (e.category === 'patch-created' || e.category === 'check-created') refetch.set(patch.id, patch.date ?? '');
       if (e.category === 'patch-state-changed' && e.payload.current_state) {
         states.set(patch.id, { msgid: notmuchMessageId(patch.msgid), patch_id: patch.id, remote: e.payload.current_state, date: patch.date ?? null, name: patch.name ?? null, web_url: patch.web_url ?? null, mbox: null });
       }
+      if (e.category === 'patch-delegated') delegates.set(patch.id, { msgid: notmuchMessageId(patch.msgid), username: e.payload.current_delegate?.username ?? null });
     }
     const rows = [...states.values()];
     this.inTransaction(() => {
       if (!this.dryRun) store.upsertStates(this.inst.name, this.project, rows);
-      for (const r of rows) if (!created.has(r.patch_id)) this.decide(r.msgid, r.patch_id, r.remote);
+      for (const [id, d] of delegates) if (!this.dryRun) store.setDelegate(this.inst.name, this.project, id, d.username);
+      for (const r of rows) if (!refetch.has(r.patch_id)) this.decide(r.msgid, r.patch_id, r.remote);
+      for (const [id, d] of delegates) {
+        const stored = store.patch(this.inst.name, this.project, d.msgid);
+        if (stored && !states.has(id) && !refetch.has(id)) this.decide(d.msgid, id, stored.remote);
+      }
     });
-    if (created.size === 0) return;
-    // New patches: the events do not carry their state. Few: one GET each;
-    // many: one paged list from the oldest one's mail date.
+    if (refetch.size === 0) return;
+    // Few: one GET each; many: one paged list from the oldest one's mail date.
     const projectId = this.session.store.project(this.inst.name, this.project)?.project_id;
-    const ids = [...created.keys()];
+    const ids = [...refetch.keys()];
     if (ids.length <= 8 || projectId === undefined) {
       const patches = await mapLimit(ids, this.session.config.concurrency, (id) => this.client!.get<PwPatch>(`patches/${id}`).catch((err: unknown) => {
         if (err instanceof PwnmError && err.code === 'NOT_FOUND') return undefined; // deleted since
         throw err;
       }));
-      const fetched = patches.filter((p): p is PwPatch => p !== undefined).map(toRemote);
-      this.summary.fetched += fetched.length;
-      this.inTransaction(() => {
-        if (!this.dryRun) store.upsertPatches(this.inst.name, this.project, fetched);
-        for (const r of fetched) this.decide(r.msgid, r.patch_id, r.remote);
-      });
+      this.applyPatches(patches.filter((p): p is PwPatch => p !== undefined));
     } else {
-      const oldest = [...created.values()].filter(Boolean).sort()[0];
+      const oldest = [...refetch.values()].filter(Boolean).sort()[0];
       await this.listPatches(projectId, oldest ? naiveUtc(new Date(Date.parse(`${oldest.slice(0, 19)}Z`) - 60_000)) : undefined);
+    }
+  }
+
+  /** Store whole patches from Patchwork and plan each. */
+  private applyPatches(patches: readonly PwPatch[]): void {
+    const { store } = this.session;
+    const rows = patches.map(toRemote);
+    this.summary.fetched += rows.length;
+    this.inTransaction(() => {
+      const newSeries = this.session.config.supersedeOlderSeries ? rows.filter((r) => r.series_id && (r.series_version ?? 1) > 1 && !store.knowsSeries(this.inst.name, this.project, r.series_id)) : [];
+      if (!this.dryRun) store.upsertPatches(this.inst.name, this.project, rows);
+      for (const r of rows) this.decide(r.msgid, r.patch_id, r.remote);
+      this.supersede(newSeries);
+    });
+  }
+
+  /**
+   * Opt-in (supersede_older_series): when a new version of a series arrives,
+   * mark the patches of its older versions superseded. Patchwork does not
+   * link versions, so: same project and submitter, the same series name
+   * once version prefixes are dropped, and a lower version.
+   */
+  private supersede(newRows: readonly RemotePatch[]): void {
+    const { store } = this.session;
+    const seen = new Set<number>();
+    const done = new Set(['superseded', 'accepted', 'rejected', 'not-applicable']);
+    for (const r of newRows) {
+      if (!r.submitter || !r.series_id || seen.has(r.series_id)) continue;
+      seen.add(r.series_id);
+      for (const old of store.olderSeriesPatches(this.inst.name, this.project, r.submitter, r.series_version ?? 1)) {
+        if (seriesKey(old.series_name) !== seriesKey(r.series_name ?? null) || done.has(old.remote)) continue;
+        if (this.pushes.some((p) => p.msgid === old.msgid)) continue;
+        this.summary.notes.push(`patch ${old.patch_id} (v${old.series_version}) superseded by series ${r.series_id} (v${r.series_version})`);
+        this.pushes.push({ msgid: old.msgid, patchId: old.patch_id, state: 'superseded', remote: old.remote });
+      }
     }
   }
 
@@ -416,6 +478,7 @@ class ProjectSync {
     if (!this.options.messageIds && this.session.claimed.has(msgid)) return;
     const stored = store.patch(inst.name, project, msgid);
     const view = tags ? readTags(scheme, project, tags, this.suffixes) : undefined;
+    const canPush = Boolean(this.client?.canWrite) || Boolean(this.options.localOnly);
     const p = plan({
       remote,
       baseline: stored?.baseline ?? null,
@@ -423,44 +486,79 @@ class ProjectSync {
       local: view?.states,
       missingBaseTags: view?.missingBaseTags ?? false,
       prefer: this.prefer,
-      canPush: Boolean(this.client?.canWrite) || Boolean(this.options.localOnly),
+      canPush,
     });
+    const archived = this.planArchived(stored, tags);
+    const queue = (what: Pick<Push, 'state' | 'archived'>, reason: string): void => {
+      const label = describePush(what);
+      this.report('queued', summary.queued, { msgid, patchId, local: label, remote, reason });
+      if (!this.dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'push', state: label, reason });
+    };
     switch (p.kind) {
-      case 'none': return;
       case 'missing': summary.missingLocally++; return;
-      case 'retag': {
-        if (p.conflict) this.report('conflict', summary.conflicts, { msgid, patchId, local: p.conflict.local, remote: p.conflict.remote, reason: `changed on both sides; kept Patchwork's ${p.conflict.remote}` });
-        this.retag(msgid, tags!, p.state, p.conflict ? `local ${p.conflict.local}, Patchwork ${p.conflict.remote}; kept Patchwork's` : undefined);
-        return;
-      }
-      case 'push':
-        if (this.options.localOnly) {
-          const reason = 'recorded by a local-only run; the next sync pushes it';
-          this.report('queued', summary.queued, { msgid, patchId, local: p.state, remote, reason });
-          if (!this.dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'push', state: p.state, reason });
-          return;
-        }
-        this.pushes.push({ msgid, patchId, state: p.state, remote, ...(p.conflict ? { conflict: p.conflict } : {}) });
-        return;
-      case 'blocked': {
-        const reason = `read-only: no token for ${inst.name}; the change waits until one is configured`;
-        this.report('queued', summary.queued, { msgid, patchId, local: p.state, remote, reason });
-        if (!this.dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'push', state: p.state, reason });
-        return;
-      }
       case 'ambiguous': {
         const reason = `tags name several new states (${p.states.join(', ')}); keep one of them`;
         this.report('ambiguous', summary.ambiguous, { msgid, patchId, remote, reason });
         if (!this.dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'ambiguous', state: null, reason });
         return;
       }
+      case 'blocked':
+        return queue({ state: p.state }, `read-only: no token for ${inst.name}; the change waits until one is configured`);
+      case 'push':
+      case 'none':
+      case 'retag': {
+        const push: Push = { msgid, patchId, remote, ...(p.kind === 'push' ? { state: p.state } : {}), ...(archived.push !== undefined ? { archived: archived.push } : {}), ...(p.kind === 'push' && p.conflict ? { conflict: p.conflict } : {}) };
+        if (push.state !== undefined || push.archived !== undefined) {
+          if (this.options.localOnly) return queue(push, 'recorded by a local-only run; the next sync pushes it');
+          if (!this.client?.canWrite) return queue(push, `read-only: no token for ${inst.name}; the change waits until one is configured`);
+          this.pushes.push(push);
+          if (p.kind === 'push') return;
+        }
+        if (p.kind === 'retag' && p.conflict) this.report('conflict', summary.conflicts, { msgid, patchId, local: p.conflict.local, remote: p.conflict.remote, reason: `changed on both sides; kept Patchwork's ${p.conflict.remote}` });
+        const state = p.kind === 'retag' ? p.state : remote;
+        // Nothing planned for the state can still leave a check, delegate or archived tag to fix.
+        // An archived flag on its way to Patchwork is left alone until the push confirms it.
+        const archivedTarget = archived.push !== undefined ? undefined : archived.target;
+        this.retag(msgid, tags!, state, p.kind === 'retag' && p.conflict ? `local ${p.conflict.local}, Patchwork ${p.conflict.remote}; kept Patchwork's` : undefined, archivedTarget, p.kind === 'none');
+        return;
+      }
     }
   }
 
-  private retag(msgid: string, tags: readonly string[], state: string, conflict?: string): void {
+  /** The archived flag, planned like a state with two values; target undefined when that family is off. */
+  private planArchived(stored: PatchRow | undefined, tags: readonly string[] | undefined): { target?: boolean; push?: boolean } {
+    if (!this.session.config.tags.archived || !stored || !tags) return {};
+    const word = (b: boolean): string => (b ? 'archived' : 'active');
+    const local = tags.includes(this.session.scheme.archived(this.project));
+    const a = plan({
+      remote: word(Boolean(stored.archived)),
+      baseline: stored.archived_base === null ? null : word(Boolean(stored.archived_base)),
+      journal: null,
+      local: [word(local)],
+      missingBaseTags: false,
+      prefer: this.prefer,
+      canPush: true, // whether it can go out is decided with the state's push
+    });
+    if (a.kind === 'push') return { target: local, push: local };
+    return { target: a.kind === 'retag' ? a.state === 'archived' : Boolean(stored.archived) };
+  }
+
+  /** Derived tags (checks, delegation) for a stored patch. */
+  private extras(stored: PatchRow | undefined, archived: boolean | undefined): Extras {
+    const inst = this.inst;
+    return { derived: derivedTags(this.session.scheme, this.session.config.tags, inst.me, this.project, stored), ...(archived !== undefined ? { archived } : {}) };
+  }
+
+  private retag(msgid: string, tags: readonly string[], state: string, conflict?: string, archived?: boolean, quiet = false): void {
     const { store, scheme } = this.session;
     const { inst, project } = this;
-    const change = retagChange(scheme, project, msgid, tags, state);
+    const stored = store.patch(inst.name, project, msgid);
+    const change = retagChange(scheme, project, msgid, tags, state, this.extras(stored, archived));
+    if (quiet && !change) {
+      // Tags already right: only a first agreement on the archived flag to record.
+      if (!this.dryRun && archived !== undefined && stored?.archived_base === null) store.commitArchived(inst.name, project, msgid, archived);
+      return;
+    }
     if (change) {
       this.summary.retagged++;
       this.options.onMessage?.({ msgid, project, kind: 'retagged', state });
@@ -473,6 +571,7 @@ class ProjectSync {
       change,
       commit: () => {
         store.commitBaseline(inst.name, project, msgid, state);
+        if (archived !== undefined) store.commitArchived(inst.name, project, msgid, archived);
         store.dropPending(inst.name, project, msgid, 'push');
         store.dropPending(inst.name, project, msgid, 'ambiguous');
         if (conflict) store.putPending({ instance: inst.name, project, msgid, kind: 'conflict', state, reason: conflict });
@@ -520,31 +619,36 @@ class ProjectSync {
     let authFailed: string | undefined;
     await mapLimit(list, this.session.config.concurrency, async (push) => {
       checkCancel(this.options.signal);
-      this.progress('push', done++, list.length, `${project}: pushing ${push.state} for patch ${push.patchId}`);
+      const label = describePush(push);
+      this.progress('push', done++, list.length, `${project}: pushing ${label} for patch ${push.patchId}`);
       if (this.dryRun) {
         summary.pushed++;
         return;
       }
       const queue = (reason: string): void => {
-        this.report('queued', summary.queued, { msgid: push.msgid, patchId: push.patchId, local: push.state, remote: push.remote, reason });
-        store.putPending({ instance: inst.name, project, msgid: push.msgid, kind: 'push', state: push.state, reason, attempts: 1 });
+        this.report('queued', summary.queued, { msgid: push.msgid, patchId: push.patchId, local: label, remote: push.remote, reason });
+        store.putPending({ instance: inst.name, project, msgid: push.msgid, kind: 'push', state: label, reason, attempts: 1 });
       };
       if (authFailed) return queue(authFailed);
+      const tags = this.local.get(push.msgid) ?? [];
       try {
-        await this.client!.updatePatch(push.patchId, { state: push.state }, project);
+        await this.client!.updatePatch(push.patchId, { ...(push.state !== undefined ? { state: push.state } : {}), ...(push.archived !== undefined ? { archived: push.archived } : {}) }, project);
         crashPoint('after-push');
-        store.setRemote(inst.name, project, push.msgid, push.state);
+        if (push.state !== undefined) store.setRemote(inst.name, project, push.msgid, push.state);
+        if (push.archived !== undefined) store.setArchived(inst.name, project, push.msgid, push.archived);
         summary.pushed++;
-        this.options.onMessage?.({ msgid: push.msgid, project, kind: 'pushed', state: push.state });
-        if (push.conflict) this.report('conflict', summary.conflicts, { msgid: push.msgid, patchId: push.patchId, local: push.conflict.local, remote: push.conflict.remote, reason: `changed on both sides; pushed the local ${push.state}` });
-        this.retag(push.msgid, this.local.get(push.msgid) ?? [], push.state, push.conflict ? `local ${push.conflict.local}, Patchwork ${push.conflict.remote}; pushed local` : undefined);
+        this.options.onMessage?.({ msgid: push.msgid, project, kind: 'pushed', state: label });
+        if (push.conflict) this.report('conflict', summary.conflicts, { msgid: push.msgid, patchId: push.patchId, local: push.conflict.local, remote: push.conflict.remote, reason: `changed on both sides; pushed the local ${label}` });
+        const archived = this.session.config.tags.archived ? push.archived ?? Boolean(store.patch(inst.name, project, push.msgid)?.archived) : undefined;
+        this.retag(push.msgid, tags, push.state ?? push.remote, push.conflict ? `local ${push.conflict.local}, Patchwork ${push.conflict.remote}; pushed local` : undefined, archived);
       } catch (err) {
         if (err instanceof PwnmError && (err.code === 'FORBIDDEN' || err.code === 'BAD_REQUEST')) {
-          // Refused for good: put Patchwork's state back, as a sync would.
+          // Refused for good: put Patchwork's values back, as a sync would.
           const reason = err.code === 'FORBIDDEN' ? `not a maintainer of ${project} on ${inst.name}` : errorMessage(err);
-          this.report('refused', summary.refused, { msgid: push.msgid, patchId: push.patchId, local: push.state, remote: push.remote, reason });
-          store.putPending({ instance: inst.name, project, msgid: push.msgid, kind: 'refused', state: push.state, reason });
-          this.retag(push.msgid, this.local.get(push.msgid) ?? [], push.remote);
+          this.report('refused', summary.refused, { msgid: push.msgid, patchId: push.patchId, local: label, remote: push.remote, reason });
+          store.putPending({ instance: inst.name, project, msgid: push.msgid, kind: 'refused', state: label, reason });
+          const stored = store.patch(inst.name, project, push.msgid);
+          this.retag(push.msgid, tags, push.remote, undefined, this.session.config.tags.archived ? Boolean(stored?.archived) : undefined);
         } else if (err instanceof PwnmError && err.code === 'AUTH') {
           authFailed = err.message;
           summary.errors.push(err.message);

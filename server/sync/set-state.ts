@@ -6,6 +6,8 @@ import type { PatchRow } from '../store/store.js';
 import { slugify } from '../patchwork/client.js';
 import { toRemote } from './engine.js';
 import { DEFAULT_STATES } from '../states.js';
+import { mapLimit } from '../util.js';
+import { derivedTags } from './local.js';
 
 // Set one message's state now: push to Patchwork, then retag. A push that
 // fails for a passing reason still retags locally, so the change stays
@@ -45,13 +47,20 @@ export async function findPatches(session: Session, msgidInput: string, project?
   return rows;
 }
 
-export async function setState(session: Session, msgidInput: string, stateInput: string, options: { project?: string } = {}): Promise<SetStateResult[]> {
+/**
+ * Set the state of a message's patch (in each project it is in), or with
+ * `series` of every patch of its series, with bounded concurrency.
+ */
+export async function setState(session: Session, msgidInput: string, stateInput: string, options: { project?: string; series?: boolean } = {}): Promise<SetStateResult[]> {
   const state = slugify(stateInput);
   if (!state) throw new PwnmError('USAGE', `"${stateInput}" is not a state name`);
-  const rows = await findPatches(session, msgidInput, options.project);
+  let rows = await findPatches(session, msgidInput, options.project);
+  if (options.series) {
+    rows = rows.flatMap((r) => (r.series_id === null ? [r] : session.store.seriesPatches(r.instance, r.project, r.series_id)));
+  }
   session.claim(rows.map((r) => r.msgid));
   const results: SetStateResult[] = [];
-  for (const row of rows) {
+  await mapLimit(rows, session.config.concurrency, async (row) => {
     const inst = session.instance(row.instance);
     const client = await session.client(inst);
     const base = { instance: row.instance, project: row.project, msgid: row.msgid, patchId: row.patch_id, state };
@@ -69,7 +78,7 @@ export async function setState(session: Session, msgidInput: string, stateInput:
       const reason = `read-only: no token for ${inst.name}; the change waits until one is configured`;
       session.store.putPending({ instance: row.instance, project: row.project, msgid: row.msgid, kind: 'push', state, reason });
       results.push({ ...base, outcome: 'queued', reason });
-      continue;
+      return;
     }
     try {
       await client.updatePatch(row.patch_id, { state }, row.project);
@@ -90,6 +99,50 @@ export async function setState(session: Session, msgidInput: string, stateInput:
         results.push({ ...base, outcome: 'queued', reason });
       } else throw err;
     }
+  });
+  return results;
+}
+
+/** Patchwork user id of a username (the API wants ids; there is no "who am I"). */
+async function userId(session: Session, instance: string, username: string): Promise<number> {
+  const key = `user:${instance}:${username}`;
+  const cached = session.store.meta(key);
+  if (cached) return Number(cached);
+  const client = await session.client(session.instance(instance));
+  const users = await client.get<{ id: number; username: string }[]>('users', { q: username });
+  const user = users.find((u) => u.username === username);
+  if (!user) throw new PwnmError('NOT_FOUND', `${instance}: no Patchwork user named ${username}; check the me setting`);
+  session.store.setMeta(key, String(user.id));
+  return user.id;
+}
+
+export interface DelegateResult { instance: string; project: string; msgid: string; patchId: number; delegate: string | null; outcome: 'delegated' | 'refused'; reason?: string }
+
+/** Delegate a message's patch to `username` (default: the instance's `me`), or clear it with null. */
+export async function setDelegate(session: Session, msgidInput: string, username: string | null | undefined, options: { project?: string } = {}): Promise<DelegateResult[]> {
+  const rows = await findPatches(session, msgidInput, options.project);
+  session.claim(rows.map((r) => r.msgid));
+  const results: DelegateResult[] = [];
+  for (const row of rows) {
+    const inst = session.instance(row.instance);
+    const who = username === undefined ? inst.me : username;
+    if (who === undefined) throw new PwnmError('CONFIG', `set me = YOUR-USERNAME in [instance ${inst.name}] to delegate to yourself`);
+    const client = await session.client(inst);
+    const base = { instance: row.instance, project: row.project, msgid: row.msgid, patchId: row.patch_id, delegate: who };
+    try {
+      await client.updatePatch(row.patch_id, { delegate: who === null ? null : await userId(session, row.instance, who) }, row.project);
+    } catch (err) {
+      if (err instanceof PwnmError && (err.code === 'FORBIDDEN' || err.code === 'BAD_REQUEST')) {
+        results.push({ ...base, outcome: 'refused', reason: errorMessage(err) });
+        continue;
+      }
+      throw err;
+    }
+    const before = derivedTags(session.scheme, session.config.tags, inst.me, row.project, row);
+    session.store.setDelegate(row.instance, row.project, row.patch_id, who);
+    const after = derivedTags(session.scheme, session.config.tags, inst.me, row.project, { ...row, delegate: who });
+    await session.notmuch.tag([{ msgid: row.msgid, add: after, remove: before.filter((t) => !after.includes(t)) }]);
+    results.push({ ...base, outcome: 'delegated' });
   }
   return results;
 }
