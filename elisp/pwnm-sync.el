@@ -89,9 +89,15 @@ in the checkout this file was loaded from."
   "The pwnm-sync config file, or nil for its default search."
   :type '(choice (const :tag "Default" nil) file))
 
-(defcustom pwnm-sync-hello-states '("new" "under-review" "changes-requested")
-  "Patch states that the \"Patchwork\" section of `notmuch-hello' counts."
-  :type '(repeat (string :tag "State slug")))
+(defcustom pwnm-sync-hello-states '("new" "under-review" "changes-requested" "delegated" "check-fail")
+  "Entries of the \"Patchwork\" section of `notmuch-hello', per project.
+Each is a state slug, or one of the other tag families: \"delegated\"
+\(delegated to you), \"check-fail\", \"check-warning\", \"archived\"."
+  :type '(repeat (choice (const :tag "Delegated to me" "delegated")
+                         (const :tag "CI failed" "check-fail")
+                         (const :tag "CI warned" "check-warning")
+                         (const :tag "Archived" "archived")
+                         (string :tag "State slug"))))
 
 (defcustom pwnm-sync-key-prefix "Y"
   "Key for the state keymap in notmuch show, tree and search buffers.
@@ -426,7 +432,8 @@ and the after-tag hook pushes it to Patchwork."
   "Return non-nil if a project's state tag is in CHANGE-LIST."
   (and pwnm-sync--connection
        (let ((tags (cl-loop for p in (pwnm-sync--projects)
-                            append (mapcar #'cdr (pwnm-sync--state-tags p))))
+                            append (cons (concat (plist-get p :tag) "-archived")
+                                         (mapcar #'cdr (pwnm-sync--state-tags p)))))
              (prefixes (mapcar (lambda (p) (concat (plist-get p :tag) "-")) (pwnm-sync--projects))))
          (cl-some (lambda (change)
                     (let ((tag (substring change 1)))
@@ -472,6 +479,42 @@ Run from `notmuch-after-tag-hook', which binds `query' and
     (when texts
       (pwnm-sync--message "%s" (string-join (delete-dups (nreverse texts)) "; ")))))
 
+;;; Archive and delegation
+
+(defun pwnm-sync-toggle-archived ()
+  "Archive the patch at point on Patchwork, or unarchive it if archived.
+The archived tag changes through `notmuch-tag'; the after-tag hook
+pushes it."
+  (interactive)
+  (let* ((tags (pwnm-sync--tags-at-point))
+         (project (car (pwnm-sync--read-project tags)))
+         (tag (concat (plist-get project :tag) "-archived"))
+         (changes (list (concat (if (member tag tags) "-" "+") tag))))
+    (pcase major-mode
+      ('notmuch-show-mode (notmuch-show-tag changes))
+      ('notmuch-tree-mode (notmuch-tree-tag changes))
+      (_ (notmuch-tag (format "(%s) and tag:%s" (notmuch-search-find-stable-query-region (point) (point))
+                              (plist-get project :tag))
+                      changes)
+         (notmuch-refresh-this-buffer)))))
+
+(defun pwnm-sync-delegate-to-me (message-id)
+  "Delegate the patch MESSAGE-ID to you on Patchwork.
+You are the `me' of the instance in the pwnm-sync config."
+  (interactive (list (pwnm-sync--message-id-at-point)))
+  (let ((results (plist-get (jsonrpc-request (pwnm-sync--connect) :delegate
+                                             (list :messageIds (vector message-id))
+                                             :timeout 60)
+                            :results)))
+    (seq-doseq (r results)
+      (pwnm-sync--log "delegate %s %s: %s %s" (plist-get r :project) message-id
+                      (plist-get r :outcome) (or (plist-get r :reason) (plist-get r :delegate)))
+      (pwnm-sync--message "%s: %s" (plist-get r :project)
+                          (if (equal (plist-get r :outcome) "delegated")
+                              (format "delegated to %s" (plist-get r :delegate))
+                            (format "refused: %s" (plist-get r :reason)))))
+    results))
+
 ;;; Patch facts
 
 (defun pwnm-sync--message-id-at-point ()
@@ -499,6 +542,16 @@ With REFRESH (interactively, a prefix argument), ask Patchwork first."
         (princ (format "  %s\n" (or (plist-get p :name) "")))
         (princ (format "  State:    %s%s\n" (plist-get p :stateName)
                        (if (eq (plist-get p :archived) t) ", archived" "")))
+        (princ (format "  Delegate: %s\n" (or (plist-get p :delegate) "nobody")))
+        (let ((series (plist-get p :series)))
+          (when series
+            (princ (format "  Series:   v%s %s/%s %s\n" (or (plist-get series :version) 1)
+                           (or (plist-get series :part) 1) (or (plist-get series :total) 1)
+                           (or (plist-get series :name) "")))))
+        (princ (format "  CI:       %s\n" (or (plist-get p :check) "unknown")))
+        (seq-doseq (c (or (plist-get p :checks) []))
+          (princ (format "    %-8s %s %s\n" (plist-get c :state) (plist-get c :context)
+                         (or (plist-get c :targetUrl) ""))))
         (princ (format "  Date:     %s\n" (or (plist-get p :date) "")))
         (princ (format "  Web:      %s\n" (or (plist-get p :webUrl) "")))
         (princ (format "  Mbox:     %s\n" (or (plist-get p :mboxUrl) "")))
@@ -580,8 +633,8 @@ With REFRESH (interactively, a prefix argument), ask Patchwork first."
   "Return saved-search plists for the Patchwork section."
   (cl-loop for p in (pwnm-sync--projects)
            append (cl-loop for state in pwnm-sync-hello-states
-                           for tag = (cdr (assoc state (pwnm-sync--state-tags p)))
-                           when tag
+                           for tag = (or (cdr (assoc state (pwnm-sync--state-tags p)))
+                                         (format "%s-%s" (plist-get p :tag) state))
                            collect (list :name (format "%s %s" (plist-get p :project) state)
                                          :query (format "tag:%s" tag)))))
 
@@ -607,6 +660,8 @@ Put it in `notmuch-hello-sections' (`pwnm-sync-mode' does so)."
     (define-key map "N" #'pwnm-sync-state-not-applicable)
     (define-key map "w" #'pwnm-sync-state-awaiting-upstream)
     (define-key map "Y" #'pwnm-sync-set-state)
+    (define-key map "A" #'pwnm-sync-toggle-archived)
+    (define-key map "m" #'pwnm-sync-delegate-to-me)
     (define-key map "i" #'pwnm-sync-patch-info)
     (define-key map "b" #'pwnm-sync-browse)
     (define-key map "p" #'pwnm-sync-pending)

@@ -23,7 +23,8 @@ function control(t: TestEnv): Promise<Server> {
     let body: unknown = { ok: true };
     switch (url.pathname) {
       case '/patches': body = [...data.patches.values()].map((p) => ({ id: p.id, msgid: p.msgid.slice(1, -1), state: p.state })); break;
-      case '/patch': body = patch ? { id: patch.id, state: patch.state } : null; break;
+      case '/patch': body = patch ? { id: patch.id, state: patch.state, archived: patch.archived, delegate: patch.delegate === null ? null : data.users.get(patch.delegate)!.username } : null; break;
+      case '/check': data.addCheck(patch!.id, t.maint.id, { state: q.get('state') as 'fail', context: q.get('context')!, target_url: q.get('url') }); break;
       case '/set': data.setState(patch!.id, q.get('state')!); break;
       case '/maintainer': t.project.maintainers = q.get('on') === '1' ? [t.maint.id] : []; break;
       case '/fault': t.sandbox.faults = q.get('on') === '1' ? [{ method: 'PATCH', times: Infinity, status: 503, body: '{"detail":"busy"}' }] : []; break;
@@ -59,6 +60,7 @@ describe('Emacs package', function () {
 
   it('passes the ERT suite against the real server, notmuch-emacs and the sandbox', async () => {
     const t = await makeEnv({ patches: 30, stateMix: false });
+    t.writeConfig('me = maint\n');
     const ctl = await control(t);
     try {
       const env = {

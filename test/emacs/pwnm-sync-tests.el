@@ -230,6 +230,37 @@
           (should (string-match-p "cancelled" said))))
     (pwnm-sync-test--control "/delay?ms=0")))
 
+(ert-deftest pwnm-sync-test-f-archive-key ()
+  "Y A archives the patch on Patchwork, and again unarchives it."
+  (let ((msgid (pwnm-sync-test--fresh-patch)))
+    (notmuch-show (notmuch-id-to-query msgid))
+    (pwnm-sync-test--press "Y A")
+    (should (pwnm-sync-test--wait (lambda () (eq (plist-get (pwnm-sync-test--control (concat "/patch?msgid=" (url-hexify-string msgid))) :archived) t))))
+    (should (member "pw-skiboot-archived" (pwnm-sync-test--tags msgid)))
+    (pwnm-sync-test--press "Y A")
+    (should (pwnm-sync-test--wait (lambda () (eq (plist-get (pwnm-sync-test--control (concat "/patch?msgid=" (url-hexify-string msgid))) :archived) :false))))))
+
+(ert-deftest pwnm-sync-test-g-delegate-key ()
+  "Y m delegates the patch to me and tags it."
+  (let ((msgid (pwnm-sync-test--fresh-patch)))
+    (notmuch-show (notmuch-id-to-query msgid))
+    (pwnm-sync-test--press "Y m")
+    (should (equal (plist-get (pwnm-sync-test--control (concat "/patch?msgid=" (url-hexify-string msgid))) :delegate) "maint"))
+    (should (member "pw-skiboot-delegated" (pwnm-sync-test--tags msgid)))))
+
+(ert-deftest pwnm-sync-test-h-info-checks ()
+  "The patch facts show CI results per context, delegate and series."
+  (let ((msgid (pwnm-sync-test--fresh-patch)))
+    (pwnm-sync-test--control (concat "/check?state=fail&context=ci-build&url=" (url-hexify-string "https://ci.example.org/42") "&msgid=" (url-hexify-string msgid)))
+    (pwnm-sync-test--synced)
+    (should (member "pw-skiboot-check-fail" (pwnm-sync-test--tags msgid)))
+    (pwnm-sync-patch-info msgid)
+    (with-current-buffer "*pwnm-sync patch*"
+      (should (string-match-p "CI: +fail" (buffer-string)))
+      (should (string-match-p "fail +ci-build https://ci.example.org/42" (buffer-string)))
+      (should (string-match-p "Delegate: \\(nobody\\|maint\\)" (buffer-string)))
+      (should (string-match-p "Series: +v[0-9]+ [0-9]+/[0-9]+" (buffer-string))))))
+
 (ert-deftest pwnm-sync-test-z-shutdown ()
   "The server stops cleanly."
   (pwnm-sync--connect)
