@@ -515,6 +515,38 @@ You are the `me' of the instance in the pwnm-sync config."
                             (format "refused: %s" (plist-get r :reason)))))
     results))
 
+;;; Commits
+
+(defun pwnm-sync-accept-from-git (repo range &optional dry-run)
+  "Mark accepted the patches that became the commits of RANGE in REPO.
+Patches are found by Patchwork's diff hash, else by the message-id of a
+Link: or Message-Id: trailer; their commit_ref is set too.  With
+DRY-RUN (interactively, a prefix argument), only report."
+  (interactive
+   (let ((root (or (locate-dominating-file default-directory ".git")
+                   (read-directory-name "Git repository: "))))
+     (list (expand-file-name root)
+           (read-string "Commits: " "@{upstream}..HEAD")
+           current-prefix-arg)))
+  (let* ((result (jsonrpc-request (pwnm-sync--connect) :acceptFromGit
+                                  (list :repo (expand-file-name repo) :range range
+                                        :dryRun (if dry-run t :json-false))
+                                  :timeout 600))
+         (matched (plist-get result :matched)))
+    (seq-doseq (m matched)
+      (pwnm-sync--log "accept %s %s -> %s patch %s (by %s): %s" (substring (plist-get m :commit) 0 12)
+                      (plist-get m :subject) (plist-get m :project) (plist-get m :patchId)
+                      (plist-get m :via) (plist-get m :outcome)))
+    (seq-doseq (u (plist-get result :unmatched))
+      (pwnm-sync--log "accept %s %s: unmatched" (substring (plist-get u :commit) 0 12) (plist-get u :subject)))
+    (seq-doseq (a (plist-get result :ambiguous))
+      (pwnm-sync--log "accept %s %s: ambiguous" (substring (plist-get a :commit) 0 12) (plist-get a :subject)))
+    (pwnm-sync--message "%s%d matched, %d ambiguous, %d unmatched (see *pwnm-sync*)"
+                        (if dry-run "Dry run: " "")
+                        (length matched) (length (plist-get result :ambiguous))
+                        (length (plist-get result :unmatched)))
+    result))
+
 ;;; Patch facts
 
 (defun pwnm-sync--message-id-at-point ()

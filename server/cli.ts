@@ -28,6 +28,8 @@ Commands:
   hook install|uninstall    add or remove our line in notmuch's post-new hook
   import-original [DB]      take the original pwnm-sync's states as ours (~/.pwnm-sync.db)
   doctor                    check config, token, notmuch, state database and hook
+  accept-from-git RANGE     mark the patches that became these commits accepted
+                            [--repo DIR] [--project P] [--state S] [--dry-run]
   demo [--keep]             a full demo against a local sandbox Patchwork
   help, --help              this text;  --version  the version
 
@@ -64,6 +66,8 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   'local-only': { type: 'boolean' },
   series: { type: 'boolean' },
+  repo: { type: 'string' },
+  state: { type: 'string' },
   prefer: { type: 'string' },
   json: { type: 'boolean' },
   keep: { type: 'boolean' },
@@ -120,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
     out(v.json ? JSON.stringify(checks, null, 2) : formatChecks(checks));
     return checks.every((c) => c.ok || c.what === 'post-new hook') ? 0 : 1;
   }
-  if (!['sync', 'status', 'set-state', 'hook', 'import-original'].includes(command)) throw new PwnmError('USAGE', `unknown command "${command}"; see pwnm-sync --help`);
+  if (!['sync', 'status', 'set-state', 'hook', 'import-original', 'accept-from-git'].includes(command)) throw new PwnmError('USAGE', `unknown command "${command}"; see pwnm-sync --help`);
 
   const { config, warnings } = loadConfig(overrides(v));
   for (const inst of config.instances) if (inst.token) secrets.push(inst.token);
@@ -170,6 +174,16 @@ async function main(argv: string[]): Promise<number> {
         const r = importOriginal(session, file);
         out(v.json ? JSON.stringify(r, null, 2) : `imported ${r.imported} patch states from ${r.file} (${r.projects.join(', ') || 'no configured project'}); ${r.pending} local changes the original had not pushed go with the next sync; ${r.skipped} rows of other projects skipped`);
         return 0;
+      }
+      case 'accept-from-git': {
+        if (args.length !== 1) throw new PwnmError('USAGE', 'accept-from-git takes one REV-RANGE, e.g. origin/master..HEAD');
+        const { acceptFromGit, formatAccept } = await import('./git/accept.js');
+        const r = await acceptFromGit(session, {
+          repo: v.repo ?? process.cwd(), range: args[0]!, dryRun: Boolean(v['dry-run']),
+          ...(v.project?.[0] ? { project: v.project[0] } : {}), ...(v.state ? { state: v.state } : {}),
+        });
+        out(v.json ? JSON.stringify(r, null, 2) : formatAccept(r));
+        return r.matched.every((m) => ['pushed', 'unchanged', 'dry-run'].includes(m.outcome)) ? 0 : 1;
       }
       case 'set-state': {
         if (args.length !== 2) throw new PwnmError('USAGE', 'set-state takes MESSAGE-ID and STATE, e.g. pwnm-sync set-state 20180101.1234@example.org accepted');

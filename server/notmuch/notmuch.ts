@@ -29,8 +29,14 @@ export class Notmuch {
     this.lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
   }
 
-  private async run(args: string[], input?: string): Promise<string> {
-    const deadline = Date.now() + this.lockTimeoutMs;
+  /**
+   * Run notmuch. `workMs` is what the call may take once it has the write
+   * lock; the rest of the time limit is our wait for that lock. Readers
+   * never wait for the lock, so they get no limit of ours.
+   */
+  private async run(args: string[], input?: string, workMs?: number): Promise<string> {
+    const started = Date.now();
+    const deadline = workMs === undefined ? Infinity : started + this.lockTimeoutMs + workMs;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
       this.calls++;
       try {
@@ -39,7 +45,7 @@ export class Notmuch {
           extendEnv: false,
           input: input ?? '',
           maxBuffer: 1024 * 1024 * 1024,
-          timeout: Math.max(1000, deadline - Date.now()),
+          ...(deadline === Infinity ? {} : { timeout: Math.max(1000, deadline - Date.now()) }),
           stripFinalNewline: false,
         });
         return result.stdout;
@@ -51,7 +57,8 @@ export class Notmuch {
         const command = `notmuch ${args.join(' ')}`;
         const stderr = String(e.stderr ?? '').trim();
         if (e.timedOut || (LOCK_ERROR.test(stderr) && Date.now() + delay >= deadline)) {
-          throw new PwnmError('NOTMUCH_LOCKED', `the notmuch database stayed locked for ${Math.round(this.lockTimeoutMs / 1000)} s (is notmuch new running?); nothing was lost, run the sync again`, { cause: err, details: { command, stderr } });
+          const waited = Math.round((Date.now() - started) / 1000);
+          throw new PwnmError('NOTMUCH_LOCKED', `the notmuch database stayed locked for ${waited} s (is notmuch new running?); nothing was lost, run the sync again`, { cause: err, details: { command, stderr } });
         }
         if (LOCK_ERROR.test(stderr)) {
           await new Promise((r) => setTimeout(r, delay));
@@ -85,7 +92,8 @@ export class Notmuch {
   async tag(changes: readonly TagChange[]): Promise<void> {
     if (changes.length === 0) return;
     const input = changes.map(batchLine).join('\n') + '\n';
-    await this.run(['tag', '--batch'], input);
+    // notmuch rewrites a message in 1-2 ms; allow ten times that, and at least 5 s.
+    await this.run(['tag', '--batch'], input, Math.max(5000, changes.length * 20));
   }
 
   /** One count per query, in one process. */

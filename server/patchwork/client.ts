@@ -245,7 +245,7 @@ export class PatchworkClient {
   }
 
   /** PATCH a patch and check that the server really took the change. */
-  async updatePatch(id: number, fields: Partial<Pick<PwPatch, 'state' | 'archived'>> & { delegate?: number | null }, project: string): Promise<PwPatch> {
+  async updatePatch(id: number, fields: Partial<Pick<PwPatch, 'state' | 'archived' | 'commit_ref'>> & { delegate?: number | null }, project: string): Promise<PwPatch> {
     await this.discover();
     let res: Response;
     try {

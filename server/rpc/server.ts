@@ -193,6 +193,15 @@ export function serve(options: ServeOptions): MessageConnection {
     return { results };
   });
 
+  handle('acceptFromGit', async (raw: unknown) => {
+    const s = ready();
+    const p = params<{ repo: string; range: string; project?: string; state?: string; dryRun?: boolean }>(raw, { repo: 'string', range: 'string', project: 'string?', state: 'string?', dryRun: 'boolean?' });
+    const { acceptFromGit } = await import('../git/accept.js');
+    const result = await acceptFromGit(s, p);
+    tagsChanged(new Set(result.matched.filter((m) => m.outcome === 'pushed').map((m) => m.msgid)));
+    return result;
+  });
+
   handle('patchInfo', async (raw: unknown) => {
     const s = ready();
     const p = params<{ messageId: string; refresh?: boolean }>(raw, { messageId: 'string', refresh: 'boolean?' });

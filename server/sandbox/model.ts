@@ -1,3 +1,5 @@
+import { hashDiff } from '../patchwork/hash.js';
+
 // The sandbox's data: a Patchwork instance in memory, shaped after the real
 // 3.1.3 models, plus the serialisers that turn it into API JSON per version.
 
@@ -186,6 +188,8 @@ export class SandboxData {
       id: this.nextIds.patch, date: new Date().toISOString().slice(0, 19), state: 'new', archived: false, hash: null,
       delegate: null, series: null, commit_ref: null, pull_url: null, check: 'pending', diff: null, content: '', headers: {}, ...p,
     };
+    // As Patch.save() does: the hash of the stored diff, when none was given.
+    if (patch.hash === null && patch.diff !== null) patch.hash = hashDiff(patch.diff);
     this.nextIds.patch = Math.max(this.nextIds.patch, patch.id + 1);
     this.patches.set(patch.id, patch);
     const ids = this.byProject.get(patch.project)!;

@@ -49,6 +49,9 @@ const MIGRATIONS: string[] = [
    ALTER TABLE patches ADD COLUMN series_total INTEGER;
    ALTER TABLE patches ADD COLUMN archived_base INTEGER;   -- archived flag last agreed; NULL: never tagged
    CREATE INDEX patches_series ON patches (instance, project, series_id);`,
+  // Patchwork's diff hash, to find the patch a git commit came from.
+  `ALTER TABLE patches ADD COLUMN hash TEXT;
+   CREATE INDEX patches_hash ON patches (hash);`,
 ];
 
 export interface PatchRow {
@@ -73,10 +76,11 @@ export interface PatchRow {
   series_part: number | null;
   series_total: number | null;
   archived_base: number | null;
+  hash: string | null;
 }
 
 export type RemotePatch = Pick<PatchRow, 'msgid' | 'patch_id' | 'remote' | 'archived' | 'date' | 'name' | 'web_url' | 'mbox'>
-  & Partial<Pick<PatchRow, 'check_state' | 'delegate' | 'submitter' | 'series_id' | 'series_name' | 'series_version' | 'series_part' | 'series_total'>>;
+  & Partial<Pick<PatchRow, 'check_state' | 'delegate' | 'submitter' | 'series_id' | 'series_name' | 'series_version' | 'series_part' | 'series_total' | 'hash'>>;
 
 export type PendingKind = 'push' | 'conflict' | 'ambiguous' | 'refused';
 
@@ -134,14 +138,15 @@ export class Store {
       getPatch: db.prepare<[string, string, string], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND msgid = ?'),
       patchesByMsgid: db.prepare<[string], PatchRow>('SELECT * FROM patches WHERE msgid = ?'),
       upsertPatch: db.prepare(`INSERT INTO patches (instance, project, msgid, patch_id, remote, archived, date, name, web_url, mbox,
-          check_state, delegate, submitter, series_id, series_name, series_version, series_part, series_total)
+          check_state, delegate, submitter, series_id, series_name, series_version, series_part, series_total, hash)
         VALUES (@instance, @project, @msgid, @patch_id, @remote, @archived, @date, @name, @web_url, @mbox,
-          @check_state, @delegate, @submitter, @series_id, @series_name, @series_version, @series_part, @series_total)
+          @check_state, @delegate, @submitter, @series_id, @series_name, @series_version, @series_part, @series_total, @hash)
         ON CONFLICT (instance, project, msgid) DO UPDATE SET patch_id = excluded.patch_id, remote = excluded.remote,
           archived = excluded.archived, date = excluded.date, name = excluded.name, web_url = excluded.web_url, mbox = excluded.mbox,
           check_state = excluded.check_state, delegate = excluded.delegate, submitter = excluded.submitter,
           series_id = excluded.series_id, series_name = excluded.series_name, series_version = excluded.series_version,
-          series_part = excluded.series_part, series_total = excluded.series_total`),
+          series_part = excluded.series_part, series_total = excluded.series_total, hash = excluded.hash`),
+      byHash: db.prepare<[string], PatchRow>('SELECT * FROM patches WHERE hash = ?'),
       setDelegate: db.prepare('UPDATE patches SET delegate = ? WHERE instance = ? AND project = ? AND patch_id = ?'),
       setArchived: db.prepare('UPDATE patches SET archived = ?, archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
       commitArchived: db.prepare('UPDATE patches SET archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
@@ -219,7 +224,7 @@ export class Store {
   upsertPatches(instance: string, project: string, patches: readonly RemotePatch[]): void {
     this.transaction(() => {
       for (const p of patches) {
-        this.stmt.upsertPatch.run({ instance, project, check_state: null, delegate: null, submitter: null, series_id: null, series_name: null, series_version: null, series_part: null, series_total: null, ...p });
+        this.stmt.upsertPatch.run({ instance, project, check_state: null, delegate: null, submitter: null, series_id: null, series_name: null, series_version: null, series_part: null, series_total: null, hash: null, ...p });
         this.stmt.addState.run(instance, project, p.remote);
       }
     });
@@ -246,6 +251,10 @@ export class Store {
 
   commitArchived(instance: string, project: string, msgid: string, archived: boolean): void {
     this.stmt.commitArchived.run(archived ? 1 : 0, instance, project, msgid);
+  }
+
+  patchesByHash(hash: string): PatchRow[] {
+    return this.stmt.byHash.all(hash);
   }
 
   seriesPatches(instance: string, project: string, seriesId: number): PatchRow[] {

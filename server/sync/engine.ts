@@ -116,6 +116,7 @@ export function toRemote(p: PwPatch): RemotePatch {
     series_version: series?.version ?? null,
     series_part: part?.[0] ?? null,
     series_total: part?.[1] ?? null,
+    hash: p.hash ?? null,
   };
 }
 

@@ -59,48 +59,53 @@ export async function setState(session: Session, msgidInput: string, stateInput:
     rows = rows.flatMap((r) => (r.series_id === null ? [r] : session.store.seriesPatches(r.instance, r.project, r.series_id)));
   }
   session.claim(rows.map((r) => r.msgid));
-  const results: SetStateResult[] = [];
-  await mapLimit(rows, session.config.concurrency, async (row) => {
-    const inst = session.instance(row.instance);
-    const client = await session.client(inst);
-    const base = { instance: row.instance, project: row.project, msgid: row.msgid, patchId: row.patch_id, state };
-    const retag = async (commit: boolean, to: string): Promise<void> => {
-      // One notmuch call, no dump first: removing a state tag the message
-      // does not carry is a no-op, and a mail not here yet matches nothing.
-      const known = [...new Set([...DEFAULT_STATES, ...session.store.knownStates(row.instance, row.project), row.remote, to])];
-      const remove = known.filter((s) => s !== to).map((s) => session.scheme.state(row.project, s));
-      if (commit) session.store.setJournal(row.instance, row.project, row.msgid, to);
-      await session.notmuch.tag([{ msgid: row.msgid, add: session.scheme.forState(row.project, to), remove }]);
-      if (commit) session.store.commitBaseline(row.instance, row.project, row.msgid, to);
-    };
-    if (!client.canWrite) {
+  return mapLimit(rows, session.config.concurrency, (row) => pushState(session, row, state));
+}
+
+/**
+ * Push `state` (and any `extra` fields, e.g. commit_ref) for one patch row,
+ * then retag its message. Used by set-state and accept-from-git.
+ */
+export async function pushState(session: Session, row: PatchRow, state: string, extra: { commit_ref?: string } = {}): Promise<SetStateResult> {
+  const inst = session.instance(row.instance);
+  const client = await session.client(inst);
+  const base = { instance: row.instance, project: row.project, msgid: row.msgid, patchId: row.patch_id, state };
+  const retag = async (commit: boolean, to: string): Promise<void> => {
+    // One notmuch call, no dump first: removing a state tag the message
+    // does not carry is a no-op, and a mail not here yet matches nothing.
+    const known = [...new Set([...DEFAULT_STATES, ...session.store.knownStates(row.instance, row.project), row.remote, to])];
+    const remove = known.filter((s) => s !== to).map((s) => session.scheme.state(row.project, s));
+    if (commit) session.store.setJournal(row.instance, row.project, row.msgid, to);
+    await session.notmuch.tag([{ msgid: row.msgid, add: session.scheme.forState(row.project, to), remove }]);
+    if (commit) session.store.commitBaseline(row.instance, row.project, row.msgid, to);
+  };
+  if (!client.canWrite) {
+    await retag(false, state);
+    const reason = `read-only: no token for ${inst.name}; the change waits until one is configured`;
+    session.store.putPending({ instance: row.instance, project: row.project, msgid: row.msgid, kind: 'push', state, reason });
+    return { ...base, outcome: 'queued', reason };
+  }
+  try {
+    await client.updatePatch(row.patch_id, { state, ...extra }, row.project);
+    session.store.setRemote(row.instance, row.project, row.msgid, state);
+    session.store.dropPending(row.instance, row.project, row.msgid, 'push');
+    await retag(true, state);
+    return { ...base, outcome: row.remote === state ? 'unchanged' : 'pushed' };
+  } catch (err) {
+    if (err instanceof PwnmError && (err.code === 'FORBIDDEN' || err.code === 'BAD_REQUEST')) {
+      const reason = err.code === 'FORBIDDEN' ? `not a maintainer of ${row.project} on ${inst.name}` : errorMessage(err);
+      session.store.putPending({ instance: row.instance, project: row.project, msgid: row.msgid, kind: 'refused', state, reason });
+      await retag(true, row.remote);
+      return { ...base, outcome: 'refused', reason };
+    }
+    if (err instanceof PwnmError && err.code !== 'AUTH' && err.code !== 'INTERNAL') {
       await retag(false, state);
-      const reason = `read-only: no token for ${inst.name}; the change waits until one is configured`;
-      session.store.putPending({ instance: row.instance, project: row.project, msgid: row.msgid, kind: 'push', state, reason });
-      results.push({ ...base, outcome: 'queued', reason });
-      return;
+      const reason = errorMessage(err);
+      session.store.putPending({ instance: row.instance, project: row.project, msgid: row.msgid, kind: 'push', state, reason, attempts: 1 });
+      return { ...base, outcome: 'queued', reason };
     }
-    try {
-      await client.updatePatch(row.patch_id, { state }, row.project);
-      session.store.setRemote(row.instance, row.project, row.msgid, state);
-      session.store.dropPending(row.instance, row.project, row.msgid, 'push');
-      await retag(true, state);
-      results.push({ ...base, outcome: row.remote === state ? 'unchanged' : 'pushed' });
-    } catch (err) {
-      if (err instanceof PwnmError && (err.code === 'FORBIDDEN' || err.code === 'BAD_REQUEST')) {
-        const reason = err.code === 'FORBIDDEN' ? `not a maintainer of ${row.project} on ${inst.name}` : errorMessage(err);
-        session.store.putPending({ instance: row.instance, project: row.project, msgid: row.msgid, kind: 'refused', state, reason });
-        await retag(true, row.remote);
-        results.push({ ...base, outcome: 'refused', reason });
-      } else if (err instanceof PwnmError && err.code !== 'AUTH' && err.code !== 'INTERNAL') {
-        await retag(false, state);
-        const reason = errorMessage(err);
-        session.store.putPending({ instance: row.instance, project: row.project, msgid: row.msgid, kind: 'push', state, reason, attempts: 1 });
-        results.push({ ...base, outcome: 'queued', reason });
-      } else throw err;
-    }
-  });
-  return results;
+    throw err;
+  }
 }
 
 /** Patchwork user id of a username (the API wants ids; there is no "who am I"). */
