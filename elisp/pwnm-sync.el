@@ -387,17 +387,40 @@ With prefix argument FULL, re-read everything from Patchwork."
                                          append (mapcar #'car (pwnm-sync--state-tags p))))
                    nil nil))
 
-(defun pwnm-sync-set-state (state &optional projects)
+(defun pwnm-sync--cover-letter-p ()
+  "Return non-nil if point is on a message in show that is not a patch.
+A cover letter, say: the state keys then act on its thread's patches."
+  (and (eq major-mode 'notmuch-show-mode)
+       (not (member "patchwork" (notmuch-show-get-tags)))))
+
+(defun pwnm-sync--thread-query ()
+  "Return a query for the thread of the message at point in show."
+  (format "thread:{%s}" (notmuch-show-get-message-id)))
+
+(defun pwnm-sync--thread-tags ()
+  "Return the tags of all messages of the thread at point in show."
+  (notmuch-call-notmuch-sexp "search" "--output=tags" "--format=sexp" (pwnm-sync--thread-query)))
+
+(defun pwnm-sync-set-state (state &optional projects series)
   "Set the Patchwork STATE of the patch message(s) at point.
-In show and tree buffers that is the message at point, in search
-buffers the patch messages of the thread at point or of the region.
-PROJECTS limits the change to those projects (plists); nil asks when
-the message is in several.  The change goes through `notmuch-tag',
-and the after-tag hook pushes it to Patchwork."
+In show and tree buffers that is the message at point (on a cover
+letter, the patches of its thread), in search buffers the patch
+messages of the thread at point or of the region.  PROJECTS limits
+the change to those projects (plists); nil asks when the message is
+in several.  The change goes through `notmuch-tag', and the after-tag
+hook pushes it to Patchwork.  With SERIES (interactively, a prefix
+argument), the server sets every patch of the message's series."
   (interactive (let ((projects (pwnm-sync--read-project (pwnm-sync--tags-at-point))))
-                 (list (pwnm-sync--read-state projects) projects)))
-  (let ((projects (or projects (pwnm-sync--read-project (pwnm-sync--tags-at-point)))))
-    (dolist (project projects)
+                 (list (pwnm-sync--read-state projects) projects current-prefix-arg)))
+  (cond
+   (series (pwnm-sync--set-series-state state (pwnm-sync--message-id-at-point)))
+   ((pwnm-sync--cover-letter-p)
+    (dolist (project (or projects (pwnm-sync--read-project (pwnm-sync--thread-tags))))
+      (notmuch-tag (format "(%s) and tag:%s" (pwnm-sync--thread-query) (plist-get project :tag))
+                   (pwnm-sync--tag-changes project state)))
+    (notmuch-refresh-this-buffer))
+   (t
+    (dolist (project (or projects (pwnm-sync--read-project (pwnm-sync--tags-at-point))))
       (let ((changes (pwnm-sync--tag-changes project state)))
         (pcase major-mode
           ('notmuch-show-mode (notmuch-show-tag changes))
@@ -407,15 +430,30 @@ and the after-tag hook pushes it to Patchwork."
                   (end (if (use-region-p) (region-end) (point)))
                   (threads (notmuch-search-find-stable-query-region beg end)))
              (notmuch-tag (format "(%s) and tag:%s" threads (plist-get project :tag)) changes)
-             (notmuch-refresh-this-buffer))))))))
+             (notmuch-refresh-this-buffer)))))))))
+
+(defun pwnm-sync--set-series-state (state message-id)
+  "Set STATE for every patch of the series of MESSAGE-ID, on the server."
+  (let* ((results (plist-get (jsonrpc-request (pwnm-sync--connect) :setState
+                                              (list :messageIds (vector message-id) :state state :series t)
+                                              :timeout 300)
+                             :results))
+         (outcomes (seq-group-by (lambda (r) (plist-get r :outcome)) results)))
+    (seq-doseq (r results)
+      (pwnm-sync--log "series %s patch %s: %s %s" (plist-get r :project) (plist-get r :patchId)
+                      (plist-get r :outcome) (or (plist-get r :reason) state)))
+    (pwnm-sync--message "Series: %s" (mapconcat (lambda (g) (format "%d %s" (length (cdr g)) (car g))) outcomes ", "))
+    (pwnm-sync--refresh-buffers)
+    results))
 
 (defmacro pwnm-sync--define-state-command (state)
   "Define `pwnm-sync-state-STATE', a command setting STATE."
   (let ((name (intern (format "pwnm-sync-state-%s" state))))
-    `(defun ,name ()
-       ,(format "Set the Patchwork state of the patch at point to %s." state)
-       (interactive)
-       (pwnm-sync-set-state ,state))))
+    `(defun ,name (&optional series)
+       ,(format "Set the Patchwork state of the patch at point to %s.
+With SERIES (interactively, a prefix argument), of its whole series." state)
+       (interactive "P")
+       (pwnm-sync-set-state ,state nil series))))
 
 (pwnm-sync--define-state-command "new")
 (pwnm-sync--define-state-command "under-review")

@@ -22,7 +22,7 @@ function control(t: TestEnv): Promise<Server> {
     const patch = q.get('msgid') ? [...data.patches.values()].find((p) => p.msgid === `<${q.get('msgid')}>`) : undefined;
     let body: unknown = { ok: true };
     switch (url.pathname) {
-      case '/patches': body = [...data.patches.values()].map((p) => ({ id: p.id, msgid: p.msgid.slice(1, -1), state: p.state })); break;
+      case '/patches': body = [...data.patches.values()].map((p) => ({ id: p.id, msgid: p.msgid.slice(1, -1), state: p.state, series: p.series })); break;
       case '/patch': body = patch ? { id: patch.id, state: patch.state, archived: patch.archived, delegate: patch.delegate === null ? null : data.users.get(patch.delegate)!.username } : null; break;
       case '/check': data.addCheck(patch!.id, t.maint.id, { state: q.get('state') as 'fail', context: q.get('context')!, target_url: q.get('url') }); break;
       case '/set': data.setState(patch!.id, q.get('state')!); break;

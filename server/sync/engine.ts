@@ -367,10 +367,11 @@ class ProjectSync {
   private async listPatches(projectId: number, since: string | undefined): Promise<void> {
     this.summary.since = since ?? null;
     let pages = 0;
-    await this.client!.eachPage<PwPatch>('patches', { project: projectId, since, order: 'id' }, (items) => {
+    await this.client!.eachPage<PwPatch>('patches', { project: projectId, since, order: 'id' }, async (items) => {
       checkCancel(this.options.signal);
       this.applyPatches(items);
       this.progress('fetch', ++pages, 0, `${this.project}: ${this.summary.fetched} patches read`);
+      await this.writer.room();
     });
   }
 

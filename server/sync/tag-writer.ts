@@ -31,6 +31,8 @@ export class TagWriter {
   private running: Promise<void> | undefined;
   private failure: unknown;
   private stopped = false;
+  /** Producers waiting for the queue to shrink. */
+  private waiters: (() => void)[] = [];
 
   constructor(private readonly notmuch: Notmuch, private readonly options: TagWriterOptions) {}
 
@@ -49,10 +51,29 @@ export class TagWriter {
     if (this.failure) throw this.failure;
   }
 
+  /**
+   * Wait while more than a few batches are queued. Fetching outruns tagging
+   * (notmuch rewrites ~1,000 messages a second), so without this a large
+   * first sync would hold every change in memory; with it, memory is bounded
+   * by a few batches and tagging never runs dry.
+   */
+  async room(): Promise<void> {
+    while (this.queue.length > this.batchSize * 4 && !this.failure && !this.stopped) {
+      this.kick(false);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
   /** Drop what is not applied yet (journals stay; the next run re-plans). */
   stop(): void {
     this.stopped = true;
     this.queue = [];
+    this.wake();
   }
 
   private kick(all: boolean): void {
@@ -62,6 +83,7 @@ export class TagWriter {
       this.queue = [];
     }).finally(() => {
       this.running = undefined;
+      this.wake();
       if (!this.failure && this.queue.length >= this.batchSize) this.kick(false);
     });
   }
@@ -77,6 +99,7 @@ export class TagWriter {
       this.options.transaction(() => batch.forEach((i) => i.commit()));
       this.applied += changes.length;
       this.options.onBatch?.(changes.length);
+      this.wake();
       const elapsed = performance.now() - started;
       if (changes.length >= 50 && elapsed > 0) {
         // Aim the next batch at the target duration from the rate just seen.

@@ -28,6 +28,8 @@ const { values } = parseArgs({
     'latency-ms': { type: 'string', default: '50' },
     concurrency: { type: 'string', default: '4' },
     out: { type: 'string', default: join(ROOT, 'test', 'bench', 'results', 'latest.md') },
+    // Corpora are built once per size and kept here between runs.
+    'cache-dir': { type: 'string', default: tmpdir() },
   },
 });
 const sizes = values.patches!.split(',').map(Number);
@@ -42,7 +44,7 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 const seconds = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
 
 async function corpus(n: number): Promise<{ dir: string; maildir: string; notmuchConfig: string }> {
-  const dir = join(tmpdir(), `pwnm-sync-bench-${n}-v1`);
+  const dir = join(values['cache-dir']!, `pwnm-sync-bench-${n}-v1`);
   const maildir = join(dir, 'mail');
   const notmuchConfig = join(dir, 'notmuch-config');
   if (!existsSync(join(dir, 'pristine', 'done'))) {

@@ -52,8 +52,10 @@
   (notmuch-call-notmuch-sexp "search" "--output=tags" "--format=sexp" (notmuch-id-to-query msgid)))
 
 (defun pwnm-sync-test--state-tags (msgid)
-  "Return the pw-skiboot- state tags of MSGID."
-  (seq-filter (lambda (tag) (string-prefix-p "pw-skiboot-" tag)) (pwnm-sync-test--tags msgid)))
+  "Return the pw-skiboot- state tags of MSGID (not checks, delegation, archived)."
+  (seq-filter (lambda (tag) (and (string-prefix-p "pw-skiboot-" tag)
+                                 (not (string-match-p "^pw-skiboot-\\(check-\\|delegate\\|archived$\\)" tag))))
+              (pwnm-sync-test--tags msgid)))
 
 (defun pwnm-sync-test--log ()
   "Return the text of the *pwnm-sync* log buffer."
@@ -260,6 +262,42 @@
       (should (string-match-p "fail +ci-build https://ci.example.org/42" (buffer-string)))
       (should (string-match-p "Delegate: \\(nobody\\|maint\\)" (buffer-string)))
       (should (string-match-p "Series: +v[0-9]+ [0-9]+/[0-9]+" (buffer-string))))))
+
+(defun pwnm-sync-test--untouched-series ()
+  "Return the msgids of a series of two or more patches, all still `new'."
+  (let ((groups (seq-group-by (lambda (p) (plist-get p :series)) (append (pwnm-sync-test--control "/patches") nil))))
+    (mapcar (lambda (p) (plist-get p :msgid))
+            (cdr (seq-find (lambda (g) (and (cddr g) (seq-every-p (lambda (p) (equal (plist-get p :state) "new")) (cdr g))))
+                           groups)))))
+
+(ert-deftest pwnm-sync-test-i-series-key ()
+  "C-u Y c sets the state of every patch of the series."
+  (let ((series (pwnm-sync-test--untouched-series)))
+    (should (cdr series))
+    (notmuch-show (notmuch-id-to-query (car series)))
+    (pwnm-sync-test--press "C-u Y c")
+    (dolist (msgid series)
+      (should (equal (pwnm-sync-test--server-state msgid) "changes-requested"))
+      (should (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-changes-requested"))))))
+
+(ert-deftest pwnm-sync-test-j-cover-letter ()
+  "On a cover letter the state key acts on the patches of its thread."
+  (let* ((covers (seq-filter
+                  (lambda (id)
+                    (let ((patches (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp"
+                                                              (format "thread:{id:%s} and tag:patchwork" id))))
+                      (and (cdr patches)
+                           (seq-every-p (lambda (m) (equal (pwnm-sync-test--state-tags m) '("pw-skiboot-new"))) patches))))
+                  (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp" "not tag:patchwork and not subject:Re")))
+         (cover (car covers))
+         (patches (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp"
+                                             (format "thread:{id:%s} and tag:patchwork" cover))))
+    (should cover)
+    (notmuch-show (notmuch-id-to-query cover))
+    (goto-char (point-min))
+    (pwnm-sync-test--press "Y r")
+    (dolist (msgid patches)
+      (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "rejected")))))))
 
 (ert-deftest pwnm-sync-test-z-shutdown ()
   "The server stops cleanly."

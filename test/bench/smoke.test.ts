@@ -1,0 +1,29 @@
+import { expect } from 'chai';
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../helpers.js';
+
+// The benchmark, small, so that it cannot rot: it must run and print its
+// table. No times are asserted (they would be flaky here).
+
+describe('benchmark smoke run', function () {
+  this.timeout(300_000);
+
+  it('runs 200 patches end to end and prints the table', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pwnm-bench-smoke-'));
+    try {
+      const out = join(dir, 'smoke.md');
+      const r = await execa('node', [join(ROOT, 'build', 'test', 'bench', 'bench.js'), '--patches', '200', '--latency-ms', '5', '--out', out, '--cache-dir', dir], { reject: false, all: true });
+      expect(r.exitCode, r.all).to.equal(0);
+      const table = readFileSync(out, 'utf8');
+      for (const step of ['fetch floor', 'tag floor', 'first full sync', 'no-change incremental sync', 'incremental, 100 server + 100 local changes', '--local-only, nothing to do', 'setState via serve']) {
+        expect(table, step).to.include(`| ${step}`);
+      }
+      expect(table).to.match(/first full sync \| [\d.]+ m?s \| \d+ \| \d+ \| \d+ MB \| [\d.]+ x max\(floors\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
