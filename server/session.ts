@@ -87,14 +87,6 @@ export class Session {
     if (this.syncing > 0) for (const id of msgids) this.claimed.add(id);
   }
 
-  /** Tokens in use, for redacting anything printed. */
-  async secrets(): Promise<string[]> {
-    const out: string[] = [];
-    for (const inst of this.config.instances) if (inst.token) out.push(inst.token);
-    for (const t of Object.values(this.options.tokens ?? {})) out.push(t);
-    return out;
-  }
-
   async close(): Promise<void> {
     for (const c of this.clients.values()) await c.then((client) => client.close(), () => undefined);
     this.store.close();

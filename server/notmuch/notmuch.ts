@@ -31,8 +31,8 @@ export class Notmuch {
 
   /**
    * Run notmuch. `workMs` is what the call may take once it has the write
-   * lock; the rest of the time limit is our wait for that lock. Readers
-   * never wait for the lock, so they get no limit of ours.
+   * lock; the rest of the time limit is our wait for that lock. Calls that
+   * never wait for it (count, search, config) get no limit of ours.
    */
   private async run(args: string[], input?: string, workMs?: number): Promise<string> {
     const started = Date.now();
@@ -79,7 +79,9 @@ export class Notmuch {
 
   /** Current tags of every message matching `query`, by message-id. */
   async dump(query: string): Promise<Map<string, string[]>> {
-    const out = await this.run(['dump', '--format=batch-tag', '--', query]);
+    // dump waits for the write lock too (seen with notmuch 0.37); reading
+    // 100,000 messages takes about a second, so 30 s is ample work time.
+    const out = await this.run(['dump', '--format=batch-tag', '--', query], undefined, 30_000);
     const result = new Map<string, string[]>();
     for (const line of out.split('\n')) {
       const parsed = parseDumpLine(line);

@@ -161,7 +161,6 @@ export class Store {
       setJournal: db.prepare('UPDATE patches SET journal = ? WHERE instance = ? AND project = ? AND msgid = ?'),
       commitBaseline: db.prepare('UPDATE patches SET baseline = ?, journal = NULL WHERE instance = ? AND project = ? AND msgid = ?'),
       untagged: db.prepare<[string, string], { n: number }>('SELECT count(*) AS n FROM patches WHERE instance = ? AND project = ? AND baseline IS NULL'),
-      countPatches: db.prepare<[string, string], { n: number }>('SELECT count(*) AS n FROM patches WHERE instance = ? AND project = ?'),
       putPending: db.prepare(`INSERT INTO pending (instance, project, msgid, kind, state, reason, attempts, updated)
         VALUES (@instance, @project, @msgid, @kind, @state, @reason, @attempts, @updated)
         ON CONFLICT (instance, project, msgid, kind) DO UPDATE SET state = excluded.state, reason = excluded.reason,
@@ -285,10 +284,6 @@ export class Store {
 
   untaggedCount(instance: string, project: string): number {
     return this.stmt.untagged.get(instance, project)?.n ?? 0;
-  }
-
-  patchCount(instance: string, project: string): number {
-    return this.stmt.countPatches.get(instance, project)?.n ?? 0;
   }
 
   putPending(row: Omit<PendingRow, 'updated' | 'attempts'> & { attempts?: number }): void {
