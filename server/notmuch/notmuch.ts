@@ -34,21 +34,25 @@ export class Notmuch {
    * lock; the rest of the time limit is our wait for that lock. Calls that
    * never wait for it (count, search, config) get no limit of ours.
    */
-  private async run(args: string[], input?: string, workMs?: number): Promise<string> {
+  private async run(args: string[], input?: string, workMs?: number, onLine?: (line: string) => void): Promise<string> {
     const started = Date.now();
     const deadline = workMs === undefined ? Infinity : started + this.lockTimeoutMs + workMs;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
       this.calls++;
       try {
-        const result = await execa('notmuch', args, {
+        const subprocess = execa('notmuch', args, {
           env: this.env,
           extendEnv: false,
           input: input ?? '',
           maxBuffer: 1024 * 1024 * 1024,
           ...(deadline === Infinity ? {} : { timeout: Math.max(1000, deadline - Date.now()) }),
           stripFinalNewline: false,
+          // A large dump is read line by line, never held whole.
+          ...(onLine ? { buffer: { stdout: false } } : {}),
         });
-        return result.stdout;
+        if (onLine) for await (const line of subprocess) onLine(line);
+        const result = await subprocess;
+        return onLine ? '' : result.stdout;
       } catch (err) {
         const e = err as ExecaError;
         if ((e as { code?: string }).code === 'ENOENT') {
@@ -79,14 +83,21 @@ export class Notmuch {
 
   /** Current tags of every message matching `query`, by message-id. */
   async dump(query: string): Promise<Map<string, string[]>> {
+    const result = new Map<string, string[]>();
+    // Every message carries the same few tags: keep one copy of each.
+    const interned = new Map<string, string>();
+    const intern = (tag: string): string => {
+      const known = interned.get(tag);
+      if (known !== undefined) return known;
+      if (interned.size < 10_000) interned.set(tag, tag);
+      return tag;
+    };
     // dump waits for the write lock too (seen with notmuch 0.37); reading
     // 100,000 messages takes about a second, so 30 s is ample work time.
-    const out = await this.run(['dump', '--format=batch-tag', '--', query], undefined, 30_000);
-    const result = new Map<string, string[]>();
-    for (const line of out.split('\n')) {
+    await this.run(['dump', '--format=batch-tag', '--', query], undefined, 30_000, (line) => {
       const parsed = parseDumpLine(line);
-      if (parsed) result.set(parsed.msgid, parsed.tags);
-    }
+      if (parsed) result.set(parsed.msgid, parsed.tags.map(intern));
+    });
     return result;
   }
 
