@@ -1,5 +1,4 @@
 import type { Session } from './session.js';
-import { DEFAULT_STATES } from './states.js';
 
 // Message counts per project and state, from notmuch itself (so they match
 // what `tag:pw-skiboot-new` shows), in one `notmuch count --batch` call.
@@ -21,7 +20,7 @@ export async function counts(session: Session, projects?: readonly string[]): Pr
   const { scheme, store } = session;
   const selected = session.select(projects);
   const plans = selected.map((sel) => {
-    const known = [...new Set([...DEFAULT_STATES, ...store.knownStates(sel.instance.name, sel.project)])];
+    const known = store.knownStates(sel.instance.name, sel.project);
     const families = [
       ...['success', 'warning', 'fail'].map((c) => ({ name: `check-${c}`, tag: scheme.check(sel.project, c) })),
       { name: 'archived', tag: scheme.archived(sel.project) },

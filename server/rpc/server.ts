@@ -5,7 +5,7 @@ import { loadConfig, type ConfigOverrides } from '../config.js';
 import { PwnmError } from '../errors.js';
 import { notmuchMessageId } from '../notmuch/encoding.js';
 import { Session } from '../session.js';
-import { DEFAULT_STATES, stateName } from '../states.js';
+import { stateName } from '../states.js';
 import { counts } from '../status.js';
 import { sync, toRemote, type MessageEvent, type Progress, type SyncSummary } from '../sync/engine.js';
 import type { PwCheck, PwPatch } from '../patchwork/types.js';
@@ -316,7 +316,7 @@ function describe(s: Session, only?: string) {
         instance: inst.name,
         project: p.linkName,
         tag: s.scheme.project(p.linkName),
-        states: [...new Set([...DEFAULT_STATES, ...s.store.knownStates(inst.name, p.linkName)])].map((slug) => ({ slug, name: stateName(slug), tag: s.scheme.state(p.linkName, slug) })),
+        states: s.store.knownStates(inst.name, p.linkName).map((slug) => ({ slug, name: stateName(slug), tag: s.scheme.state(p.linkName, slug) })),
       })),
     })),
   };

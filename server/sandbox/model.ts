@@ -21,7 +21,6 @@ export interface SbEvent { id: number; category: string; project: number; date: 
 export type Version = '1.0' | '1.1' | '1.2' | '1.3';
 export const VERSIONS: readonly Version[] = ['1.0', '1.1', '1.2', '1.3'];
 
-export const DEFAULT_STATES = ['new', 'under-review', 'accepted', 'rejected', 'rfc', 'not-applicable', 'changes-requested', 'awaiting-upstream', 'superseded', 'deferred'];
 
 const at = (v: Version, min: Version): boolean => VERSIONS.indexOf(v) >= VERSIONS.indexOf(min);
 

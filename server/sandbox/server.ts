@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_STATES, SandboxData, Serializer, VERSIONS, type SbPatch, type SbUser, type Version } from './model.js';
+import { DEFAULT_STATES } from '../states.js';
+import { SandboxData, Serializer, VERSIONS, type SbPatch, type SbUser, type Version } from './model.js';
 
 // A Patchwork-compatible HTTP server for the demo, the tests and the
 // benchmark: the REST subset pwnm-sync uses, with the status codes, headers,

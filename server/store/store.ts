@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { DEFAULT_STATES } from '../states.js';
 
 // The state database: what we last agreed with Patchwork and notmuch, per
 // (instance, project, message-id). WAL mode so that `status` and the Emacs
@@ -298,7 +299,8 @@ export class Store {
     return instance && project ? this.stmt.pendingFor.all(instance, project) : this.stmt.allPending.all();
   }
 
+  /** Patchwork's ten default states, then every other slug seen for the project. */
   knownStates(instance: string, project: string): string[] {
-    return this.stmt.states.all(instance, project).map((r) => r.slug);
+    return [...new Set([...DEFAULT_STATES, ...this.stmt.states.all(instance, project).map((r) => r.slug)])];
   }
 }

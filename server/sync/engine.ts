@@ -6,7 +6,6 @@ import type { PatchworkClient } from '../patchwork/client.js';
 import { newestEvent, readEvents, type EventMark } from '../patchwork/events.js';
 import type { PwEvent, PwPatch } from '../patchwork/types.js';
 import type { Session } from '../session.js';
-import { DEFAULT_STATES } from '../states.js';
 import type { PatchRow, ProjectRow, RemotePatch, SyncMark } from '../store/store.js';
 import { mapLimit, naiveUtc } from '../util.js';
 import { applyChange, derivedTags, readTags, retagChange, suffixMap, type Extras } from './local.js';
@@ -237,7 +236,7 @@ class ProjectSync {
     const nmBefore = session.notmuch.calls;
     try {
       const row = this.options.localOnly ? session.store.project(this.inst.name, this.project) : await this.connect(Boolean(this.options.messageIds));
-      this.suffixes = suffixMap([...DEFAULT_STATES, ...session.store.knownStates(this.inst.name, this.project)]);
+      this.suffixes = suffixMap(session.store.knownStates(this.inst.name, this.project));
       const mark = await this.syncRemoteAndLocal(row);
       await this.resolveUnseen();
       await this.planLocalChanges();
@@ -521,7 +520,12 @@ class ProjectSync {
         // Nothing planned for the state can still leave a check, delegate or archived tag to fix.
         // An archived flag on its way to Patchwork is left alone until the push confirms it.
         const archivedTarget = archived.push !== undefined ? undefined : archived.target;
-        this.retag(msgid, tags!, state, p.kind === 'retag' && p.conflict ? `local ${p.conflict.local}, Patchwork ${p.conflict.remote}; kept Patchwork's` : undefined, archivedTarget, p.kind === 'none');
+        this.retag(msgid, tags!, state, {
+          stored,
+          ...(p.kind === 'retag' && p.conflict ? { conflict: `local ${p.conflict.local}, Patchwork ${p.conflict.remote}; kept Patchwork's` } : {}),
+          ...(archivedTarget !== undefined ? { archived: archivedTarget } : {}),
+          quiet: p.kind === 'none',
+        });
         return;
       }
     }
@@ -551,10 +555,16 @@ class ProjectSync {
     return { derived: derivedTags(this.session.scheme, this.session.config.tags, inst.me, this.project, stored), ...(archived !== undefined ? { archived } : {}) };
   }
 
-  private retag(msgid: string, tags: readonly string[], state: string, conflict?: string, archived?: boolean, quiet = false): void {
+  /**
+   * Make a message's tags say `state` (and `archived`, when given), and
+   * record that as agreed once applied. `stored` spares a lookup when the
+   * caller has the row; `quiet` records nothing when no tag changes.
+   */
+  private retag(msgid: string, tags: readonly string[], state: string, opts: { stored?: PatchRow | undefined; conflict?: string; archived?: boolean; quiet?: boolean } = {}): void {
     const { store, scheme } = this.session;
     const { inst, project } = this;
-    const stored = store.patch(inst.name, project, msgid);
+    const { conflict, archived, quiet = false } = opts;
+    const stored = 'stored' in opts ? opts.stored : store.patch(inst.name, project, msgid);
     const change = retagChange(scheme, project, msgid, tags, state, this.extras(stored, archived));
     if (quiet && !change) {
       // Tags already right: only a first agreement on the archived flag to record.
@@ -613,6 +623,13 @@ class ProjectSync {
     await this.resolveUnseen();
   }
 
+  /** Retag after a push went through or was refused: the stored row now says what Patchwork has. */
+  private retagAfterPush(push: Pick<Push, 'msgid' | 'archived'>, tags: readonly string[], state: string, conflict?: string): void {
+    const stored = this.session.store.patch(this.inst.name, this.project, push.msgid);
+    const archived = this.session.config.tags.archived ? push.archived ?? Boolean(stored?.archived) : undefined;
+    this.retag(push.msgid, tags, state, { stored, ...(conflict ? { conflict } : {}), ...(archived !== undefined ? { archived } : {}) });
+  }
+
   private async runPushes(): Promise<void> {
     const { store } = this.session;
     const { summary, inst, project } = this;
@@ -641,16 +658,14 @@ class ProjectSync {
         summary.pushed++;
         this.options.onMessage?.({ msgid: push.msgid, project, kind: 'pushed', state: label });
         if (push.conflict) this.report('conflict', summary.conflicts, { msgid: push.msgid, patchId: push.patchId, local: push.conflict.local, remote: push.conflict.remote, reason: `changed on both sides; pushed the local ${label}` });
-        const archived = this.session.config.tags.archived ? push.archived ?? Boolean(store.patch(inst.name, project, push.msgid)?.archived) : undefined;
-        this.retag(push.msgid, tags, push.state ?? push.remote, push.conflict ? `local ${push.conflict.local}, Patchwork ${push.conflict.remote}; pushed local` : undefined, archived);
+        this.retagAfterPush(push, tags, push.state ?? push.remote, push.conflict ? `local ${push.conflict.local}, Patchwork ${push.conflict.remote}; pushed local` : undefined);
       } catch (err) {
         if (err instanceof PwnmError && (err.code === 'FORBIDDEN' || err.code === 'BAD_REQUEST')) {
           // Refused for good: put Patchwork's values back, as a sync would.
           const reason = err.code === 'FORBIDDEN' ? `not a maintainer of ${project} on ${inst.name}` : errorMessage(err);
           this.report('refused', summary.refused, { msgid: push.msgid, patchId: push.patchId, local: label, remote: push.remote, reason });
           store.putPending({ instance: inst.name, project, msgid: push.msgid, kind: 'refused', state: label, reason });
-          const stored = store.patch(inst.name, project, push.msgid);
-          this.retag(push.msgid, tags, push.remote, undefined, this.session.config.tags.archived ? Boolean(stored?.archived) : undefined);
+          this.retagAfterPush({ msgid: push.msgid }, tags, push.remote);
         } else if (err instanceof PwnmError && err.code === 'AUTH') {
           authFailed = err.message;
           summary.errors.push(err.message);

@@ -5,7 +5,6 @@ import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
 import { slugify } from '../patchwork/client.js';
 import { toRemote } from './engine.js';
-import { DEFAULT_STATES } from '../states.js';
 import { mapLimit } from '../util.js';
 import { derivedTags } from './local.js';
 
@@ -73,7 +72,7 @@ export async function pushState(session: Session, row: PatchRow, state: string, 
   const retag = async (commit: boolean, to: string): Promise<void> => {
     // One notmuch call, no dump first: removing a state tag the message
     // does not carry is a no-op, and a mail not here yet matches nothing.
-    const known = [...new Set([...DEFAULT_STATES, ...session.store.knownStates(row.instance, row.project), row.remote, to])];
+    const known = [...new Set([...session.store.knownStates(row.instance, row.project), row.remote, to])];
     const remove = known.filter((s) => s !== to).map((s) => session.scheme.state(row.project, s));
     if (commit) session.store.setJournal(row.instance, row.project, row.msgid, to);
     await session.notmuch.tag([{ msgid: row.msgid, add: session.scheme.forState(row.project, to), remove }]);
