@@ -1,7 +1,9 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node.js';
 import { loadConfig, type ConfigOverrides } from '../server/config.js';
 import { idQuery } from '../server/notmuch/encoding.js';
 import { Notmuch } from '../server/notmuch/notmuch.js';
@@ -89,4 +91,41 @@ export function msgidOf(env: TestEnv, patchId: number): string {
 
 export function patchesOf(env: TestEnv): number[] {
   return env.sandbox.data.byProject.get(env.project.id) ?? [];
+}
+
+/** The first sandbox patch of the project in `state`. */
+export function patchIn(env: TestEnv, state: string): number {
+  return patchesOf(env).find((i) => env.sandbox.data.patches.get(i)!.state === state)!;
+}
+
+export interface Served {
+  child: ChildProcessWithoutNullStreams;
+  conn: MessageConnection;
+  /** Notifications received, in order. */
+  notes: { method: string; params: unknown }[];
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** The real `pwnm-sync serve` process, with a vscode-jsonrpc client on its pipes. */
+export function startServe(env: TestEnv, args: string[] = ['-c', env.configFile]): Served {
+  const child = spawn('node', [CLI, 'serve', ...args], { env: env.env });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+  const notes: Served['notes'] = [];
+  conn.onNotification((method: string, params: unknown) => void notes.push({ method, params }));
+  conn.listen();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, conn, notes, stderr: () => err, exited };
+}
+
+/** shutdown, exit, and wait for the process to end. */
+export async function stopServe(server: Served): Promise<void> {
+  if (server.child.exitCode === null) {
+    await server.conn.sendRequest('shutdown').catch(() => undefined);
+    await server.conn.sendNotification('exit').catch(() => undefined);
+    await server.exited;
+  }
+  server.conn.dispose();
 }

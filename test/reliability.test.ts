@@ -2,9 +2,8 @@ import { expect } from 'chai';
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
 import { sync } from '../server/sync/engine.js';
-import { CLI, makeEnv, msgidOf, patchesOf, type TestEnv } from './helpers.js';
+import { CLI, makeEnv, msgidOf, patchesOf, startServe, stopServe, type TestEnv } from './helpers.js';
 
 // Faults around notmuch, concurrent writers, a client that goes away, and
 // the token: none may lose a change or leak a secret.
@@ -76,35 +75,28 @@ describe('reliability', function () {
   it('refuses a CLI sync while the server syncs the same state database, with a clear message', async () => {
     t = await makeEnv({ patches: 300 });
     t.sandbox.delayMs = 300;
-    const child = spawn('node', [CLI, 'serve', '-c', t.configFile], { env: t.env });
-    const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
-    conn.listen();
-    await conn.sendRequest('initialize', {});
-    const serverSync = conn.sendRequest('sync');
+    const server = startServe(t);
+    await server.conn.sendRequest('initialize', {});
+    const serverSync = server.conn.sendRequest('sync');
     await new Promise((r) => setTimeout(r, 400));
     const cli = await run(['-c', t.configFile, 'sync']);
     expect(cli.exitCode).to.equal(1);
     expect(cli.stderr).to.match(/^pwnm-sync: another pwnm-sync \(pid \d+\) is syncing .*state\.db; wait for it to finish$/);
     await serverSync;
-    await conn.sendRequest('shutdown');
-    await conn.sendNotification('exit');
-    conn.dispose();
+    await stopServe(server);
     await converged();
   });
 
   it('stops cleanly when the client goes away mid-sync, and the next sync converges', async () => {
     t = await makeEnv({ patches: 600 });
     t.sandbox.delayMs = 300;
-    const child = spawn('node', [CLI, 'serve', '-c', t.configFile], { env: t.env });
-    const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
-    conn.listen();
-    await conn.sendRequest('initialize', {});
-    void conn.sendRequest('sync').catch(() => undefined);
+    const server = startServe(t);
+    await server.conn.sendRequest('initialize', {});
+    void server.conn.sendRequest('sync').catch(() => undefined);
     await new Promise((r) => setTimeout(r, 700));
-    conn.dispose();
-    child.stdin.end();
-    const code = await new Promise((r) => child.on('exit', r));
-    expect(code).to.equal(0);
+    server.conn.dispose();
+    server.child.stdin.end();
+    expect(await server.exited).to.equal(0);
     t.sandbox.delayMs = 0;
     const r = await run(['-c', t.configFile, 'sync']);
     expect(r.exitCode, r.stdout + r.stderr).to.equal(0);

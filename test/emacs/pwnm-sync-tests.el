@@ -33,6 +33,14 @@
       (accept-process-output nil 0.05))
     (funcall predicate)))
 
+(defmacro pwnm-sync-test--while (setting reset &rest body)
+  "Run BODY with the control endpoint's SETTING on, and RESET it after."
+  (declare (indent 2) (debug t))
+  `(progn
+     (pwnm-sync-test--control ,setting)
+     (unwind-protect (progn ,@body)
+       (pwnm-sync-test--control ,reset))))
+
 (defun pwnm-sync-test--synced ()
   "Run a sync and wait for it to end."
   (pwnm-sync)
@@ -126,26 +134,20 @@
 (ert-deftest pwnm-sync-test-7-refusal ()
   "A refused change puts the Patchwork state back and says why."
   (let ((msgid (pwnm-sync-test--fresh-patch)))
-    (pwnm-sync-test--control "/maintainer?on=0")
-    (unwind-protect
-        (progn
-          (notmuch-show (notmuch-id-to-query msgid))
-          (pwnm-sync-test--press "Y r")
-          (should (pwnm-sync-test--wait (lambda () (string-match-p "refused not a maintainer of skiboot on sandbox" (pwnm-sync-test--log)))))
-          (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-new")))))
-          (should (equal (pwnm-sync-test--server-state msgid) "new")))
-      (pwnm-sync-test--control "/maintainer?on=1"))))
+    (pwnm-sync-test--while "/maintainer?on=0" "/maintainer?on=1"
+      (notmuch-show (notmuch-id-to-query msgid))
+      (pwnm-sync-test--press "Y r")
+      (should (pwnm-sync-test--wait (lambda () (string-match-p "refused not a maintainer of skiboot on sandbox" (pwnm-sync-test--log)))))
+      (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-new")))))
+      (should (equal (pwnm-sync-test--server-state msgid) "new")))))
 
 (ert-deftest pwnm-sync-test-8-queued ()
   "A change Patchwork cannot take now goes out with the next sync."
   (let ((msgid (pwnm-sync-test--fresh-patch)))
-    (pwnm-sync-test--control "/fault?on=1")
-    (unwind-protect
-        (progn
-          (notmuch-tag (notmuch-id-to-query msgid) '("+pw-skiboot-deferred" "-pw-skiboot-new"))
-          (should (pwnm-sync-test--wait (lambda () (string-match-p (concat "push skiboot " (regexp-quote msgid) ": queued") (pwnm-sync-test--log)))))
-          (should (equal (pwnm-sync-test--server-state msgid) "new")))
-      (pwnm-sync-test--control "/fault?on=0"))
+    (pwnm-sync-test--while "/fault?on=1" "/fault?on=0"
+      (notmuch-tag (notmuch-id-to-query msgid) '("+pw-skiboot-deferred" "-pw-skiboot-new"))
+      (should (pwnm-sync-test--wait (lambda () (string-match-p (concat "push skiboot " (regexp-quote msgid) ": queued") (pwnm-sync-test--log)))))
+      (should (equal (pwnm-sync-test--server-state msgid) "new")))
     (pwnm-sync-test--synced)
     (should (equal (pwnm-sync-test--server-state msgid) "deferred"))
     (should (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-deferred")))))
@@ -161,12 +163,9 @@
 (ert-deftest pwnm-sync-test-a-pending ()
   "The pending buffer lists what waits and drops it."
   (let ((msgid (pwnm-sync-test--fresh-patch)))
-    (pwnm-sync-test--control "/maintainer?on=0")
-    (unwind-protect
-        (progn
-          (notmuch-tag (notmuch-id-to-query msgid) '("+pw-skiboot-superseded" "-pw-skiboot-new"))
-          (should (pwnm-sync-test--wait (lambda () (string-match-p (concat "push skiboot " (regexp-quote msgid) ": refused") (pwnm-sync-test--log))))))
-      (pwnm-sync-test--control "/maintainer?on=1"))
+    (pwnm-sync-test--while "/maintainer?on=0" "/maintainer?on=1"
+      (notmuch-tag (notmuch-id-to-query msgid) '("+pw-skiboot-superseded" "-pw-skiboot-new"))
+      (should (pwnm-sync-test--wait (lambda () (string-match-p (concat "push skiboot " (regexp-quote msgid) ": refused") (pwnm-sync-test--log))))))
     (pwnm-sync-pending)
     (with-current-buffer "*pwnm-sync pending*"
       (goto-char (point-min))
@@ -188,49 +187,43 @@
 
 (ert-deftest pwnm-sync-test-c-second-sync-refused ()
   "A second M-x pwnm-sync while one runs says so."
-  (pwnm-sync-test--control "/delay?ms=400")
-  (unwind-protect
-      (progn
-        (pwnm-sync)
-        (let ((said nil))
-          (cl-letf (((symbol-function 'pwnm-sync--message)
-                     (lambda (fmt &rest args) (setq said (apply #'format fmt args)))))
-            (pwnm-sync))
-          (should (string-match-p "already running" said)))
-        (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 60)))
-    (pwnm-sync-test--control "/delay?ms=0")))
+  (pwnm-sync-test--while "/delay?ms=400" "/delay?ms=0"
+    (pwnm-sync)
+    (let ((said nil))
+      (cl-letf (((symbol-function 'pwnm-sync--message)
+                 (lambda (fmt &rest args) (setq said (apply #'format fmt args)))))
+        (pwnm-sync))
+      (should (string-match-p "already running" said)))
+    (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 60))))
 
 (ert-deftest pwnm-sync-test-d-long-sync ()
   "A sync longer than jsonrpc's 10 s default keeps Emacs responsive."
   :tags '(:slow)
-  (pwnm-sync-test--control "/delay?ms=4000")
-  (let* ((ticks 0)
-        (timer (run-with-timer 0.1 0.1 (lambda () (cl-incf ticks))))
-        (started (float-time)))
-    (unwind-protect
-        (progn
-          (pwnm-sync t)
-          (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 120))
-          (should (> (- (float-time) started) 10))
-          ;; Timers kept firing all along: Emacs was never blocked.
-          (should (> ticks (* 5 (- (float-time) started))))
-          (should (string-match-p "sync: skiboot: 0 retagged" (pwnm-sync-test--log))))
-      (cancel-timer timer)
-      (pwnm-sync-test--control "/delay?ms=0"))))
+  (pwnm-sync-test--while "/delay?ms=4000" "/delay?ms=0"
+    (let* ((ticks 0)
+           (timer (run-with-timer 0.1 0.1 (lambda () (cl-incf ticks))))
+           (started (float-time)))
+      (unwind-protect
+          (progn
+            (pwnm-sync t)
+            (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 120))
+            (should (> (- (float-time) started) 10))
+            ;; Timers kept firing all along: Emacs was never blocked.
+            (should (> ticks (* 5 (- (float-time) started))))
+            (should (string-match-p "sync: skiboot: 0 retagged" (pwnm-sync-test--log))))
+        (cancel-timer timer)))))
 
 (ert-deftest pwnm-sync-test-e-cancel ()
   "pwnm-sync-cancel stops a running sync."
-  (pwnm-sync-test--control "/delay?ms=2000")
-  (unwind-protect
-      (let ((said nil))
-        (cl-letf (((symbol-function 'pwnm-sync--message)
-                   (lambda (fmt &rest args) (setq said (apply #'format fmt args)))))
-          (pwnm-sync t)
-          (accept-process-output nil 0.5)
-          (pwnm-sync-cancel)
-          (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 60))
-          (should (string-match-p "cancelled" said))))
-    (pwnm-sync-test--control "/delay?ms=0")))
+  (pwnm-sync-test--while "/delay?ms=2000" "/delay?ms=0"
+    (let ((said nil))
+      (cl-letf (((symbol-function 'pwnm-sync--message)
+                 (lambda (fmt &rest args) (setq said (apply #'format fmt args)))))
+        (pwnm-sync t)
+        (accept-process-output nil 0.5)
+        (pwnm-sync-cancel)
+        (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 60))
+        (should (string-match-p "cancelled" said))))))
 
 (ert-deftest pwnm-sync-test-f-archive-key ()
   "Y A archives the patch on Patchwork, and again unarchives it."

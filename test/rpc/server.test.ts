@@ -1,33 +1,14 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { CancellationTokenSource, ProgressType, createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node.js';
-import { CLI, makeEnv, msgidOf, patchesOf, type TestEnv } from '../helpers.js';
+import { spawn } from 'node:child_process';
+import { CancellationTokenSource, ProgressType } from 'vscode-jsonrpc/node.js';
+import { CLI, makeEnv, msgidOf, patchesOf, patchIn, startServe, stopServe, type Served, type TestEnv } from '../helpers.js';
 
 // The real `pwnm-sync serve` process over its pipes, with vscode-jsonrpc's
 // client side, the sandbox Patchwork and a real notmuch database.
 
-interface Server { child: ChildProcessWithoutNullStreams; conn: MessageConnection; notes: { method: string; params: unknown }[]; stderr: () => string; exited: Promise<number | null> }
-
-function start(t: TestEnv, args: string[] = ['-c', t.configFile]): Server {
-  const child = spawn('node', [CLI, 'serve', ...args], { env: t.env });
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
-  const notes: Server['notes'] = [];
-  conn.onNotification((method: string, params: unknown) => void notes.push({ method, params }));
-  conn.listen();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, conn, notes, stderr: () => err, exited };
-}
-
-async function stop(server: Server): Promise<void> {
-  if (server.child.exitCode === null) {
-    await server.conn.sendRequest('shutdown').catch(() => undefined);
-    await server.conn.sendNotification('exit').catch(() => undefined);
-    await server.exited;
-  }
-  server.conn.dispose();
-}
+type Server = Served;
+const start = startServe;
+const stop = stopServe;
 
 const errorOf = async (p: Promise<unknown>): Promise<{ code: number; message: string; data?: unknown }> => {
   try { await p; } catch (err) { return err as { code: number; message: string }; }
@@ -137,7 +118,7 @@ describe('JSON-RPC server (pwnm-sync serve)', function () {
     server = start(t);
     await server.conn.sendRequest('initialize', {});
     await server.conn.sendRequest('sync');
-    const id = patchesOf(t).find((i) => t.sandbox.data.patches.get(i)!.state === 'new')!;
+    const id = patchIn(t, 'new');
     await t.notmuch.tag([{ msgid: msgidOf(t, id), add: ['pw-skiboot-rfc'], remove: ['pw-skiboot-new'] }]);
     t.sandbox.faults.push({ method: 'PATCH', times: Infinity, status: 503, body: '{}' });
     const queued = await server.conn.sendRequest<{ results: { outcome: string }[] }>('push', { messageIds: [msgidOf(t, id)] });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { sync } from '../../server/sync/engine.js';
-import { makeEnv, msgidOf, patchesOf, type TestEnv } from '../helpers.js';
+import { makeEnv, msgidOf, patchesOf, patchIn, type TestEnv } from '../helpers.js';
 
 // The sync engine against the sandbox Patchwork and a real notmuch database.
 
@@ -98,7 +98,7 @@ describe('sync engine', function () {
       t = await makeEnv();
       const s = t.session();
       await sync(s);
-      const id = patchesOf(t).find((i) => t.sandbox.data.patches.get(i)!.state === 'new')!;
+      const id = patchIn(t, 'new');
       const msgid = msgidOf(t, id);
       t.sandbox.data.setState(id, 'changes-requested');
       await t.notmuch.tag([{ msgid, add: ['pw-skiboot-accepted'], remove: ['pw-skiboot-new'] }]);
@@ -116,7 +116,7 @@ describe('sync engine', function () {
     t = await makeEnv({ token: 'user' });
     const s = t.session();
     await sync(s);
-    const id = patchesOf(t).find((i) => t.sandbox.data.patches.get(i)!.state === 'new')!;
+    const id = patchIn(t, 'new');
     const msgid = msgidOf(t, id);
     await t.notmuch.tag([{ msgid, add: ['pw-skiboot-accepted'], remove: ['pw-skiboot-new'] }]);
     const p = (await sync(s)).projects[0]!;
@@ -131,7 +131,7 @@ describe('sync engine', function () {
     t = await makeEnv();
     const s = t.session();
     await sync(s);
-    const id = patchesOf(t).find((i) => t.sandbox.data.patches.get(i)!.state === 'new')!;
+    const id = patchIn(t, 'new');
     const msgid = msgidOf(t, id);
     await t.notmuch.tag([{ msgid, add: ['pw-skiboot-accepted'], remove: ['pw-skiboot-new'] }]);
     t.sandbox.faults.push({ method: 'PATCH', times: Infinity, status: 503, body: '<html>busy</html>', contentType: 'text/html' });
@@ -201,7 +201,7 @@ describe('sync engine', function () {
     t = await makeEnv({ token: 'none' });
     const s = t.session();
     await sync(s);
-    const id = patchesOf(t).find((i) => t.sandbox.data.patches.get(i)!.state === 'new')!;
+    const id = patchIn(t, 'new');
     const msgid = msgidOf(t, id);
     await t.notmuch.tag([{ msgid, add: ['pw-skiboot-accepted'], remove: ['pw-skiboot-new'] }]);
     const p = (await sync(s)).projects[0]!;
@@ -221,7 +221,7 @@ describe('sync engine', function () {
     t = await makeEnv();
     const s = t.session();
     await sync(s);
-    const id = patchesOf(t).find((i) => t.sandbox.data.patches.get(i)!.state === 'new')!;
+    const id = patchIn(t, 'new');
     const msgid = msgidOf(t, id);
     t.sandbox.data.setState(id, 'under-review');
     // As if a run had journaled and tagged, then died before committing.

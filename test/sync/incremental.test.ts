@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sync } from '../../server/sync/engine.js';
-import { CLI, makeEnv, msgidOf, patchesOf, type TestEnv } from '../helpers.js';
+import { CLI, makeEnv, msgidOf, patchesOf, patchIn, type TestEnv } from '../helpers.js';
 
 // Later syncs cost what changed: events since the mark, tags changed since
 // notmuch's revision.
@@ -104,7 +104,7 @@ describe('incremental sync', function () {
     t = await makeEnv({ patches: 10 });
     const s = t.session();
     await sync(s);
-    const id = patchesOf(t).find((i) => t.sandbox.data.patches.get(i)!.state === 'new')!;
+    const id = patchIn(t, 'new');
     await t.notmuch.tag([{ msgid: msgidOf(t, id), add: ['pw-skiboot-accepted'], remove: ['pw-skiboot-new'] }]);
     const local = (await sync(s, { localOnly: true })).projects[0]!;
     expect(local.queued.map((q) => q.reason)).to.deep.equal(['recorded by a local-only run; the next sync pushes it']);
