@@ -17,7 +17,7 @@ import { Session, type SessionOptions } from '../server/session.js';
 
 export const ROOT = new URL('..', import.meta.url).pathname.replace(/\/build\/$/, '/').replace(/\/$/, '');
 export const CLI = join(ROOT, 'dist', 'cli.js');
-export const RECORDINGS = join(ROOT, '..', 'shared', 'patchwork-api');
+export const RECORDINGS = join(ROOT, 'test', 'fixtures', 'patchwork-3.1.3');
 
 export interface TestEnv {
   dir: string;

@@ -4,7 +4,7 @@ import { USER_AGENT } from '../version.js';
 import { mapLimit, sleep } from '../util.js';
 import type { PwPatch, PwProject } from './types.js';
 
-// A Patchwork REST client. Facts it is built on (shared/patchwork-api/NOTES.md):
+// A Patchwork REST client. Facts it is built on (test/fixtures/patchwork-3.1.3/NOTES.md):
 // a bad token is 403 "Invalid token." even on GETs; URLs without a trailing
 // slash cost a 301; per_page is capped at 250; pagination lives only in the
 // Link header; a PATCH without Content-Type: application/json changes nothing.

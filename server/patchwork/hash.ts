@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 // Patchwork's patch hash (patchwork.hasher.hash_diff), which it stores in
 // every patch's `hash` field and filters on with `?hash=`. Computing it for a
 // git commit finds the patch it came from. The rules, from
-// shared/patchwork-api/NOTES.md §6 and checked against its 40 vectors:
+// test/fixtures/patchwork-3.1.3/NOTES.md §6 and checked against its 40 vectors:
 //  1. drop CRs; strip the whole text (Python str.strip: Unicode whitespace);
 //     add one newline;
 //  2. split on \n, skip empty lines;

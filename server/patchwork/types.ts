@@ -1,5 +1,5 @@
 // The parts of Patchwork's REST API objects that pwnm-sync reads. Field
-// presence follows the recorded 3.1.3 responses (shared/patchwork-api).
+// presence follows the recorded 3.1.3 responses (test/fixtures/patchwork-3.1.3).
 
 export interface PwUser { id: number; username: string; email?: string }
 

@@ -6,7 +6,7 @@ import { SandboxData, Serializer, VERSIONS, type SbPatch, type SbUser, type Vers
 // A Patchwork-compatible HTTP server for the demo, the tests and the
 // benchmark: the REST subset pwnm-sync uses, with the status codes, headers,
 // Link pagination and error bodies of the recorded real 3.1.3 server
-// (shared/patchwork-api). Where the two differ, the recording is right.
+// (test/fixtures/patchwork-3.1.3). Where the two differ, the recording is right.
 
 export interface Fault {
   method?: string;
