@@ -10,7 +10,7 @@ import { Session } from './session.js';
 import { counts } from './status.js';
 import { sync } from './sync/engine.js';
 import { setState } from './sync/set-state.js';
-import { redact } from './util.js';
+import { holdSecret, redact } from './secrets.js';
 import { VERSION } from './version.js';
 
 // argv -> commands. Exit status: 0 done, 1 some changes failed or a runtime
@@ -92,9 +92,11 @@ function overrides(v: Values): ConfigOverrides {
   return o;
 }
 
-/** Secrets to keep out of anything printed: the tokens in use. */
-const secrets: string[] = [process.env.PWNM_SYNC_TOKEN ?? ''];
-const out = (text: string): void => void process.stdout.write(`${redact(text, secrets)}\n`);
+// Everything this command prints goes through these two, which hide every
+// token the process holds (secrets.ts), whatever its source.
+holdSecret(process.env.PWNM_SYNC_TOKEN);
+const out = (text: string): void => void process.stdout.write(`${redact(text)}\n`);
+const err = (text: string): void => void process.stderr.write(redact(text));
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -127,8 +129,7 @@ async function main(argv: string[]): Promise<number> {
   if (!['sync', 'status', 'set-state', 'hook', 'import-original', 'accept-from-git'].includes(command)) throw new PwnmError('USAGE', `unknown command "${command}"; see pwnm-sync --help`);
 
   const { config, warnings } = loadConfig(overrides(v));
-  for (const inst of config.instances) if (inst.token) secrets.push(inst.token);
-  for (const w of warnings) process.stderr.write(`pwnm-sync: warning: ${w}\n`);
+  for (const w of warnings) err(`pwnm-sync: warning: ${w}\n`);
   if (config.instances.length === 0) {
     throw new PwnmError('CONFIG', `no projects to sync: write ${config.file ?? '~/.config/pwnm-sync/config.ini'} (see README "Configure"), or give -s project=list@host`);
   }
@@ -144,9 +145,9 @@ async function main(argv: string[]): Promise<number> {
           full: Boolean(v.full),
           dryRun: Boolean(v['dry-run']),
           localOnly: Boolean(v['local-only']),
-          ...(tty ? { onProgress: (p) => process.stderr.write(`\r\x1b[K${p.message}`) } : {}),
+          ...(tty ? { onProgress: (p) => err(`\r\x1b[K${p.message}`) } : {}),
         });
-        if (tty) process.stderr.write('\r\x1b[K');
+        if (tty) err('\r\x1b[K');
         out(v.json ? JSON.stringify(summary, null, 2) : formatSync(summary));
         return summary.ok ? 0 : 1;
       }
@@ -206,10 +207,9 @@ main(process.argv.slice(2)).then(
   // post-new hook run on every `notmuch new` should not pay. (stdout and
   // stderr are synchronous for files and pipes on Linux, so nothing is cut.)
   (code) => process.exit(code),
-  (err) => {
-    const message = redact(errorMessage(err), secrets);
-    process.stderr.write(`pwnm-sync: ${message}\n`);
-    if (!(err instanceof PwnmError)) process.stderr.write(`${redact(String((err as Error).stack ?? ''), secrets)}\n`);
-    process.exitCode = err instanceof PwnmError && (err.code === 'USAGE' || err.code === 'CONFIG') ? 2 : 1;
+  (failure) => {
+    err(`pwnm-sync: ${errorMessage(failure)}\n`);
+    if (!(failure instanceof PwnmError)) err(`${String((failure as Error).stack ?? '')}\n`);
+    process.exitCode = failure instanceof PwnmError && (failure.code === 'USAGE' || failure.code === 'CONFIG') ? 2 : 1;
   },
 );

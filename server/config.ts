@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { execaCommand } from 'execa';
 import { PwnmError } from './errors.js';
 import { parseIni, type IniEntry } from './ini.js';
+import { holdSecret } from './secrets.js';
 
 // One typed config schema. Two file dialects feed it: the original tool's
 // `[Defaults]` section (kept working unchanged) and our own `[pwnm-sync]` and
@@ -221,7 +222,7 @@ function applyKey(draft: Draft, inst: Draft['instances'][number], key: string, e
     case 'supersede_older_series': draft.global.supersedeOlderSeries = parseBool(value, at); break;
     case 'me': if (value) inst.me = value; break;
     case 'patchwork_url': case 'url': inst.url = parseUrl(value, at); break;
-    case 'patchwork_token': case 'token': if (value) inst.token = value; break;
+    case 'patchwork_token': case 'token': holdSecret(value); if (value) inst.token = value; break;
     case 'token_command': if (value) inst.tokenCommand = value; break;
     case 'sync': inst.projects = parseSync(value, at); break;
     case 'epoch': if (value) inst.epoch = parseEpoch(value, at); break;
@@ -245,6 +246,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   // Command-line flags speak of the one instance the original knew.
   const cli = { where: 'command line' } as Draft['instances'][number];
   if (overrides.url) cli.url = parseUrl(overrides.url, '--patchwork-url');
+  holdSecret(overrides.token);
+  holdSecret(env.PWNM_SYNC_TOKEN);
   if (overrides.token) cli.token = overrides.token;
   if (overrides.sync) cli.projects = parseSync(overrides.sync, '--sync');
   if (overrides.epoch) cli.epoch = parseEpoch(overrides.epoch, '--epoch');
@@ -309,12 +312,14 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
 
 /** The token for an instance: given, then token_command. Never logged. */
 export async function resolveToken(inst: InstanceConfig, given?: string): Promise<string | undefined> {
+  holdSecret(given);
   if (given) return given;
   if (inst.token) return inst.token;
   if (!inst.tokenCommand) return undefined;
   try {
     const { stdout } = await execaCommand(inst.tokenCommand, { shell: true, timeout: 60_000 });
     const token = stdout.trim().split('\n')[0]?.trim();
+    holdSecret(token);
     return token || undefined;
   } catch (err) {
     throw new PwnmError('CONFIG', `token_command for ${inst.name} failed: ${(err as { shortMessage?: string }).shortMessage ?? String(err)}`);

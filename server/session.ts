@@ -1,6 +1,7 @@
 import type { Config, InstanceConfig } from './config.js';
 import { resolveToken } from './config.js';
 import { PwnmError } from './errors.js';
+import { holdSecret } from './secrets.js';
 import { Notmuch } from './notmuch/notmuch.js';
 import { PatchworkClient, type ClientOptions } from './patchwork/client.js';
 import { Store } from './store/store.js';
@@ -29,6 +30,7 @@ export class Session {
   readonly claimed = new Set<string>();
 
   constructor(readonly config: Config, private readonly options: SessionOptions = {}) {
+    for (const token of Object.values(options.tokens ?? {})) holdSecret(token);
     this.store = new Store(config.stateDb);
     const nm: ConstructorParameters<typeof Notmuch>[0] = { lockTimeoutMs: config.lockTimeout * 1000 };
     if (config.notmuchDatabase) nm.database = config.notmuchDatabase;

@@ -20,10 +20,3 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export function naiveUtc(date: Date): string {
   return date.toISOString().slice(0, 19);
 }
-
-/** Hide a secret in anything printed: the first 4 characters and a count. */
-export function redact(text: string, secrets: readonly (string | undefined)[]): string {
-  let out = text;
-  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('<token>');
-  return out;
-}

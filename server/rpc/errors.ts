@@ -1,6 +1,5 @@
 import { ResponseError } from 'vscode-jsonrpc';
 import { PwnmError, type ErrorCode } from '../errors.js';
-import { redact } from '../util.js';
 
 // The one place where domain errors become JSON-RPC errors. Codes are
 // stable: the Emacs package matches on them (docs/protocol.md).
@@ -40,13 +39,11 @@ const BY_CODE: Record<ErrorCode, number> = {
   INTERNAL: RpcCode.InternalError,
 };
 
-export function toResponseError(err: unknown, secrets: readonly string[]): ResponseError<unknown> {
+/** Tokens are hidden later, by the connection's writer (rpc/server.ts), for every message alike. */
+export function toResponseError(err: unknown): ResponseError<unknown> {
   if (err instanceof ResponseError) return err;
-  if (err instanceof PwnmError) {
-    const data = JSON.parse(redact(JSON.stringify({ code: err.code, ...err.details }), secrets)) as unknown;
-    return new ResponseError(BY_CODE[err.code], redact(err.message, secrets), data);
-  }
-  return new ResponseError(RpcCode.InternalError, redact(err instanceof Error ? err.message : String(err), secrets));
+  if (err instanceof PwnmError) return new ResponseError(BY_CODE[err.code], err.message, { code: err.code, ...err.details });
+  return new ResponseError(RpcCode.InternalError, err instanceof Error ? err.message : String(err));
 }
 
 export function invalidParams(message: string): ResponseError<unknown> {

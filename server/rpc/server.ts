@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import { CancellationToken, createMessageConnection, ResponseError, type MessageConnection, type ResponseMessage } from 'vscode-jsonrpc/node.js';
+import { CancellationToken, createMessageConnection, ResponseError, type Message, type MessageConnection, type ResponseMessage } from 'vscode-jsonrpc/node.js';
 import { StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
 import { loadConfig, type ConfigOverrides } from '../config.js';
 import { PwnmError } from '../errors.js';
@@ -11,7 +11,7 @@ import { sync, toRemote, type MessageEvent, type Progress, type SyncSummary } fr
 import type { PwCheck, PwPatch } from '../patchwork/types.js';
 import { findPatches, setDelegate, setState } from '../sync/set-state.js';
 import type { PendingRow } from '../store/store.js';
-import { redact } from '../util.js';
+import { holdSecret, redact, redactJson } from '../secrets.js';
 import { VERSION } from '../version.js';
 import { RpcCode, toResponseError } from './errors.js';
 import { params } from './params.js';
@@ -39,21 +39,32 @@ export function pendingId(row: PendingRow): string {
   return JSON.stringify([row.kind, row.instance, row.project, row.msgid]);
 }
 
+/**
+ * Every message we send passes here: results, errors and notifications
+ * (window/logMessage, progress) alike, with every token the process holds
+ * hidden, since a server's error text can quote anything.
+ */
+class RedactingWriter extends StreamMessageWriter {
+  override write(msg: Message): Promise<void> {
+    return super.write(redactJson(msg));
+  }
+}
+
 export function serve(options: ServeOptions): MessageConnection {
   const env = options.env ?? process.env;
-  const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const rawLog = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const log = (line: string): void => rawLog(redact(line));
   let session: Session | undefined;
   let tokens: Record<string, string> = {};
   let running: { abort: AbortController; done: Promise<unknown> } | undefined;
   let shutdown = false;
 
-  const secrets = (): string[] => [...Object.values(tokens), ...(session?.config.instances.map((i) => i.token ?? '') ?? []), env.PWNM_SYNC_TOKEN ?? ''].filter(Boolean);
-  const writer = new StreamMessageWriter(options.output);
+  const writer = new RedactingWriter(options.output);
   const connection = createMessageConnection(new StreamMessageReader(options.input), writer, {
-    error: (m) => log(`error: ${redact(m, secrets())}`),
-    warn: (m) => log(`warn: ${redact(m, secrets())}`),
-    info: (m) => log(`info: ${redact(m, secrets())}`),
-    log: (m) => log(redact(m, secrets())),
+    error: (m) => log(`error: ${m}`),
+    warn: (m) => log(`warn: ${m}`),
+    info: (m) => log(`info: ${m}`),
+    log: (m) => log(m),
   });
 
   const ready = (): Session => {
@@ -69,12 +80,10 @@ export function serve(options: ServeOptions): MessageConnection {
   function handle<P, R>(method: string, fn: (p: P, token: CancellationToken) => Promise<R> | R): void {
     connection.onRequest(method, async (raw: unknown, token: CancellationToken) => {
       try {
-        const result = await fn(raw as P, token);
-        // A server's error text can quote anything, a token included.
-        return result === null || result === undefined ? result : (JSON.parse(redact(JSON.stringify(result), secrets())) as R);
+        return await fn(raw as P, token);
       } catch (err) {
-        if (!(err instanceof ResponseError) && !(err instanceof PwnmError)) log(`internal error in ${method}: ${redact(String((err as Error).stack ?? err), secrets())}`);
-        throw toResponseError(err, secrets());
+        if (!(err instanceof ResponseError) && !(err instanceof PwnmError)) log(`internal error in ${method}: ${String((err as Error).stack ?? err)}`);
+        throw toResponseError(err);
       }
     });
   }
@@ -96,6 +105,7 @@ export function serve(options: ServeOptions): MessageConnection {
   handle('initialize', async (raw: unknown) => {
     const p = params<{ configFile?: string; tokens?: Record<string, string>; clientInfo?: object }>(raw, { configFile: 'string?', tokens: 'object?', clientInfo: 'object?' });
     for (const [k, v] of Object.entries(p.tokens ?? {})) if (typeof v !== 'string') throw new ResponseError(RpcCode.InvalidParams, `tokens.${k} must be a string`);
+    for (const v of Object.values(p.tokens ?? {})) holdSecret(v);
     tokens = { ...(p.tokens ?? {}) };
     const { config, warnings } = loadConfig({ ...options.overrides, ...(p.configFile ? { configFile: p.configFile } : {}) }, env);
     for (const w of warnings) void connection.sendNotification('window/logMessage', { type: 2, message: w });
