@@ -448,6 +448,11 @@ class ProjectSync {
       for (const old of store.olderSeriesPatches(this.inst.name, this.project, r.submitter, r.series_version ?? 1)) {
         if (seriesKey(old.series_name) !== seriesKey(r.series_name ?? null) || done.has(old.remote)) continue;
         if (this.pushes.some((p) => p.msgid === old.msgid)) continue;
+        // Read-only means no write request at all: say what would be done.
+        if (!this.client?.canWrite) {
+          this.summary.notes.push(`read-only: would mark patch ${old.patch_id} (v${old.series_version}) superseded by series ${r.series_id} (v${r.series_version})`);
+          continue;
+        }
         this.summary.notes.push(`patch ${old.patch_id} (v${old.series_version}) superseded by series ${r.series_id} (v${r.series_version})`);
         this.pushes.push({ msgid: old.msgid, patchId: old.patch_id, state: 'superseded', remote: old.remote });
       }
