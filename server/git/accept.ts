@@ -16,6 +16,13 @@ import { mapLimit } from '../util.js';
 
 export interface Commit { sha: string; subject: string; body: string; diff: string }
 
+/**
+ * Patchwork's hash of a diff with no hunks (a mode change, a pure rename,
+ * an empty new file): the SHA-1 of nothing. Real instances hold many
+ * patches with it, so it never identifies one.
+ */
+export const EMPTY_DIFF_HASH = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';
+
 export interface AcceptOptions {
   repo: string;
   range: string;
@@ -67,26 +74,30 @@ export async function acceptFromGit(session: Session, options: AcceptOptions): P
   const commits = await readCommits(options.repo, options.range);
   const result: AcceptResult = { matched: [], unmatched: [], ambiguous: [] };
 
-  // Patches by hash: the state database first, then Patchwork's hash filter (API 1.2+), concurrently.
+  // Patches by hash. Patchwork is asked whenever it can be (API 1.2+), even
+  // when the state database knows one: a second patch with the same diff,
+  // mailed before our epoch, makes the hash ambiguous.
   const byHash = async (hash: string): Promise<PatchRow[]> => {
-    let rows = session.store.patchesByHash(hash).filter(inScope);
-    if (rows.length) return rows;
     for (const sel of selected) {
       const client = await session.client(sel.instance);
       if ((await client.discover()) < '1.2') continue; // the filter is silently ignored before 1.2
       const found = await client.get<PwPatch[]>('patches', { project: sel.project, hash });
       if (found.length) session.store.upsertPatches(sel.instance.name, sel.project, found.filter((p) => p.hash === hash).map(toRemote));
     }
-    rows = session.store.patchesByHash(hash).filter(inScope);
-    return rows;
+    return session.store.patchesByHash(hash).filter(inScope);
   };
 
   const plans = await mapLimit(commits, session.config.concurrency, async (commit) => {
     const hash = commit.diff.trim() ? hashDiff(commit.diff) : undefined;
     const trailer = trailerMessageId(commit.body);
-    let rows = hash ? await byHash(hash) : [];
+    // The hash of a hunk-less diff (mode, rename) names no patch in particular.
+    let rows = hash && hash !== EMPTY_DIFF_HASH ? await byHash(hash) : [];
     let via: 'hash' | 'msgid' = 'hash';
-    if (rows.length > 1 && trailer) rows = rows.filter((r) => r.msgid === notmuchMessageId(trailer));
+    // Two patches of one project with this diff: only a trailer can tell which.
+    if (trailer && new Set(rows.map((r) => `${r.instance} ${r.project}`)).size < rows.length) {
+      rows = rows.filter((r) => r.msgid === notmuchMessageId(trailer));
+      via = 'msgid';
+    }
     if (rows.length === 0 && trailer) {
       via = 'msgid';
       rows = await findPatches(session, trailer, options.project).catch((err: unknown) => {
