@@ -167,12 +167,14 @@ Each is a state slug, or one of the other tag families: \"delegated\"
     (if (functionp secret) (funcall secret) secret)))
 
 (defun pwnm-sync--initialize (conn)
-  "Send initialize on CONN, with auth-source tokens for read-only instances."
-  (let* ((base (list :clientInfo (list :name "emacs" :version emacs-version)))
-         (base (if pwnm-sync-config-file
-                   (plist-put base :configFile (expand-file-name pwnm-sync-config-file))
-                 base))
-         (info (jsonrpc-request conn :initialize base))
+  "Send initialize on CONN, then auth-source tokens for read-only instances.
+The tokens go with `setTokens', so that the server opens its state
+database once per connection."
+  (let* ((params (list :clientInfo (list :name "emacs" :version emacs-version)))
+         (params (if pwnm-sync-config-file
+                     (plist-put params :configFile (expand-file-name pwnm-sync-config-file))
+                   params))
+         (info (jsonrpc-request conn :initialize params))
          (tokens nil))
     (seq-doseq (inst (plist-get info :instances))
       (when (eq (plist-get inst :readOnly) t)
@@ -180,7 +182,7 @@ Each is a state slug, or one of the other tag families: \"delegated\"
           (when token
             (setq tokens (plist-put tokens (intern (concat ":" (plist-get inst :name))) token))))))
     (when tokens
-      (setq info (jsonrpc-request conn :initialize (plist-put base :tokens tokens))))
+      (setq info (jsonrpc-request conn :setTokens (list :tokens tokens))))
     (setf (pwnm-sync--info conn) info)
     conn))
 

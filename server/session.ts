@@ -29,7 +29,7 @@ export class Session {
   /** Messages that a push or set-state handled while a sync ran: the sync leaves them alone. */
   readonly claimed = new Set<string>();
 
-  constructor(readonly config: Config, private readonly options: SessionOptions = {}) {
+  constructor(readonly config: Config, private options: SessionOptions = {}) {
     for (const token of Object.values(options.tokens ?? {})) holdSecret(token);
     this.store = new Store(config.stateDb);
     const nm: ConstructorParameters<typeof Notmuch>[0] = { lockTimeoutMs: config.lockTimeout * 1000 };
@@ -77,6 +77,19 @@ export class Session {
       this.clients.set(instance.name, client);
     }
     return client;
+  }
+
+  /** Take more tokens from the client (by instance name or URL); the instances they name get a new client. */
+  addTokens(tokens: Record<string, string>): void {
+    for (const token of Object.values(tokens)) holdSecret(token);
+    this.options.tokens = { ...this.options.tokens, ...tokens };
+    for (const inst of this.config.instances) {
+      const client = this.clients.get(inst.name);
+      if (!client || !(inst.name in tokens || inst.url in tokens)) continue;
+      this.clients.delete(inst.name);
+      // A sync may still use the old client: it closes once nothing holds it.
+      if (this.syncing === 0) void client.then((c) => c.close(), () => undefined);
+    }
   }
 
   /** Whether pushes to this instance are possible (a token is configured or was given). */

@@ -102,16 +102,34 @@ export function serve(options: ServeOptions): MessageConnection {
     }
   }
 
+  /** What the current session was made from, to tell an unchanged initialize. */
+  let madeFrom = '';
   handle('initialize', async (raw: unknown) => {
     const p = params<{ configFile?: string; tokens?: Record<string, string>; clientInfo?: object }>(raw, { configFile: 'string?', tokens: 'object?', clientInfo: 'object?' });
     for (const [k, v] of Object.entries(p.tokens ?? {})) if (typeof v !== 'string') throw new ResponseError(RpcCode.InvalidParams, `tokens.${k} must be a string`);
     for (const v of Object.values(p.tokens ?? {})) holdSecret(v);
-    tokens = { ...(p.tokens ?? {}) };
     const { config, warnings } = loadConfig({ ...options.overrides, ...(p.configFile ? { configFile: p.configFile } : {}) }, env);
     for (const w of warnings) void connection.sendNotification('window/logMessage', { type: 2, message: w });
+    const key = JSON.stringify([config, p.tokens ?? {}]);
+    // The same config and tokens again: keep the session (and any sync it runs).
+    if (session && key === madeFrom) return { serverInfo: { name: 'pwnm-sync', version: VERSION }, ...describe(session) };
+    // Never close the store under a running sync.
+    if (running) throw new PwnmError('SYNC_RUNNING', 'a sync is running; initialize with a new config or tokens once it ends, or cancel it (cancelSync)');
+    tokens = { ...(p.tokens ?? {}) };
     await session?.close();
     session = new Session(config, { tokens, env });
+    madeFrom = key;
     return { serverInfo: { name: 'pwnm-sync', version: VERSION }, ...describe(session) };
+  });
+
+  handle('setTokens', (raw: unknown) => {
+    const s = ready();
+    const p = params<{ tokens: Record<string, string> }>(raw, { tokens: 'object' });
+    for (const [k, v] of Object.entries(p.tokens)) if (typeof v !== 'string') throw new ResponseError(RpcCode.InvalidParams, `tokens.${k} must be a string`);
+    s.addTokens(p.tokens);
+    tokens = { ...tokens, ...p.tokens };
+    madeFrom = JSON.stringify([s.config, tokens]);
+    return { serverInfo: { name: 'pwnm-sync', version: VERSION }, ...describe(s) };
   });
 
   handle('sync', async (raw: unknown, token) => {

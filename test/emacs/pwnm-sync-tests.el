@@ -75,6 +75,25 @@
     (should candidates)
     (plist-get (car candidates) :msgid)))
 
+(defun pwnm-sync-test--messages ()
+  "Return the text of the *Messages* buffer: what the echo area showed."
+  (with-current-buffer (messages-buffer) (buffer-string)))
+
+(defun pwnm-sync-test--count (regexp text)
+  "Return how many times REGEXP matches in TEXT."
+  (let ((n 0) (start 0))
+    (while (string-match regexp text start)
+      (setq n (1+ n) start (match-end 0)))
+    n))
+
+(defun pwnm-sync-test--header-tags ()
+  "Return the tags the notmuch-show header of the message at point displays."
+  (save-excursion
+    (goto-char (notmuch-show-message-top))
+    (let ((line (buffer-substring-no-properties (line-beginning-position) (line-end-position))))
+      (and (string-match "(\\([^()]*\\))$" line)
+           (split-string (match-string 1 line))))))
+
 (defun pwnm-sync-test--press (keys)
   "Press KEYS in the current buffer."
   (execute-kbd-macro (kbd keys)))
@@ -291,6 +310,40 @@
     (pwnm-sync-test--press "Y r")
     (dolist (msgid patches)
       (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "rejected")))))))
+
+(ert-deftest pwnm-sync-test-k-one-initialize ()
+  "A connect sends initialize once; auth-source tokens follow with setTokens."
+  (pwnm-sync-shutdown)
+  (let* ((dir (make-temp-file "pwnm-sync-test" t))
+         (config (expand-file-name "read-only.ini" dir))
+         (authinfo (expand-file-name "authinfo" dir))
+         (token nil)
+         (sent nil)
+         (record (lambda (_conn method &rest _) (push method sent))))
+    (unwind-protect
+        (progn
+          ;; The test's config without its token; the token in an authinfo file instead.
+          (with-temp-buffer
+            (insert-file-contents (getenv "PWNM_TEST_CONFIG"))
+            (goto-char (point-min))
+            (re-search-forward "^token = \\(.*\\)\n")
+            (setq token (match-string 1))
+            (replace-match "")
+            (write-region nil nil config))
+          (with-temp-file authinfo (insert (format "machine 127.0.0.1 password %s\n" token)))
+          (advice-add 'jsonrpc-request :before record)
+          (let ((pwnm-sync-config-file config)
+                (auth-sources (list authinfo)))
+            (auth-source-forget-all-cached)
+            (pwnm-sync--connect)
+            (should (equal (reverse sent) '(:initialize :setTokens)))
+            (should (eq (plist-get (seq-first (plist-get (pwnm-sync--info pwnm-sync--connection) :instances)) :readOnly)
+                        :json-false))
+            (pwnm-sync-shutdown)))
+      (advice-remove 'jsonrpc-request record)
+      (auth-source-forget-all-cached)
+      (pwnm-sync-shutdown)
+      (delete-directory dir t))))
 
 (ert-deftest pwnm-sync-test-z-shutdown ()
   "The server stops cleanly."

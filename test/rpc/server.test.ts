@@ -155,6 +155,46 @@ describe('JSON-RPC server (pwnm-sync serve)', function () {
     expect(server.stderr()).not.to.include('wrong-token-123456');
   });
 
+  it('initialize again with the same config keeps the session and a running sync; a new config waits for the sync', async () => {
+    t = await makeEnv({ patches: 300 });
+    t.sandbox.delayMs = 100;
+    server = start(t);
+    const params = { clientInfo: { name: 'test' } };
+    await server.conn.sendRequest('initialize', params);
+    const running = server.conn.sendRequest<{ projects: { errors: string[]; fetched: number }[] }>('sync');
+    await new Promise((r) => setTimeout(r, 300));
+    // The same config and tokens: nothing to do, and the sync goes on.
+    const again = await server.conn.sendRequest<{ instances: { readOnly: boolean }[] }>('initialize', params);
+    expect(again.instances[0]!.readOnly).to.equal(false);
+    // Other tokens would need a new session: refused while the sync runs, the store stays open.
+    const refused = await errorOf(server.conn.sendRequest('initialize', { ...params, tokens: { sandbox: t.user.token } }));
+    expect(refused.code).to.equal(-32007);
+    const summary = await running;
+    expect(summary.projects[0]!.errors).to.deep.equal([]);
+    expect(summary.projects[0]!.fetched).to.equal(300);
+    t.sandbox.delayMs = 0;
+    // Idle now: the new tokens take effect.
+    await server.conn.sendRequest('initialize', { ...params, tokens: { sandbox: t.user.token } });
+    const id = patchIn(t, 'new');
+    const set = await server.conn.sendRequest<{ results: { outcome: string }[] }>('setState', { messageIds: [msgidOf(t, id)], state: 'accepted' });
+    expect(set.results[0]!.outcome).to.equal('refused');
+    expect(server.stderr()).not.to.match(/not open|internal error/i);
+  });
+
+  it('setTokens gives a read-only instance a token without a second initialize', async () => {
+    t = await makeEnv({ patches: 5, token: 'none', stateMix: false });
+    server = start(t);
+    const init = await server.conn.sendRequest<{ instances: { readOnly: boolean }[] }>('initialize', {});
+    expect(init.instances[0]!.readOnly).to.equal(true);
+    await server.conn.sendRequest('sync');
+    const given = await server.conn.sendRequest<{ instances: { readOnly: boolean }[] }>('setTokens', { tokens: { sandbox: t.maint.token } });
+    expect(given.instances[0]!.readOnly).to.equal(false);
+    const id = patchIn(t, 'new');
+    const set = await server.conn.sendRequest<{ results: { outcome: string }[] }>('setState', { messageIds: [msgidOf(t, id)], state: 'accepted' });
+    expect(set.results[0]!.outcome).to.equal('pushed');
+    expect(t.sandbox.data.patches.get(id)!.state).to.equal('accepted');
+  });
+
   it('answers a malformed frame with a parse error and keeps serving', async () => {
     t = await makeEnv({ patches: 3 });
     const child = spawn('node', [CLI, 'serve', '-c', t.configFile], { env: t.env });
