@@ -425,7 +425,7 @@ argument), the server sets every patch of the message's series."
     (dolist (project (or projects (pwnm-sync--read-project (pwnm-sync--tags-at-point))))
       (let ((changes (pwnm-sync--tag-changes project state)))
         (pcase major-mode
-          ('notmuch-show-mode (notmuch-show-tag changes))
+          ('notmuch-show-mode (notmuch-show-tag changes) (pwnm-sync--show-settle-tags))
           ('notmuch-tree-mode (notmuch-tree-tag changes))
           ('notmuch-search-mode
            (let* ((beg (if (use-region-p) (region-beginning) (point)))
@@ -433,6 +433,16 @@ argument), the server sets every patch of the message's series."
                   (threads (notmuch-search-find-stable-query-region beg end)))
              (notmuch-tag (format "(%s) and tag:%s" threads (plist-get project :tag)) changes)
              (notmuch-refresh-this-buffer)))))))))
+
+(defun pwnm-sync--show-settle-tags ()
+  "Show the tags of the message at point as they are now.
+`notmuch-show' keeps removed tags on display, struck through, until a
+refresh; on a terminal that looks like the old state is still there
+next to the new one.  A state change replaces the old state, so show
+only the tags the message has."
+  (let ((tags (notmuch-show-get-tags)))
+    (notmuch-show-set-prop :orig-tags tags)
+    (notmuch-show-update-tags tags)))
 
 (defun pwnm-sync--set-series-state (state message-id)
   "Set STATE for every patch of the series of MESSAGE-ID, on the server."

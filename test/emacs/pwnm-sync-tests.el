@@ -122,7 +122,11 @@
   (pwnm-sync-test--synced)
   (let ((msgid (pwnm-sync-test--fresh-patch)))
     (notmuch-show (notmuch-id-to-query msgid))
+    (should (member "pw-skiboot-new" (pwnm-sync-test--header-tags)))
     (pwnm-sync-test--press "Y a")
+    ;; At once, with no refresh and before the server answers: the new state only.
+    (should (member "pw-skiboot-accepted" (pwnm-sync-test--header-tags)))
+    (should-not (member "pw-skiboot-new" (pwnm-sync-test--header-tags)))
     (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "accepted"))))
     (should (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-accepted")))
     (should (pwnm-sync-test--wait (lambda () (string-match-p (concat "push skiboot " (regexp-quote msgid) ": pushed") (pwnm-sync-test--log)))))))
