@@ -759,48 +759,85 @@ Put it in `notmuch-hello-sections' (`pwnm-sync-mode' does so)."
 (defvar pwnm-sync--timer nil
   "Timer of the automatic sync, or nil.")
 
-(defvar pwnm-sync--installed-key nil
-  "The key `pwnm-sync-mode' bound, to unbind exactly it.")
+;; What `pwnm-sync-mode' replaced, to put back exactly that when it is
+;; turned off.
+(defvar pwnm-sync--saved-bindings nil
+  "Alist of (KEYMAP-SYMBOL KEY . BINDING) the mode replaced.")
+
+(defvar pwnm-sync--saved-hello-sections nil
+  "The `notmuch-hello-sections' list the mode found, or nil.")
+
+(defvar pwnm-sync--hello-sections nil
+  "The `notmuch-hello-sections' list the mode set.
+To tell whether the user changed it since.")
 
 (defun pwnm-sync--auto-sync ()
   "Start a sync unless one is running."
   (unless pwnm-sync--sync-running
     (ignore-errors (pwnm-sync))))
 
+(defun pwnm-sync--with-hello-section (sections)
+  "Return a copy of SECTIONS that has the Patchwork section too.
+It goes after `notmuch-hello-insert-saved-searches', else last."
+  (let ((tail (memq #'notmuch-hello-insert-saved-searches sections)))
+    (if tail
+        (append (butlast sections (1- (length tail)))
+                (list #'pwnm-sync-hello-insert)
+                (cdr tail))
+      (append sections (list #'pwnm-sync-hello-insert)))))
+
+(defun pwnm-sync--install ()
+  "Bind the state keymap, add the hooks and the `notmuch-hello' section."
+  (setq pwnm-sync--saved-bindings nil)
+  (dolist (map pwnm-sync--mode-maps)
+    (push (cons map (cons pwnm-sync-key-prefix (lookup-key (symbol-value map) pwnm-sync-key-prefix)))
+          pwnm-sync--saved-bindings)
+    (define-key (symbol-value map) pwnm-sync-key-prefix pwnm-sync-state-map))
+  (add-hook 'notmuch-after-tag-hook #'pwnm-sync--after-tag)
+  (add-hook 'kill-emacs-hook #'pwnm-sync-shutdown)
+  (unless (memq #'pwnm-sync-hello-insert notmuch-hello-sections)
+    (setq pwnm-sync--saved-hello-sections notmuch-hello-sections
+          notmuch-hello-sections (pwnm-sync--with-hello-section notmuch-hello-sections)
+          pwnm-sync--hello-sections notmuch-hello-sections))
+  (when pwnm-sync-auto-sync-interval
+    (setq pwnm-sync--timer (run-with-timer (* 60 pwnm-sync-auto-sync-interval)
+                                           (* 60 pwnm-sync-auto-sync-interval)
+                                           #'pwnm-sync--auto-sync))))
+
+(defun pwnm-sync--uninstall ()
+  "Put back what `pwnm-sync--install' replaced."
+  (when pwnm-sync--timer
+    (cancel-timer pwnm-sync--timer)
+    (setq pwnm-sync--timer nil))
+  (pcase-dolist (`(,map ,key . ,binding) pwnm-sync--saved-bindings)
+    ;; Only our own binding is taken back: one the user made since stays.
+    (when (eq (lookup-key (symbol-value map) key) pwnm-sync-state-map)
+      (define-key (symbol-value map) key binding)))
+  (setq pwnm-sync--saved-bindings nil)
+  (remove-hook 'notmuch-after-tag-hook #'pwnm-sync--after-tag)
+  (remove-hook 'kill-emacs-hook #'pwnm-sync-shutdown)
+  (setq notmuch-hello-sections
+        (if (and pwnm-sync--hello-sections (eq notmuch-hello-sections pwnm-sync--hello-sections))
+            pwnm-sync--saved-hello-sections
+          ;; Changed since: remove only our entry, copying rather than editing the list.
+          (remq #'pwnm-sync-hello-insert notmuch-hello-sections)))
+  (setq pwnm-sync--saved-hello-sections nil
+        pwnm-sync--hello-sections nil))
+
 ;;;###autoload
 (define-minor-mode pwnm-sync-mode
   "Patchwork states in notmuch-emacs.
 Adds the Patchwork section to `notmuch-hello', the state keymap on
 `pwnm-sync-key-prefix' in notmuch show, search and tree buffers, and
-pushes state-tag changes made in Emacs to Patchwork.
+pushes state-tag changes made in Emacs to Patchwork.  Turned off, it
+puts back what those keys were bound to and the sections as they were.
 
 \\{pwnm-sync-state-map}"
   :global t
   :group 'pwnm-sync
-  (when pwnm-sync--timer
-    (cancel-timer pwnm-sync--timer)
-    (setq pwnm-sync--timer nil))
-  (dolist (map pwnm-sync--mode-maps)
-    (when pwnm-sync--installed-key
-      (define-key (symbol-value map) pwnm-sync--installed-key nil)))
-  (setq pwnm-sync--installed-key nil)
-  (remove-hook 'notmuch-after-tag-hook #'pwnm-sync--after-tag)
-  (remove-hook 'kill-emacs-hook #'pwnm-sync-shutdown)
-  (setq notmuch-hello-sections (delq #'pwnm-sync-hello-insert notmuch-hello-sections))
+  (pwnm-sync--uninstall)
   (when pwnm-sync-mode
-    (setq pwnm-sync--installed-key pwnm-sync-key-prefix)
-    (dolist (map pwnm-sync--mode-maps)
-      (define-key (symbol-value map) pwnm-sync-key-prefix pwnm-sync-state-map))
-    (add-hook 'notmuch-after-tag-hook #'pwnm-sync--after-tag)
-    (add-hook 'kill-emacs-hook #'pwnm-sync-shutdown)
-    (let ((tail (memq #'notmuch-hello-insert-saved-searches notmuch-hello-sections)))
-      (if tail
-          (setcdr tail (cons #'pwnm-sync-hello-insert (cdr tail)))
-        (setq notmuch-hello-sections (append notmuch-hello-sections (list #'pwnm-sync-hello-insert)))))
-    (when pwnm-sync-auto-sync-interval
-      (setq pwnm-sync--timer (run-with-timer (* 60 pwnm-sync-auto-sync-interval)
-                                             (* 60 pwnm-sync-auto-sync-interval)
-                                             #'pwnm-sync--auto-sync)))))
+    (pwnm-sync--install)))
 
 (provide 'pwnm-sync)
 ;;; pwnm-sync.el ends here

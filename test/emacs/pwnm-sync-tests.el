@@ -349,6 +349,29 @@
       (pwnm-sync-shutdown)
       (delete-directory dir t))))
 
+(ert-deftest pwnm-sync-test-l-mode-off-restores ()
+  "Mode off puts back the user's key bindings and sections; it never edits the user's lists."
+  (let* ((sections (list #'notmuch-hello-insert-header #'notmuch-hello-insert-saved-searches
+                         #'notmuch-hello-insert-footer))
+         (copy (copy-sequence sections))
+         (mine (make-sparse-keymap)))
+    (pwnm-sync-mode -1)
+    (unwind-protect
+        (let ((notmuch-hello-sections sections))
+          (define-key notmuch-show-mode-map pwnm-sync-key-prefix mine)
+          (pwnm-sync-mode 1)
+          (should (equal sections copy))
+          (should (equal notmuch-hello-sections
+                         (list #'notmuch-hello-insert-header #'notmuch-hello-insert-saved-searches
+                               #'pwnm-sync-hello-insert #'notmuch-hello-insert-footer)))
+          (should (eq (lookup-key notmuch-show-mode-map pwnm-sync-key-prefix) pwnm-sync-state-map))
+          (pwnm-sync-mode -1)
+          (should (eq (lookup-key notmuch-show-mode-map pwnm-sync-key-prefix) mine))
+          (should (eq notmuch-hello-sections sections))
+          (should (equal sections copy)))
+      (define-key notmuch-show-mode-map pwnm-sync-key-prefix nil)
+      (pwnm-sync-mode 1))))
+
 (ert-deftest pwnm-sync-test-z-shutdown ()
   "The server stops cleanly."
   (pwnm-sync--connect)
