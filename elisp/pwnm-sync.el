@@ -771,10 +771,22 @@ Put it in `notmuch-hello-sections' (`pwnm-sync-mode' does so)."
   "The `notmuch-hello-sections' list the mode set.
 To tell whether the user changed it since.")
 
+(defvar pwnm-sync--auto-sync-errors-shown nil
+  "Kinds (error symbols) of automatic sync failure already shown in the echo area.")
+
 (defun pwnm-sync--auto-sync ()
-  "Start a sync unless one is running."
+  "Start a sync unless one is running.
+A failure is logged in *pwnm-sync* each time, and shown in the echo
+area the first time for each kind of error."
   (unless pwnm-sync--sync-running
-    (ignore-errors (pwnm-sync))))
+    (condition-case err
+        (pwnm-sync)
+      (error
+       (let ((text (pwnm-sync--request-error-message err)))
+         (pwnm-sync--log "error: automatic sync failed: %s" text)
+         (unless (memq (car err) pwnm-sync--auto-sync-errors-shown)
+           (push (car err) pwnm-sync--auto-sync-errors-shown)
+           (pwnm-sync--message "Automatic sync failed: %s (see *pwnm-sync*; said once)" text)))))))
 
 (defun pwnm-sync--with-hello-section (sections)
   "Return a copy of SECTIONS that has the Patchwork section too.

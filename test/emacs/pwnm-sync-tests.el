@@ -372,6 +372,25 @@
       (define-key notmuch-show-mode-map pwnm-sync-key-prefix nil)
       (pwnm-sync-mode 1))))
 
+(ert-deftest pwnm-sync-test-m-auto-sync-errors ()
+  "Automatic sync failures go to the log each time, to the echo area once per kind."
+  (pwnm-sync-shutdown)
+  (let ((pwnm-sync--auto-sync-errors-shown nil)
+        (log-before (pwnm-sync-test--count "automatic sync failed" (pwnm-sync-test--log)))
+        (shown-before (pwnm-sync-test--count "Automatic sync failed" (pwnm-sync-test--messages))))
+    ;; Two kinds: a server that never answers initialize, and no way to find one.
+    ;; (Not a missing program: writing to its dead pipe gets a batch Emacs SIGPIPE.)
+    (let ((pwnm-sync-server-command (list "sleep" "60"))
+          (jsonrpc-default-request-timeout 1))
+      (pwnm-sync--auto-sync)
+      (pwnm-sync--auto-sync))
+    (let ((pwnm-sync-server-command nil)
+          (exec-path nil))
+      (pwnm-sync--auto-sync)
+      (pwnm-sync--auto-sync))
+    (should (= (pwnm-sync-test--count "automatic sync failed" (pwnm-sync-test--log)) (+ log-before 4)))
+    (should (= (pwnm-sync-test--count "\\[pwnm-sync\\] Automatic sync failed" (pwnm-sync-test--messages)) (+ shown-before 2)))))
+
 (ert-deftest pwnm-sync-test-z-shutdown ()
   "The server stops cleanly."
   (pwnm-sync--connect)
