@@ -199,24 +199,30 @@
       (should-not (search-forward msgid nil t)))))
 
 (ert-deftest pwnm-sync-test-b-restart ()
-  "A crashed server is restarted by the next command."
+  "A crashed server is restarted by the next command, which gets its answer."
   (pwnm-sync--connect)
   (let ((proc (jsonrpc--process pwnm-sync--connection)))
     (kill-process proc)
-    (should (pwnm-sync-test--wait (lambda () (null pwnm-sync--connection)))))
-  (let ((msgid (pwnm-sync-test--fresh-patch)))
-    (should (pwnm-sync-patch-info msgid))
-    (should (jsonrpc-running-p pwnm-sync--connection))))
+    (should (pwnm-sync-test--wait (lambda () (null pwnm-sync--connection))))
+    (let* ((msgid (pwnm-sync-test--fresh-patch))
+           (sandbox (pwnm-sync-test--control (concat "/patch?msgid=" (url-hexify-string msgid))))
+           (patches (pwnm-sync-patch-info msgid)))
+      (should (= (length patches) 1))
+      (should (equal (plist-get (seq-first patches) :messageId) msgid))
+      (should (equal (plist-get (seq-first patches) :patchId) (plist-get sandbox :id)))
+      (should (jsonrpc-running-p pwnm-sync--connection))
+      (should-not (eq (jsonrpc--process pwnm-sync--connection) proc)))))
 
 (ert-deftest pwnm-sync-test-c-second-sync-refused ()
-  "A second M-x pwnm-sync while one runs says so."
+  "A second M-x pwnm-sync while one runs says so in the echo area, and starts nothing."
   (pwnm-sync-test--while "/delay?ms=400" "/delay?ms=0"
     (pwnm-sync)
-    (let ((said nil))
-      (cl-letf (((symbol-function 'pwnm-sync--message)
-                 (lambda (fmt &rest args) (setq said (apply #'format fmt args)))))
-        (pwnm-sync))
-      (should (string-match-p "already running" said)))
+    (let ((before (pwnm-sync-test--count "already running" (pwnm-sync-test--messages)))
+          (conn pwnm-sync--connection))
+      (pwnm-sync)
+      (should (= (pwnm-sync-test--count "\\[pwnm-sync\\] A sync is already running" (pwnm-sync-test--messages)) (1+ before)))
+      ;; One sync request in flight, not two.
+      (should (= (hash-table-count (jsonrpc--request-continuations conn)) 1)))
     (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 60))))
 
 (ert-deftest pwnm-sync-test-d-long-sync ()
@@ -237,16 +243,14 @@
         (cancel-timer timer)))))
 
 (ert-deftest pwnm-sync-test-e-cancel ()
-  "pwnm-sync-cancel stops a running sync."
+  "pwnm-sync-cancel stops a running sync and says so in the echo area."
   (pwnm-sync-test--while "/delay?ms=2000" "/delay?ms=0"
-    (let ((said nil))
-      (cl-letf (((symbol-function 'pwnm-sync--message)
-                 (lambda (fmt &rest args) (setq said (apply #'format fmt args)))))
-        (pwnm-sync t)
-        (accept-process-output nil 0.5)
-        (pwnm-sync-cancel)
-        (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 60))
-        (should (string-match-p "cancelled" said))))))
+    (let ((before (pwnm-sync-test--count "Sync cancelled" (pwnm-sync-test--messages))))
+      (pwnm-sync t)
+      (accept-process-output nil 0.5)
+      (pwnm-sync-cancel)
+      (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 60))
+      (should (= (pwnm-sync-test--count "\\[pwnm-sync\\] Sync cancelled; what was done is kept" (pwnm-sync-test--messages)) (1+ before))))))
 
 (ert-deftest pwnm-sync-test-f-archive-key ()
   "Y A archives the patch on Patchwork, and again unarchives it."
@@ -272,11 +276,13 @@
     (pwnm-sync-test--control (concat "/check?state=fail&context=ci-build&url=" (url-hexify-string "https://ci.example.org/42") "&msgid=" (url-hexify-string msgid)))
     (pwnm-sync-test--synced)
     (should (member "pw-skiboot-check-fail" (pwnm-sync-test--tags msgid)))
+    (pwnm-sync-delegate-to-me msgid)
+    (should (equal (plist-get (pwnm-sync-test--control (concat "/patch?msgid=" (url-hexify-string msgid))) :delegate) "maint"))
     (pwnm-sync-patch-info msgid)
     (with-current-buffer "*pwnm-sync patch*"
       (should (string-match-p "CI: +fail" (buffer-string)))
       (should (string-match-p "fail +ci-build https://ci.example.org/42" (buffer-string)))
-      (should (string-match-p "Delegate: \\(nobody\\|maint\\)" (buffer-string)))
+      (should (string-match-p "Delegate: maint$" (buffer-string)))
       (should (string-match-p "Series: +v[0-9]+ [0-9]+/[0-9]+" (buffer-string))))))
 
 (defun pwnm-sync-test--untouched-series ()
