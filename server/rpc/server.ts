@@ -177,8 +177,15 @@ export function serve(options: ServeOptions): MessageConnection {
           changed.add(e.msgid);
           return;
         }
+        const key = `${e.msgid} ${e.project}`;
+        const earlier = outcomes.get(key);
+        // A push that went through over a change on Patchwork stays `pushed`; the conflict is its reason.
+        if (e.kind === 'conflict' && earlier?.outcome === 'pushed') {
+          if (e.reason) earlier.reason = e.reason;
+          return;
+        }
         const outcome = { pushed: 'pushed', queued: 'queued', refused: 'refused', ambiguous: 'ambiguous', conflict: 'conflict' }[e.kind];
-        outcomes.set(`${e.msgid} ${e.project}`, { messageId: e.msgid, project: e.project, outcome, ...(e.state ? { state: e.state } : {}), ...(e.reason ? { reason: e.reason } : {}) });
+        outcomes.set(key, { messageId: e.msgid, project: e.project, outcome, ...(e.state ? { state: e.state } : {}), ...(e.reason ? { reason: e.reason } : {}) });
       },
     });
     tagsChanged(changed);

@@ -195,6 +195,44 @@ describe('JSON-RPC server (pwnm-sync serve)', function () {
     expect(t.sandbox.data.patches.get(id)!.state).to.equal('accepted');
   });
 
+  it('answers counts, setState and push in the shapes docs/protocol.md gives', async () => {
+    t = await makeEnv({ patches: 12, stateMix: false });
+    t.writeConfig('', 'prefer = local');
+    server = start(t);
+    await server.conn.sendRequest('initialize', {});
+    await server.conn.sendRequest('sync');
+    const [a, b] = patchesOf(t);
+
+    // counts: per project, its states and the other tag families.
+    const counts = await server.conn.sendRequest<{ projects: Record<string, unknown>[] }>('counts');
+    const c = counts.projects[0]!;
+    expect(Object.keys(c).sort()).to.deep.equal(['families', 'instance', 'missingLocally', 'pending', 'project', 'states', 'tag', 'total']);
+    expect(c).to.include({ instance: 'sandbox', project: 'skiboot', tag: 'pw-skiboot', total: 12, missingLocally: 0, pending: 0 });
+    expect((c.states as { state: string; tag: string; count: number }[]).find((x) => x.state === 'new')).to.deep.equal({ state: 'new', tag: 'pw-skiboot-new', count: 12 });
+    expect(c.families).to.deep.equal([
+      { name: 'check-success', tag: 'pw-skiboot-check-success', count: 0 },
+      { name: 'check-warning', tag: 'pw-skiboot-check-warning', count: 0 },
+      { name: 'check-fail', tag: 'pw-skiboot-check-fail', count: 0 },
+      { name: 'archived', tag: 'pw-skiboot-archived', count: 0 },
+      { name: 'delegated', tag: 'pw-skiboot-delegated', count: 0 },
+    ]);
+
+    // setState refused: a reason, and the message keeps Patchwork's state.
+    t.project.maintainers = [];
+    const refused = await server.conn.sendRequest<{ results: unknown[] }>('setState', { messageIds: [msgidOf(t, a!)], state: 'accepted' });
+    expect(refused.results).to.deep.equal([{ instance: 'sandbox', project: 'skiboot', msgid: msgidOf(t, a!), patchId: a, state: 'accepted', outcome: 'refused', reason: 'not a maintainer of skiboot on sandbox' }]);
+    expect((await t.tags(msgidOf(t, a!))).filter((x) => /^pw-skiboot-[a-z-]+$/.test(x) && x !== 'pw-skiboot-archived')).to.deep.equal(['pw-skiboot-new']);
+    t.project.maintainers = [t.maint.id];
+
+    // push over a change made on Patchwork meanwhile (prefer = local): pushed, the conflict as its reason.
+    t.sandbox.data.setState(b!, 'rejected');
+    await server.conn.sendRequest('patchInfo', { messageId: msgidOf(t, b!), refresh: true });
+    await t.notmuch.tag([{ msgid: msgidOf(t, b!), add: ['pw-skiboot-accepted'], remove: ['pw-skiboot-new'] }]);
+    const pushed = await server.conn.sendRequest<{ results: unknown[] }>('push', { messageIds: [msgidOf(t, b!)] });
+    expect(pushed.results).to.deep.equal([{ messageId: msgidOf(t, b!), project: 'skiboot', outcome: 'pushed', state: 'accepted', reason: 'changed on both sides; pushed the local accepted' }]);
+    expect(t.sandbox.data.patches.get(b!)!.state).to.equal('accepted');
+  });
+
   it('answers a malformed frame with a parse error and keeps serving', async () => {
     t = await makeEnv({ patches: 3 });
     const child = spawn('node', [CLI, 'serve', '-c', t.configFile], { env: t.env });
