@@ -9,8 +9,14 @@ import type { PwEvent } from './types.js';
 /** Events this close to the mark are re-read, in case the server committed them late. */
 export const SKEW_MS = 5_000;
 
-/** Event categories that change what we keep. */
-export const WATCHED = new Set(['patch-created', 'patch-state-changed', 'patch-delegated', 'check-created', 'series-completed']);
+/**
+ * Event categories that change what we keep. Not series-completed: a new
+ * series reaches us through each patch's own patch-created event, which
+ * brings the patch with its series, version and part (all that tags, the
+ * supersede rule and patchInfo use); the series event carries only the
+ * series, and acting on it would refetch patches we already have.
+ */
+export const WATCHED = new Set(['patch-created', 'patch-state-changed', 'patch-delegated', 'check-created']);
 
 export interface EventMark { date: string | null; ids: number[] }
 
