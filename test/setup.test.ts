@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MARKER } from '../server/setup/hook.js';
 import { sync } from '../server/sync/engine.js';
@@ -114,11 +114,41 @@ describe('setup', function () {
     rmSync(prefix, { recursive: true, force: true });
   });
 
-  it('ships systemd units that systemd-analyze accepts', async function () {
-    const which = await execa('sh', ['-c', 'command -v systemd-analyze'], { reject: false });
-    if (which.exitCode !== 0) this.skip();
+  it('scripts/setup test installs Debian systemd when systemd-analyze is missing, and only then', async () => {
+    t = await makeEnv({ patches: 1 });
+    // The script in a checkout of its own (it cds to ..), with npm, apt-get and sudo as stubs that log, and a
+    // PATH with the tools it looks for but not systemd-analyze: the real checkout and machine are not touched.
+    const checkout = join(t.dir, 'checkout');
+    mkdirSync(join(checkout, 'scripts'), { recursive: true });
+    mkdirSync(join(checkout, 'node_modules'));
+    copyFileSync(join(ROOT, 'scripts', 'setup'), join(checkout, 'scripts', 'setup'));
+    writeFileSync(join(checkout, 'package-lock.json'), '{}');
+    writeFileSync(join(checkout, 'node_modules', '.package-lock.json'), '{}');
+    const bin = join(t.dir, 'bin');
+    mkdirSync(bin);
+    const real = async (tool: string): Promise<string> => (await execa('sh', ['-c', `command -v ${tool}`])).stdout.trim();
+    for (const tool of ['sh', 'notmuch', 'emacs', 'git', 'ls', 'dirname', 'id']) symlinkSync(await real(tool), join(bin, tool));
+    const log = join(t.dir, 'calls.log');
+    for (const stub of ['apt-get', 'npm']) writeFileSync(join(bin, stub), `#!/bin/sh\necho "${stub} $*" >> ${log}\n`, { mode: 0o755 });
+    writeFileSync(join(bin, 'sudo'), '#!/bin/sh\nexec "$@"\n', { mode: 0o755 });
+    const setup = () => execa(join(bin, 'sh'), [join(checkout, 'scripts', 'setup'), 'test'], { env: { PATH: bin }, extendEnv: false, reject: false, all: true });
+    const installs = (): string[] => readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('apt-get install'));
+
+    const r = await setup();
+    expect(r.exitCode, r.all).to.equal(0);
+    expect(installs()).to.deep.equal(['apt-get install -y -qq --no-install-recommends systemd']);
+    // Once it is there, nothing is installed.
+    symlinkSync(await real('systemd-analyze'), join(bin, 'systemd-analyze'));
+    rmSync(log);
+    const again = await setup();
+    expect(again.exitCode, again.all).to.equal(0);
+    expect(installs()).to.deep.equal([]);
+  });
+
+  it('ships systemd units that systemd-analyze accepts', async () => {
+    // scripts/setup test installs systemd-analyze (Debian systemd): a missing tool fails here, it does not skip.
     const r = await execa('systemd-analyze', ['verify', '--man=no', join(ROOT, 'contrib', 'systemd', 'pwnm-sync.timer'), join(ROOT, 'contrib', 'systemd', 'pwnm-sync.service')], { reject: false, all: true });
-    // Outside a user session systemd-analyze may complain about the bus; the units' own syntax must be clean.
+    expect(r.exitCode, r.all).to.equal(0);
     expect(r.all).not.to.match(/pwnm-sync\.(service|timer):\d+:/);
   });
 });
