@@ -116,11 +116,13 @@ describe('Patchwork client', function () {
     const c = client();
     const patch = await c.updatePatch(1, { state: 'Changes Requested' }, 'skiboot');
     expect(patch.state).to.equal('changes-requested');
-    const other = sandbox.data.addUser({ username: 'other', token: 'other-token-123456' });
+    sandbox.data.addUser({ username: 'other', token: 'other-token-123456' });
     const err = await failure(client({ token: 'other-token-123456' }).updatePatch(1, { state: 'accepted' }, 'skiboot'));
     expect(err.code).to.equal('FORBIDDEN');
     expect(err.message).to.equal('sandbox: not a maintainer of skiboot: Patchwork refused to change patch 1');
-    expect(other.id).to.be.a('number');
+    // The facts for logs and JSON-RPC data: the request and Patchwork's answer.
+    expect(err.details).to.deep.include({ instance: 'sandbox', method: 'PATCH', path: '/api/1.3/patches/1/', status: 403 });
+    expect(sandbox.data.patches.get(1)!.state).to.equal('changes-requested');
     await c.close();
   });
 

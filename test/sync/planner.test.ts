@@ -26,19 +26,46 @@ describe('planner', () => {
     expect(p({ journal: 'under-review', local: ['under-review'], remote: 'under-review' })).to.deep.equal({ kind: 'retag', state: 'under-review', why: 'repair' }));
   it('ignores a journal the tags do not match', () => expect(p({ journal: 'rfc', local: ['accepted'] })).to.deep.equal({ kind: 'push', state: 'accepted' }));
 
-  it('never pushes what the user did not change, over every combination', () => {
-    const states = ['new', 'accepted', 'rejected'];
-    for (const remote of states) for (const baseline of [null, ...states]) for (const journal of [null, ...states]) {
-      for (const local of [undefined, [], ...states.map((s) => [s])]) for (const prefer of ['server', 'local'] as const) {
-        const r = plan({ remote, baseline, journal, local, missingBaseTags: false, prefer, canPush: true });
-        const effective = journal !== null && local?.length === 1 && local[0] === journal ? journal : baseline;
-        if (r.kind === 'push') {
-          expect(local, JSON.stringify({ remote, baseline, journal, local })).to.have.length(1);
-          expect(local![0]).not.to.equal(effective);
-          expect(local![0]).not.to.equal(remote);
+  // Every history of one message, told as what happened (not as the
+  // planner's rule): both sides agreed on a state; maybe a run then saw
+  // Patchwork move and died while tagging it (before or after the tags
+  // were written, which leaves the journal); then maybe the user retagged;
+  // then maybe Patchwork moved again. What the planner must do follows
+  // from who changed what.
+  it('pushes exactly what the user changed, over every history', () => {
+    const states = ['new', 'accepted', 'rejected', 'rfc'];
+    let histories = 0;
+    for (const agreed of states) for (const crash of [null, 'before-tagging', 'after-tagging'] as const) for (const seen of states) {
+      if ((crash === null) !== (seen === agreed)) continue; // a run dies only while tagging a move it saw
+      for (const userTo of [null, ...states]) for (const serverTo of [null, ...states]) for (const prefer of ['server', 'local'] as const) {
+        const tagsBefore = crash === 'after-tagging' ? seen : agreed;
+        const local = userTo ?? tagsBefore;
+        const remote = serverTo ?? seen;
+        const r = plan({ remote, baseline: agreed, journal: crash ? seen : null, local: [local], missingBaseTags: false, prefer, canPush: true });
+        const story = JSON.stringify({ agreed, crash, seen, userTo, serverTo, prefer, r });
+        histories++;
+        const userChanged = userTo !== null && userTo !== tagsBefore;
+        // After a crash, tags saying the agreed state or the journal's look exactly like a history where
+        // the user did nothing (the crash came before or after the tags were written): the data cannot
+        // tell, and the safe side is to send nothing.
+        const undecidable = crash !== null && (userTo === agreed || userTo === seen);
+        if (!userChanged || undecidable) {
+          // Nothing of the user's to send: the tags follow Patchwork.
+          expect(['none', 'retag'], story).to.include(r.kind);
+          if (r.kind === 'retag') expect(r.state, story).to.equal(remote);
+          else expect(local, story).to.equal(remote);
+          continue;
         }
-        if (r.kind === 'retag') expect(r.state).to.equal(remote);
+        // The user changed what they saw; Patchwork may have moved away from that too. After a crash the
+        // data cannot tell whether they saw the agreed state or the journal's: the planner takes the agreed
+        // one, so a move on Patchwork is a conflict, never a push over it unasked.
+        const saw = crash ? agreed : tagsBefore;
+        if (userTo === remote) expect(r, story).to.deep.include({ kind: 'retag', state: remote });
+        else if (remote === saw) expect(r, story).to.deep.equal({ kind: 'push', state: userTo });
+        else if (prefer === 'local') expect(r, story).to.deep.equal({ kind: 'push', state: userTo, conflict: { local: userTo, remote } });
+        else expect(r, story).to.deep.equal({ kind: 'retag', state: remote, why: 'conflict', conflict: { local: userTo, remote } });
       }
     }
+    expect(histories).to.equal(4 * 5 * 5 * 2 + 4 * 2 * 3 * 5 * 5 * 2);
   });
 });
