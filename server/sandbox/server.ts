@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_STATES } from '../states.js';
-import { SandboxData, Serializer, VERSIONS, type SbPatch, type SbUser, type Version } from './model.js';
+import { SandboxData, Serializer, VERSIONS, type SbCheck, type SbPatch, type SbUser, type Version } from './model.js';
 
 // A Patchwork-compatible HTTP server for the demo, the tests and the
 // benchmark: the REST subset pwnm-sync uses, with the status codes, headers,
@@ -153,6 +153,20 @@ export class Sandbox {
     res.end(text);
   }
 
+  /** POST .../checks/ as Patchwork 3.1.3 answers it (NOTES.md section 1): maintainers only, 201 with Location. */
+  private createCheck(base: string, v: Version, patch: SbPatch, user: SbUser | undefined, rawBody: string): Reply {
+    const allow = 'GET, POST, HEAD, OPTIONS';
+    const project = this.data.projects.get(patch.project)!;
+    if (!user || !project.maintainers.includes(user.id)) throw new HttpError({ status: 403, allow, body: { detail: 'You do not have permission to perform this action.' } });
+    const b = (rawBody ? JSON.parse(rawBody) : {}) as { state?: string; context?: string; target_url?: string | null; description?: string | null };
+    if (!b.state) throw new HttpError({ status: 400, allow, body: { state: ['A check must have a state.'] } });
+    if (!['pending', 'success', 'warning', 'fail'].includes(b.state)) throw new HttpError({ status: 400, allow, body: { state: [`"${b.state}" is not a valid choice.`] } });
+    const context = b.context ?? 'default';
+    if (!/^[-\w]+$/.test(context)) throw new HttpError({ status: 400, allow, body: { context: ['Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.'] } });
+    const c = this.data.addCheck(patch.id, user.id, { state: b.state as SbCheck['state'], context, target_url: b.target_url ?? null, description: b.description ?? null });
+    return { status: 201, allow, headers: { Location: `${base}/api/${v}/patches/${patch.id}/checks/${c.id}/` }, body: new Serializer(base, v, this.data).check(c) };
+  }
+
   private route(req: IncomingMessage, rawBody: string): Reply {
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const path = url.pathname;
@@ -179,6 +193,7 @@ export class Sandbox {
       const ser = new Serializer(base, checks[1] as Version, this.data);
       const patch = this.data.patches.get(Number(checks[2]));
       if (!patch) throw new HttpError({ status: 404, allow: 'GET, POST, HEAD, OPTIONS', body: { detail: 'Not found.' } });
+      if (checks[3] === undefined && method === 'POST') return this.createCheck(base, checks[1] as Version, patch, user, rawBody);
       const own = this.data.checks.filter((c) => c.patch === patch.id);
       if (checks[3] === undefined) return { ...this.paginate(base, url, own, (c) => ser.check(c)), allow: 'GET, POST, HEAD, OPTIONS' };
       const c = own.find((x) => x.id === Number(checks[3]));

@@ -1,8 +1,10 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { counts } from '../../server/status.js';
 import { sync } from '../../server/sync/engine.js';
 import { setDelegate, setState } from '../../server/sync/set-state.js';
-import { makeEnv, msgidOf, patchesOf, type TestEnv } from '../helpers.js';
+import { makeEnv, msgidOf, patchesOf, RECORDINGS, type TestEnv } from '../helpers.js';
 
 // Beyond states: CI checks, archived, delegation and series.
 
@@ -12,19 +14,48 @@ describe('tag families and series', function () {
   afterEach(async () => t && (await t.cleanup()));
   const family = async (id: number, re: RegExp): Promise<string[]> => (await t.tags(msgidOf(t, id))).filter((x) => re.test(x));
 
+  /** A CI bot's result, posted as a bot posts it: POST /api/1.3/patches/ID/checks/ with a maintainer's token. */
+  async function postCheck(id: number, state: string, context: string): Promise<void> {
+    const res = await fetch(`${t.sandbox.url}/api/1.3/patches/${id}/checks/`, {
+      method: 'POST',
+      headers: { authorization: `Token ${t.maint.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ state, context, target_url: `https://ci.example.org/${context}/${id}`, description: `${context} ${state}` }),
+    });
+    expect(res.status, await res.text()).to.equal(201);
+  }
+
+  it('posting a check answers as Patchwork 3.1.3 did (the recorded check-create responses)', async () => {
+    t = await makeEnv({ patches: 1 });
+    const id = patchesOf(t)[0]!;
+    const recorded = (name: string): unknown => JSON.parse(readFileSync(join(RECORDINGS, `${name}.json`), 'utf8'));
+    const post = async (name: string, token: string | undefined): Promise<[number, unknown]> => {
+      const body = readFileSync(join(RECORDINGS, `${name}.req`), 'utf8').split('\n\n').slice(1).join('\n\n').trim();
+      const res = await fetch(`${t.sandbox.url}/api/1.3/patches/${id}/checks/`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Token ${token}` } : {}) }, body });
+      return [res.status, await res.json()];
+    };
+    for (const [name, token] of [['check-create-bad-state-400', t.maint.token], ['check-create-no-state-400', t.maint.token], ['check-create-context-with-slash-400', t.maint.token], ['check-create-nonmaintainer-403', t.user.token], ['check-create-anonymous-403', undefined]] as const) {
+      expect(await post(name, token), name).to.deep.equal([Number(name.slice(-3)), recorded(name)]);
+    }
+    const [status, check] = await post('check-create-fail-201', t.maint.token);
+    expect(status).to.equal(201);
+    expect(Object.keys(check as object)).to.deep.equal(Object.keys(recorded('check-create-fail-201') as object));
+  });
+
   it('tags the combined CI check, and follows new checks incrementally', async () => {
     t = await makeEnv({ patches: 6 });
     const [a, b, c] = patchesOf(t);
-    t.sandbox.data.patches.get(a!)!.check = 'fail';
-    t.sandbox.data.patches.get(b!)!.check = 'success';
+    // Real checks, as CI posts them. Patchwork combines the newest per context: any fail is fail.
+    await postCheck(a!, 'success', 'ci-build');
+    await postCheck(a!, 'fail', 'ci-test');
+    await postCheck(b!, 'success', 'ci-build');
     const s = t.session();
     await sync(s);
     expect(await family(a!, /-check-/)).to.deep.equal(['pw-skiboot-check-fail']);
     expect(await family(b!, /-check-/)).to.deep.equal(['pw-skiboot-check-success']);
-    expect(await family(c!, /-check-/)).to.deep.equal([]); // pending: no tag
-    t.sandbox.data.addCheck(c!, t.maint.id, { state: 'warning', context: 'ci-build' });
-    // a's fail was the server's word alone; its only real check passes, so the combined check is success.
-    t.sandbox.data.addCheck(a!, t.maint.id, { state: 'success', context: 'ci-build' });
+    expect(await family(c!, /-check-/)).to.deep.equal([]); // no checks: pending, no tag
+    await postCheck(c!, 'warning', 'ci-build');
+    // A rerun of a's failed context passes: the newest result per context counts, so a is success now.
+    await postCheck(a!, 'success', 'ci-test');
     const mark = t.sandbox.log.length;
     const p = (await sync(s)).projects[0]!;
     expect(p.mode).to.equal('events');
