@@ -166,6 +166,14 @@ Each is a state slug, or one of the other tag families: \"delegated\"
          (secret (plist-get found :secret)))
     (if (functionp secret) (funcall secret) secret)))
 
+(defun pwnm-sync--unlogged (conn fn)
+  "Call FN with CONN's events buffer not logging, and return its value.
+For the messages that carry tokens: they must not land in a buffer."
+  (let ((size (jsonrpc--events-buffer-scrollback-size conn)))
+    (setf (jsonrpc--events-buffer-scrollback-size conn) 0)
+    (unwind-protect (funcall fn)
+      (setf (jsonrpc--events-buffer-scrollback-size conn) size))))
+
 (defun pwnm-sync--initialize (conn)
   "Send initialize on CONN, then auth-source tokens for read-only instances.
 The tokens go with `setTokens', so that the server opens its state
@@ -182,7 +190,7 @@ database once per connection."
           (when token
             (setq tokens (plist-put tokens (intern (concat ":" (plist-get inst :name))) token))))))
     (when tokens
-      (setq info (jsonrpc-request conn :setTokens (list :tokens tokens))))
+      (setq info (pwnm-sync--unlogged conn (lambda () (jsonrpc-request conn :setTokens (list :tokens tokens))))))
     (setf (pwnm-sync--info conn) info)
     conn))
 

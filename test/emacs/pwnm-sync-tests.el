@@ -349,6 +349,12 @@
             (should (equal (reverse sent) '(:initialize :setTokens)))
             (should (eq (plist-get (seq-first (plist-get (pwnm-sync--info pwnm-sync--connection) :instances)) :readOnly)
                         :json-false))
+            ;; The token is in no buffer: not the events log, not ours, not the server's stderr.
+            (should (with-current-buffer (jsonrpc-events-buffer pwnm-sync--connection)
+                      (string-match-p "initialize" (buffer-string))))
+            (dolist (buffer (list (jsonrpc-events-buffer pwnm-sync--connection) "*pwnm-sync*" "*pwnm-sync stderr*"))
+              (with-current-buffer (get-buffer-create buffer)
+                (should-not (string-match-p (regexp-quote token) (buffer-string)))))
             (pwnm-sync-shutdown)))
       (advice-remove 'jsonrpc-request record)
       (auth-source-forget-all-cached)
