@@ -195,15 +195,18 @@ describe('JSON-RPC server (pwnm-sync serve)', function () {
     expect(t.sandbox.data.patches.get(id)!.state).to.equal('accepted');
   });
 
-  it('answers counts, setState and push in the shapes docs/protocol.md gives', async () => {
+  /** A synced server over 12 `new` patches; `global` goes into the config's [pwnm-sync] section. */
+  async function synced(global = ''): Promise<Server> {
     t = await makeEnv({ patches: 12, stateMix: false });
-    t.writeConfig('', 'prefer = local');
-    server = start(t);
-    await server.conn.sendRequest('initialize', {});
-    await server.conn.sendRequest('sync');
-    const [a, b] = patchesOf(t);
+    t.writeConfig('', global);
+    const s = start(t);
+    await s.conn.sendRequest('initialize', {});
+    await s.conn.sendRequest('sync');
+    return s;
+  }
 
-    // counts: per project, its states and the other tag families.
+  it('counts: the shape docs/protocol.md gives, families included', async () => {
+    server = await synced();
     const counts = await server.conn.sendRequest<{ projects: Record<string, unknown>[] }>('counts');
     const c = counts.projects[0]!;
     expect(Object.keys(c).sort()).to.deep.equal(['families', 'instance', 'missingLocally', 'pending', 'project', 'states', 'tag', 'total']);
@@ -216,21 +219,26 @@ describe('JSON-RPC server (pwnm-sync serve)', function () {
       { name: 'archived', tag: 'pw-skiboot-archived', count: 0 },
       { name: 'delegated', tag: 'pw-skiboot-delegated', count: 0 },
     ]);
+  });
 
-    // setState refused: a reason, and the message keeps Patchwork's state.
+  it('setState refused: the shape docs/protocol.md gives, and the message keeps Patchwork\'s state', async () => {
+    server = await synced();
+    const a = patchesOf(t)[0]!;
     t.project.maintainers = [];
-    const refused = await server.conn.sendRequest<{ results: unknown[] }>('setState', { messageIds: [msgidOf(t, a!)], state: 'accepted' });
-    expect(refused.results).to.deep.equal([{ instance: 'sandbox', project: 'skiboot', msgid: msgidOf(t, a!), patchId: a, state: 'accepted', outcome: 'refused', reason: 'not a maintainer of skiboot on sandbox' }]);
-    expect((await t.tags(msgidOf(t, a!))).filter((x) => /^pw-skiboot-[a-z-]+$/.test(x) && x !== 'pw-skiboot-archived')).to.deep.equal(['pw-skiboot-new']);
-    t.project.maintainers = [t.maint.id];
+    const refused = await server.conn.sendRequest<{ results: unknown[] }>('setState', { messageIds: [msgidOf(t, a)], state: 'accepted' });
+    expect(refused.results).to.deep.equal([{ instance: 'sandbox', project: 'skiboot', msgid: msgidOf(t, a), patchId: a, state: 'accepted', outcome: 'refused', reason: 'not a maintainer of skiboot on sandbox' }]);
+    expect((await t.tags(msgidOf(t, a))).filter((x) => /^pw-skiboot-[a-z-]+$/.test(x))).to.deep.equal(['pw-skiboot-new']);
+  });
 
-    // push over a change made on Patchwork meanwhile (prefer = local): pushed, the conflict as its reason.
-    t.sandbox.data.setState(b!, 'rejected');
-    await server.conn.sendRequest('patchInfo', { messageId: msgidOf(t, b!), refresh: true });
-    await t.notmuch.tag([{ msgid: msgidOf(t, b!), add: ['pw-skiboot-accepted'], remove: ['pw-skiboot-new'] }]);
-    const pushed = await server.conn.sendRequest<{ results: unknown[] }>('push', { messageIds: [msgidOf(t, b!)] });
-    expect(pushed.results).to.deep.equal([{ messageId: msgidOf(t, b!), project: 'skiboot', outcome: 'pushed', state: 'accepted', reason: 'changed on both sides; pushed the local accepted' }]);
-    expect(t.sandbox.data.patches.get(b!)!.state).to.equal('accepted');
+  it('push over a change on Patchwork (prefer = local): pushed, with the conflict as its reason, as docs/protocol.md gives', async () => {
+    server = await synced('prefer = local');
+    const b = patchesOf(t)[1]!;
+    t.sandbox.data.setState(b, 'rejected');
+    await server.conn.sendRequest('patchInfo', { messageId: msgidOf(t, b), refresh: true });
+    await t.notmuch.tag([{ msgid: msgidOf(t, b), add: ['pw-skiboot-accepted'], remove: ['pw-skiboot-new'] }]);
+    const pushed = await server.conn.sendRequest<{ results: unknown[] }>('push', { messageIds: [msgidOf(t, b)] });
+    expect(pushed.results).to.deep.equal([{ messageId: msgidOf(t, b), project: 'skiboot', outcome: 'pushed', state: 'accepted', reason: 'changed on both sides; pushed the local accepted' }]);
+    expect(t.sandbox.data.patches.get(b)!.state).to.equal('accepted');
   });
 
   it('answers a malformed frame with a parse error and keeps serving', async () => {
