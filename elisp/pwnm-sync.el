@@ -124,6 +124,9 @@ Each is a state slug, or one of the other tag families: \"delegated\"
 (defvar pwnm-sync--sync-running nil
   "Non-nil while a sync runs.")
 
+(defvar pwnm-sync--automatic nil
+  "Non-nil while the timer starts a sync: its failures are said once per kind.")
+
 (defvar pwnm-sync--last-progress 0
   "Time of the last progress message shown, as a float.")
 
@@ -335,11 +338,14 @@ With prefix argument FULL, re-read everything from Patchwork."
                      (pwnm-sync--log-summary summary)
                      (pwnm-sync--refresh-buffers)
                      (pwnm-sync--message "%s" (pwnm-sync--summary-line summary)))
-       :error-fn (lambda (err)
-                   (setq pwnm-sync--sync-running nil)
-                   (if (eql (plist-get err :code) -32800)
-                       (pwnm-sync--message "Sync cancelled; what was done is kept")
-                     (pwnm-sync--error "Sync failed: %s" (pwnm-sync--request-error-message err))))))))
+       :error-fn (let ((automatic pwnm-sync--automatic))
+                   (lambda (err)
+                     (setq pwnm-sync--sync-running nil)
+                     (cond ((eql (plist-get err :code) -32800)
+                            (pwnm-sync--message "Sync cancelled; what was done is kept"))
+                           (automatic
+                            (pwnm-sync--auto-sync-failed (plist-get err :code) (pwnm-sync--request-error-message err)))
+                           (t (pwnm-sync--error "Sync failed: %s" (pwnm-sync--request-error-message err))))))))))
 
 (defun pwnm-sync-cancel ()
   "Cancel a running sync.  What it already did is kept."
@@ -782,19 +788,24 @@ To tell whether the user changed it since.")
 (defvar pwnm-sync--auto-sync-errors-shown nil
   "Kinds (error symbols) of automatic sync failure already shown in the echo area.")
 
+(defun pwnm-sync--auto-sync-failed (kind text)
+  "Log that an automatic sync failed with TEXT; show it once per KIND.
+KIND is an error symbol, or the server's error code."
+  (pwnm-sync--log "error: automatic sync failed: %s" text)
+  (unless (member kind pwnm-sync--auto-sync-errors-shown)
+    (push kind pwnm-sync--auto-sync-errors-shown)
+    (pwnm-sync--message "Automatic sync failed: %s (see *pwnm-sync*; said once)" text)))
+
 (defun pwnm-sync--auto-sync ()
   "Start a sync unless one is running.
-A failure is logged in *pwnm-sync* each time, and shown in the echo
-area the first time for each kind of error."
+A failure, in starting it or from the server, is logged in *pwnm-sync*
+each time, and shown in the echo area the first time for each kind of
+error."
   (unless pwnm-sync--sync-running
     (condition-case err
-        (pwnm-sync)
-      (error
-       (let ((text (pwnm-sync--request-error-message err)))
-         (pwnm-sync--log "error: automatic sync failed: %s" text)
-         (unless (memq (car err) pwnm-sync--auto-sync-errors-shown)
-           (push (car err) pwnm-sync--auto-sync-errors-shown)
-           (pwnm-sync--message "Automatic sync failed: %s (see *pwnm-sync*; said once)" text)))))))
+        (let ((pwnm-sync--automatic t))
+          (pwnm-sync))
+      (error (pwnm-sync--auto-sync-failed (car err) (pwnm-sync--request-error-message err))))))
 
 (defun pwnm-sync--with-hello-section (sections)
   "Return a copy of SECTIONS that has the Patchwork section too.

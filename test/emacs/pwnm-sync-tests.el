@@ -401,7 +401,26 @@
       (pwnm-sync--auto-sync)
       (pwnm-sync--auto-sync))
     (should (= (pwnm-sync-test--count "automatic sync failed" (pwnm-sync-test--log)) (+ log-before 4)))
-    (should (= (pwnm-sync-test--count "\\[pwnm-sync\\] Automatic sync failed" (pwnm-sync-test--messages)) (+ shown-before 2)))))
+    (should (= (pwnm-sync-test--count "\\[pwnm-sync\\] Automatic sync failed" (pwnm-sync-test--messages)) (+ shown-before 2)))
+    ;; A third kind, from the server: it refuses the timer's sync while another process syncs the same state database.
+    (pwnm-sync-test--while "/delay?ms=1000" "/delay?ms=0"
+      (let ((other (apply #'start-process "other-sync" nil
+                          (append (butlast (pwnm-sync--server-command))
+                                  (list "-c" (getenv "PWNM_TEST_CONFIG") "sync" "--full"))))
+            (lock (with-temp-buffer
+                    (insert-file-contents (getenv "PWNM_TEST_CONFIG"))
+                    (re-search-forward "^state_db = \\(.*\\)$")
+                    (concat (match-string 1) ".lock"))))
+        (unwind-protect
+            (progn
+              (should (pwnm-sync-test--wait (lambda () (file-exists-p lock)) 10))
+              (dotimes (_ 2)
+                (pwnm-sync--auto-sync)
+                (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 30)))
+              (should (pwnm-sync-test--wait (lambda () (not (process-live-p other))) 60)))
+          (when (process-live-p other) (kill-process other)))))
+    (should (= (pwnm-sync-test--count "automatic sync failed: another pwnm-sync (pid [0-9]+) is syncing" (pwnm-sync-test--log)) 2))
+    (should (= (pwnm-sync-test--count "\\[pwnm-sync\\] Automatic sync failed" (pwnm-sync-test--messages)) (+ shown-before 3)))))
 
 (ert-deftest pwnm-sync-test-z-shutdown ()
   "The server stops cleanly."
