@@ -30,6 +30,8 @@ export interface ServeOptions {
   onExit?: (code: number) => void;
 }
 
+/** Requests that do not use the session, or replace it. */
+const SESSIONLESS = new Set(['initialize', 'setTokens', 'shutdown', 'cancelSync']);
 /** Progress notifications at most this often (phase changes always go). */
 const PROGRESS_EVERY_MS = 100;
 /** Above this many changed messages, tagsChanged says "all" instead of listing them. */
@@ -79,11 +81,15 @@ export function serve(options: ServeOptions): MessageConnection {
   /** Register a request handler whose errors become JSON-RPC errors. */
   function handle<P, R>(method: string, fn: (p: P, token: CancellationToken) => Promise<R> | R): void {
     connection.onRequest(method, async (raw: unknown, token: CancellationToken) => {
+      const work = (async () => fn(raw as P, token))();
+      if (!SESSIONLESS.has(method)) inFlight.add(work);
       try {
-        return await fn(raw as P, token);
+        return await work;
       } catch (err) {
         if (!(err instanceof ResponseError) && !(err instanceof PwnmError)) log(`internal error in ${method}: ${String((err as Error).stack ?? err)}`);
         throw toResponseError(err);
+      } finally {
+        inFlight.delete(work);
       }
     });
   }
@@ -104,6 +110,8 @@ export function serve(options: ServeOptions): MessageConnection {
 
   /** What the current session was made from, to tell an unchanged initialize. */
   let madeFrom = '';
+  /** Requests using the session now (push, setState, acceptFromGit, ...): a new session waits for them. */
+  const inFlight = new Set<Promise<unknown>>();
   handle('initialize', async (raw: unknown) => {
     const p = params<{ configFile?: string; tokens?: Record<string, string>; clientInfo?: object }>(raw, { configFile: 'string?', tokens: 'object?', clientInfo: 'object?' });
     for (const [k, v] of Object.entries(p.tokens ?? {})) if (typeof v !== 'string') throw new ResponseError(RpcCode.InvalidParams, `tokens.${k} must be a string`);
@@ -116,6 +124,8 @@ export function serve(options: ServeOptions): MessageConnection {
     // Never close the store under a running sync.
     if (running) throw new PwnmError('SYNC_RUNNING', 'a sync is running; initialize with a new config or tokens once it ends, or cancel it (cancelSync)');
     tokens = { ...(p.tokens ?? {}) };
+    // Requests still using the old session finish first: its store is never closed under them.
+    while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     await session?.close();
     session = new Session(config, { tokens, env });
     madeFrom = key;

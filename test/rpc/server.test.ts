@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import { CancellationTokenSource, ProgressType } from 'vscode-jsonrpc/node.js';
 import { CLI, makeEnv, msgidOf, patchesOf, patchIn, startServe, stopServe, type Served, type TestEnv } from '../helpers.js';
 
@@ -178,6 +181,24 @@ describe('JSON-RPC server (pwnm-sync serve)', function () {
     const id = patchIn(t, 'new');
     const set = await server.conn.sendRequest<{ results: { outcome: string }[] }>('setState', { messageIds: [msgidOf(t, id)], state: 'accepted' });
     expect(set.results[0]!.outcome).to.equal('refused');
+    expect(server.stderr()).not.to.match(/not open|internal error/i);
+  });
+
+  it('a new initialize waits for a request in flight before closing the old session', async () => {
+    t = await makeEnv({ patches: 3 });
+    // A repository whose git log takes a moment: acceptFromGit reads it before it uses the state database.
+    const repo = join(t.dir, 'repo');
+    const git = (...args: string[]) => execa('git', args, { cwd: repo, env: { ...process.env, GIT_AUTHOR_NAME: 'a', GIT_AUTHOR_EMAIL: 'a@b', GIT_COMMITTER_NAME: 'a', GIT_COMMITTER_EMAIL: 'a@b', GIT_CONFIG_GLOBAL: '/dev/null' } });
+    mkdirSync(repo);
+    await git('init', '-q', '-b', 'main');
+    await git('commit', '-q', '--allow-empty', '-m', 'base');
+    await execa('sh', ['-c', 'for i in $(seq 50); do echo $i > f && git add f && git commit -q -m "change $i"; done'], { cwd: repo, env: { ...process.env, GIT_AUTHOR_NAME: 'a', GIT_AUTHOR_EMAIL: 'a@b', GIT_COMMITTER_NAME: 'a', GIT_COMMITTER_EMAIL: 'a@b', GIT_CONFIG_GLOBAL: '/dev/null' } });
+    server = start(t);
+    await server.conn.sendRequest('initialize', {});
+    const accept = server.conn.sendRequest<{ unmatched: unknown[] }>('acceptFromGit', { repo, range: 'main~50..main', dryRun: true });
+    const init = server.conn.sendRequest('initialize', { tokens: { sandbox: t.maint.token } });
+    expect((await accept).unmatched).to.have.length(50);
+    await init;
     expect(server.stderr()).not.to.match(/not open|internal error/i);
   });
 
