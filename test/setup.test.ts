@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import Database from 'better-sqlite3';
+import Database from '../server/store/sqlite.js';
 import { execa } from 'execa';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ describe('setup', function () {
   this.timeout(120_000);
   let t: TestEnv;
   afterEach(async () => t && (await t.cleanup()));
-  const run = (args: string[]) => execa('node', [CLI, ...args], { env: t.env, extendEnv: false, reject: false });
+  const run = (args: string[]) => execa(process.execPath, [CLI, ...args], { env: t.env, extendEnv: false, reject: false });
 
   it('installs the post-new hook idempotently, keeping what the hook already does, and uninstalls exactly its line', async () => {
     t = await makeEnv({ patches: 3 });
