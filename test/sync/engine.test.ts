@@ -260,7 +260,7 @@ describe('sync engine', function () {
     writeFileSync(t.configFile, readFileSync(t.configFile, 'utf8').replace('sync = skiboot=', 'sync = skibot='));
     const s = t.session();
     const p = (await sync(s)).projects[0]!;
-    expect(p.errors[0]).to.match(/^sandbox: no project "skibot" \(it has 1 projects: skiboot\)/);
+    expect(p.errors[0]).to.match(/^sandbox: no project "skibot" \(it has 1 project: skiboot\)/);
     await s.close();
   });
 
