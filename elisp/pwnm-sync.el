@@ -736,9 +736,12 @@ With REFRESH (interactively, a prefix argument), ask Patchwork first."
 
 (defun pwnm-sync-hello-insert ()
   "Insert the \"Patchwork\" section into notmuch-hello.
-Put it in `notmuch-hello-sections' (`pwnm-sync-mode' does so)."
+Put it in `notmuch-hello-sections' (`pwnm-sync-mode' does so).  Entries
+with no messages show only when `notmuch-show-empty-saved-searches' is
+set, as in notmuch's own saved-searches section."
   (condition-case err
-      (notmuch-hello-insert-searches "Patchwork" (pwnm-sync--hello-searches) :show-empty-searches t)
+      (notmuch-hello-insert-searches "Patchwork" (pwnm-sync--hello-searches)
+                                     :show-empty-searches notmuch-show-empty-saved-searches)
     (error (widget-insert (format "Patchwork: %s\n" (error-message-string err))))))
 
 ;;; The minor mode

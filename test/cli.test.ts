@@ -9,13 +9,13 @@ import { CLI, makeEnv, msgidOf, patchesOf, type TestEnv } from './helpers.js';
 describe('pwnm-sync command line', function () {
   let t: TestEnv;
   afterEach(async () => t && (await t.cleanup()));
-  const run = (args: string[], env?: NodeJS.ProcessEnv) => execa('node', [CLI, ...args], { env: env ?? t.env, extendEnv: false, reject: false });
+  const run = (args: string[], env?: NodeJS.ProcessEnv) => execa(process.execPath, [CLI, ...args], { env: env ?? t.env, extendEnv: false, reject: false });
 
   it('prints its version and help', async () => {
     const { version } = (await import('../package.json', { with: { type: 'json' } })).default;
-    const v = await execa('node', [CLI, '--version']);
+    const v = await execa(process.execPath, [CLI, '--version']);
     expect(v.stdout).to.equal(version);
-    const h = await execa('node', [CLI, '--help']);
+    const h = await execa(process.execPath, [CLI, '--help']);
     expect(h.stdout).to.match(/^Usage: pwnm-sync/);
     expect(h.stdout).to.include('-e, --epoch');
   });
@@ -74,7 +74,7 @@ describe('pwnm-sync command line', function () {
 
   it('runs the demo end to end', async function () {
     this.timeout(120_000);
-    const r = await execa('node', [CLI, 'demo', '--patches', '40'], { reject: false });
+    const r = await execa(process.execPath, [CLI, 'demo', '--patches', '40'], { reject: false });
     expect(r.exitCode, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/First sync:\nskiboot \(sandbox, full sync\): 40 fetched, 40 retagged/);
     expect(r.stdout).to.match(/Second sync:\nskiboot \(sandbox, events sync\): 0 events read, 0 fetched, 0 retagged, 1 pushed, 0 conflicts, 0 queued, 0 refused, 0 not in notmuch; 2 requests, 1 notmuch calls\ndone in [\d.]+ s; 2 notmuch calls in all/);

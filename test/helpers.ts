@@ -107,9 +107,9 @@ export interface Served {
   exited: Promise<number | null>;
 }
 
-/** The real `pwnm-sync serve` process, with a vscode-jsonrpc client on its pipes. */
-export function startServe(env: TestEnv, args: string[] = ['-c', env.configFile]): Served {
-  const child = spawn('node', [CLI, 'serve', ...args], { env: env.env });
+/** The real `pwnm-sync serve` process (on the Node running the tests, with `nodeArgs`), with a vscode-jsonrpc client on its pipes. */
+export function startServe(env: TestEnv, args: string[] = ['-c', env.configFile], nodeArgs: string[] = []): Served {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', ...args], { env: env.env });
   let err = '';
   child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
   const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import Database from 'better-sqlite3';
+import Database from '../server/store/sqlite.js';
 import { execa } from 'execa';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ describe('setup', function () {
   this.timeout(120_000);
   let t: TestEnv;
   afterEach(async () => t && (await t.cleanup()));
-  const run = (args: string[]) => execa('node', [CLI, ...args], { env: t.env, extendEnv: false, reject: false });
+  const run = (args: string[]) => execa(process.execPath, [CLI, ...args], { env: t.env, extendEnv: false, reject: false });
 
   it('installs the post-new hook idempotently, keeping what the hook already does, and uninstalls exactly its line', async () => {
     t = await makeEnv({ patches: 3 });
@@ -80,10 +80,31 @@ describe('setup', function () {
     writeFileSync(t.configFile, readFileSync(t.configFile, 'utf8').replace('[pwnm-sync]', `[pwnm-sync]\nnotmuch_database = ${join(t.dir, 'no-such-mail')}`));
     const r = await run(['-c', t.configFile, 'doctor']);
     expect(r.exitCode).to.equal(1);
-    expect(r.stdout).to.include(`FAIL notmuch: the notmuch database ${join(t.dir, 'no-such-mail')} does not exist`);
+    expect(r.stdout).to.include(`FAIL notmuch: the notmuch database directory ${join(t.dir, 'no-such-mail')} does not exist\n     fix: mkdir -p ${join(t.dir, 'no-such-mail')} && notmuch new, or set notmuch_database to your mail directory`);
     expect(r.stdout).to.include('FAIL sandbox: sandbox: Patchwork rejected the token (Invalid token.); check the token for sandbox');
     expect(r.stdout).to.match(/fix: get a new token from http:\/\/127\.0\.0\.1:\d+\/user\/ and put it in the config/);
     expect(r.stdout).not.to.include('wrong-token-0000');
+  });
+
+  it('says what a newcomer\'s notmuch lacks, and the command that fixes it, in sync and doctor', async () => {
+    t = await makeEnv({ patches: 2 });
+    // notmuch installed, never set up: no NOTMUCH_CONFIG, no ~/.notmuch-config in this HOME.
+    const fresh = { ...t.env };
+    delete fresh.NOTMUCH_CONFIG;
+    const runIn = (env: NodeJS.ProcessEnv, args: string[]) => execa(process.execPath, [CLI, '-c', t.configFile, ...args], { env, extendEnv: false, reject: false });
+    const sync = await runIn(fresh, ['sync']);
+    expect(sync.exitCode).to.equal(1);
+    expect(sync.stdout + sync.stderr).to.include('notmuch is not set up (it has no config file): run notmuch setup');
+    expect(sync.stdout + sync.stderr).not.to.include('cannot load config file');
+    const doc = await runIn(fresh, ['doctor']);
+    expect(doc.stdout).to.include('FAIL notmuch: notmuch is not set up (it has no config file)\n     fix: notmuch setup');
+    // `notmuch setup` done, `notmuch new` not yet: the database directory has no .notmuch.
+    const empty = join(t.dir, 'empty-mail');
+    mkdirSync(empty);
+    writeFileSync(join(t.dir, 'notmuch-config-new'), `[database]\npath=${empty}\n`);
+    const unindexed = await runIn({ ...fresh, NOTMUCH_CONFIG: join(t.dir, 'notmuch-config-new') }, ['sync']);
+    expect(unindexed.exitCode).to.equal(1);
+    expect(unindexed.stdout + unindexed.stderr).to.include(`there is no notmuch database in ${empty} yet: run notmuch new`);
   });
 
   it('doctor passes on a good setup', async () => {

@@ -68,6 +68,8 @@ export class Notmuch {
           await new Promise((r) => setTimeout(r, delay));
           continue;
         }
+        const setup = notSetUp(stderr);
+        if (setup) throw new PwnmError('NOTMUCH_FAILED', `${setup.missing}: run ${setup.fix}`, { cause: err, details: { command, exitCode: e.exitCode, stderr, fix: setup.fix } });
         throw new PwnmError('NOTMUCH_FAILED', `${command} failed (exit ${String(e.exitCode)}): ${stderr.split('\n')[0] ?? ''}`, { cause: err, details: { command, exitCode: e.exitCode, stderr } });
       }
     }
@@ -128,4 +130,12 @@ export class Notmuch {
     const [, uuid, lastmod] = (await this.run(['count', '--lastmod', '--', 'id:""'])).trim().split('\t');
     return { uuid: uuid ?? '', lastmod: Number(lastmod) };
   }
+}
+
+/** What a newcomer's notmuch lacks, from its stderr, and the one command that fixes it. */
+export function notSetUp(stderr: string): { missing: string; fix: string } | undefined {
+  if (/cannot load config file/i.test(stderr)) return { missing: 'notmuch is not set up (it has no config file)', fix: 'notmuch setup' };
+  const db = /Cannot open database at (.+?)(?:\/\.notmuch)?: No such file or directory/.exec(stderr);
+  if (db) return { missing: `there is no notmuch database in ${db[1]!} yet`, fix: 'notmuch new' };
+  return undefined;
 }

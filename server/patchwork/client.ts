@@ -124,6 +124,12 @@ export class PatchworkClient {
         resHeaders = res.headers;
         text = await res.body.text();
       } catch (err) {
+        const dns = dnsFailure(err);
+        if (dns) {
+          // Retrying a name that does not resolve only delays the answer.
+          const host = new URL(this.url).hostname;
+          throw this.fail('UNREACHABLE', `Patchwork at ${this.url} is unreachable: the host name ${host} does not resolve (${dns}): a typo in the url, or no network?`, { method, path }, err);
+        }
         if (attempt < this.retries) {
           await sleep(this.backoff(attempt));
           continue;
@@ -239,7 +245,7 @@ export class PatchworkClient {
       }
     });
     if (!found) {
-      throw this.fail('PROJECT_UNKNOWN', `no project "${linkName}" (it has ${names.length} projects${names.length ? `: ${names.slice(0, 12).join(', ')}${names.length > 12 ? ', ...' : ''}` : ''}); check the sync setting`, { project: linkName });
+      throw this.fail('PROJECT_UNKNOWN', `no project "${linkName}" (it has ${names.length} project${names.length === 1 ? '' : 's'}${names.length ? `: ${names.slice(0, 12).join(', ')}${names.length > 12 ? ', ...' : ''}` : ''}); check the sync setting`, { project: linkName });
     }
     return found;
   }
@@ -285,4 +291,12 @@ export function lastPage(link: string | string[] | undefined): number {
 function summarize(body: unknown): string | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
   return Object.entries(body as Record<string, unknown>).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`).join('; ');
+}
+
+/** The DNS error code ('ENOTFOUND', 'EAI_AGAIN') of a failed request, if that is why it failed. */
+function dnsFailure(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return e.code;
+  }
+  return undefined;
 }

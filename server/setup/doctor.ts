@@ -24,13 +24,16 @@ export async function doctor(overrides: ConfigOverrides, env: NodeJS.ProcessEnv 
   }
   try {
     const path = session.config.notmuchDatabase ?? (await session.notmuch.databasePath());
-    if (!existsSync(path)) throw new PwnmError('NOTMUCH_FAILED', `the notmuch database ${path} does not exist`);
+    // notmuch with no config file prints nothing for database.path, and exits 0.
+    if (!path) throw new PwnmError('NOTMUCH_FAILED', 'notmuch is not set up (it has no config file)', { details: { fix: 'notmuch setup' } });
+    if (!existsSync(path)) throw new PwnmError('NOTMUCH_FAILED', `the notmuch database directory ${path} does not exist`, { details: { fix: `mkdir -p ${path} && notmuch new, or set notmuch_database to your mail directory` } });
     const [count] = await session.notmuch.count(['*']);
     checks.push({ ok: true, what: 'notmuch', detail: `${path}: ${count} messages` });
     const hook = await hookFile(session.notmuch);
     checks.push({ ok: hookInstalled(hook), what: 'post-new hook', detail: hook, ...(hookInstalled(hook) ? {} : { fix: 'pwnm-sync hook install (optional: tags new mail at once)' }) });
   } catch (err) {
-    checks.push({ ok: false, what: 'notmuch', detail: errorMessage(err), fix: 'install notmuch and run notmuch setup, or set notmuch_database' });
+    const fix = err instanceof PwnmError && typeof err.details.fix === 'string' ? err.details.fix : 'install notmuch and run notmuch setup, or set notmuch_database';
+    checks.push({ ok: false, what: 'notmuch', detail: errorMessage(err), fix });
   }
   for (const inst of session.config.instances) {
     try {

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import Database, { type SqliteDatabase } from './sqlite.js';
 import { DEFAULT_STATES } from '../states.js';
 
 // The state database: what we last agreed with Patchwork and notmuch, per
@@ -115,7 +115,7 @@ export interface ProjectRow {
 export type SyncMark = Pick<ProjectRow, 'event_mark' | 'event_ids' | 'has_events' | 'nm_uuid' | 'nm_lastmod' | 'synced_at'> & { full_sync_at?: string };
 
 export class Store {
-  readonly db: Database.Database;
+  readonly db: SqliteDatabase;
   private readonly stmt;
 
   constructor(path: string) {

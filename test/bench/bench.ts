@@ -68,7 +68,7 @@ async function corpus(n: number): Promise<{ dir: string; maildir: string; notmuc
 
 async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ wallMs: number; rssMb: number; json: { projects: { httpRequests: number; errors: string[] }[]; notmuchCalls: number } }> {
   const started = performance.now();
-  const r = await execa('node', [CLI, ...args, '--json'], { env: { ...env, PWNM_SYNC_STATS: '1' }, reject: false });
+  const r = await execa(process.execPath, [CLI, ...args, '--json'], { env: { ...env, PWNM_SYNC_STATS: '1' }, reject: false });
   const wallMs = performance.now() - started;
   if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`pwnm-sync ${args.join(' ')} failed: ${r.stderr}`);
   const stats = /pwnm-sync-stats (\{.*\})/.exec(r.stderr);
@@ -133,7 +133,7 @@ async function benchSize(n: number): Promise<{ rows: Row[]; ratio: number; binds
   await step('--local-only, nothing to do', ['sync', '--local-only']);
 
   // setState round trips through the real server process.
-  const child = spawn('node', [CLI, 'serve', '-c', configFile], { env });
+  const child = spawn(process.execPath, [CLI, 'serve', '-c', configFile], { env });
   const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
   conn.listen();
   await conn.sendRequest('initialize', {});

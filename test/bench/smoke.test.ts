@@ -15,7 +15,7 @@ describe('benchmark smoke run', function () {
     const dir = mkdtempSync(join(tmpdir(), 'pwnm-bench-smoke-'));
     try {
       const out = join(dir, 'smoke.md');
-      const r = await execa('node', [join(ROOT, 'build', 'test', 'bench', 'bench.js'), '--patches', '200', '--latency-ms', '5', '--out', out, '--cache-dir', dir], { reject: false, all: true });
+      const r = await execa(process.execPath, [join(ROOT, 'build', 'test', 'bench', 'bench.js'), '--patches', '200', '--latency-ms', '5', '--out', out, '--cache-dir', dir], { reject: false, all: true });
       expect(r.exitCode, r.all).to.equal(0);
       const table = readFileSync(out, 'utf8');
       for (const step of ['fetch floor', 'tag floor', 'first full sync', 'no-change incremental sync', 'incremental, 100 server + 100 local changes', '--local-only, nothing to do', 'setState via serve']) {

@@ -101,6 +101,16 @@ describe('Patchwork client', function () {
     expect(err.message).to.match(/^sandbox: Patchwork at http:\/\/127\.0\.0\.1:\d+ is unreachable \(.*\) after 2 attempts$/);
   });
 
+  it('fails at once on a host name that does not resolve, naming the host and the usual causes', async () => {
+    // .invalid never resolves (RFC 6761); without a network the lookup fails with EAI_AGAIN instead.
+    const c = client({ url: 'https://patchwork.invalid', retries: 4, retryBaseMs: 2000 });
+    const err = await failure(c.get('patches'));
+    expect(err.code).to.equal('UNREACHABLE');
+    expect(err.message).to.match(/^sandbox: Patchwork at https:\/\/patchwork\.invalid is unreachable: the host name patchwork\.invalid does not resolve \((ENOTFOUND|EAI_AGAIN)\): a typo in the url, or no network\?$/);
+    expect(c.requests).to.equal(1);
+    await c.close();
+  });
+
   it('refuses to send a token over plain http to a non-loopback host', () => {
     expect(() => new PatchworkClient({ instance: 'far', url: 'http://patchwork.example.org', token })).to.throw(/refusing to send the token over plain http to patchwork\.example\.org/);
     expect(() => new PatchworkClient({ instance: 'far', url: 'http://patchwork.example.org', token, allowInsecureHttp: true })).not.to.throw();
@@ -109,7 +119,7 @@ describe('Patchwork client', function () {
   it('names an unknown project and lists the known ones', async () => {
     const err = await failure(client().project('skibot'));
     expect(err.code).to.equal('PROJECT_UNKNOWN');
-    expect(err.message).to.equal('sandbox: no project "skibot" (it has 1 projects: skiboot); check the sync setting');
+    expect(err.message).to.equal('sandbox: no project "skibot" (it has 1 project: skiboot); check the sync setting');
   });
 
   it('checks that a PATCH really changed the state, and names the project on a 403', async () => {

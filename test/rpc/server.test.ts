@@ -264,7 +264,7 @@ describe('JSON-RPC server (pwnm-sync serve)', function () {
 
   it('answers a malformed frame with a parse error and keeps serving', async () => {
     t = await makeEnv({ patches: 3 });
-    const child = spawn('node', [CLI, 'serve', '-c', t.configFile], { env: t.env });
+    const child = spawn(process.execPath, [CLI, 'serve', '-c', t.configFile], { env: t.env });
     let out = '';
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     const send = (body: string): void => void child.stdin.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { sync } from '../../server/sync/engine.js';
 import { makeEnv, msgidOf, patchesOf, patchIn, type TestEnv } from '../helpers.js';
 
@@ -125,6 +126,29 @@ describe('sync engine', function () {
     expect(t.sandbox.data.patches.get(id)!.state).to.equal('new');
     expect(stateTags(await t.tags(msgid))).to.deep.equal(['pw-skiboot-new']);
     await s.close();
+  });
+
+  it('stops at once on a Patchwork host that does not resolve, keeping the local change for the next sync', async () => {
+    t = await makeEnv();
+    const good = readFileSync(t.configFile, 'utf8');
+    const s = t.session();
+    await sync(s);
+    await s.close();
+    const id = patchIn(t, 'new');
+    const msgid = msgidOf(t, id);
+    await t.notmuch.tag([{ msgid, add: ['pw-skiboot-accepted'], remove: ['pw-skiboot-new'] }]);
+    writeFileSync(t.configFile, good.replace(/^url = .*$/m, 'url = https://patchwork.invalid'));
+    const offline = t.session();
+    const failed = (await sync(offline)).projects[0]!;
+    await offline.close();
+    expect(failed.errors.join('\n')).to.match(/the host name patchwork\.invalid does not resolve \((ENOTFOUND|EAI_AGAIN)\): a typo in the url, or no network\?/);
+    expect(stateTags(await t.tags(msgid))).to.deep.equal(['pw-skiboot-accepted']);
+    expect(t.sandbox.data.patches.get(id)!.state).to.equal('new');
+    writeFileSync(t.configFile, good);
+    const again = t.session();
+    expect((await sync(again)).projects[0]!.pushed).to.equal(1);
+    expect(t.sandbox.data.patches.get(id)!.state).to.equal('accepted');
+    await again.close();
   });
 
   it('keeps a change queued through a network failure and pushes it on a later sync', async () => {
@@ -261,7 +285,7 @@ describe('sync engine', function () {
     writeFileSync(t.configFile, readFileSync(t.configFile, 'utf8').replace('sync = skiboot=', 'sync = skibot='));
     const s = t.session();
     const p = (await sync(s)).projects[0]!;
-    expect(p.errors[0]).to.match(/^sandbox: no project "skibot" \(it has 1 projects: skiboot\)/);
+    expect(p.errors[0]).to.match(/^sandbox: no project "skibot" \(it has 1 project: skiboot\)/);
     await s.close();
   });
 

@@ -168,7 +168,7 @@ describe('incremental sync', function () {
   for (const point of ['after-fetch', 'after-tag', 'after-push'] as const) {
     it(`converges after a kill -9 ${point.replace('-', ' ')}, every local change pushed exactly once`, async () => {
       t = await makeEnv({ patches: 30 });
-      const run = (env: NodeJS.ProcessEnv = t.env) => execa('node', [CLI, '-c', t.configFile, 'sync'], { env, extendEnv: false, reject: false });
+      const run = (env: NodeJS.ProcessEnv = t.env) => execa(process.execPath, [CLI, '-c', t.configFile, 'sync'], { env, extendEnv: false, reject: false });
       expect((await run()).exitCode).to.equal(0);
       const ids = patchesOf(t);
       const localIds = ids.filter((i) => t.sandbox.data.patches.get(i)!.state === 'new').slice(0, 3);
