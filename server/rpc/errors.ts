@@ -19,6 +19,7 @@ export const RpcCode = {
   ConfigError: -32008,
   NotFound: -32009,
   PatchworkRefused: -32010,
+  GitRefused: -32011,
 } as const;
 
 const BY_CODE: Record<ErrorCode, number> = {
@@ -37,6 +38,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   NOTMUCH_LOCKED: RpcCode.NotmuchFailed,
   SYNC_RUNNING: RpcCode.SyncRunning,
   CANCELLED: RpcCode.RequestCancelled,
+  GIT: RpcCode.GitRefused,
   INTERNAL: RpcCode.InternalError,
 };
 

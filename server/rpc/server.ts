@@ -202,6 +202,41 @@ export function serve(options: ServeOptions): MessageConnection {
     return result;
   });
 
+  // One apply at a time: two would race for the same work tree.
+  let applying = false;
+  handle('apply', async (raw: unknown, token) => {
+    const s = ready();
+    const p = params<{ messageId: string; series?: boolean; repo?: string; threeWay?: boolean; state?: string; dryRun?: boolean; project?: string; workDoneToken?: string }>(raw, {
+      messageId: 'string', series: 'boolean?', repo: 'string?', threeWay: 'boolean?', state: 'string?', dryRun: 'boolean?', project: 'string?', workDoneToken: 'string?',
+    });
+    if (applying) throw new PwnmError('GIT', 'an apply is already running in this server; wait for it or cancel it');
+    applying = true;
+    const abort = new AbortController();
+    token.onCancellationRequested(() => abort.abort());
+    const { applyPatches } = await import('../git/apply.js');
+    if (p.workDoneToken !== undefined) void connection.sendNotification('$/progress', { token: p.workDoneToken, value: { kind: 'begin', title: 'pwnm-sync apply', cancellable: true } });
+    try {
+      const { messageId, workDoneToken, ...rest } = p;
+      const result = await applyPatches(s, {
+        messageId, ...rest, signal: abort.signal,
+        // Every step goes: a series has a handful of patches, not thousands.
+        onProgress: (pr) => {
+          const done = pr.phase === 'applied' || pr.phase === 'checked' ? pr.index : pr.index - 1;
+          const message = `${pr.phase} ${pr.index}/${pr.total} ${pr.subject}`;
+          void connection.sendNotification('pwnm/progress', { phase: 'apply', project: pr.project, done, total: pr.total, message, patch: pr });
+          if (workDoneToken !== undefined) void connection.sendNotification('$/progress', { token: workDoneToken, value: { kind: 'report', message, percentage: Math.round((100 * done) / pr.total) } });
+        },
+      });
+      // As a cancelled sync: -32800, with what happened to the repository in the message.
+      if (result.outcome === 'cancelled') throw new PwnmError('CANCELLED', result.message, { details: { repo: result.repo, mboxFile: result.mboxFile } });
+      tagsChanged(new Set(result.states.filter((r) => r.outcome !== 'unchanged').map((r) => r.msgid)));
+      return result;
+    } finally {
+      applying = false;
+      if (p.workDoneToken !== undefined) void connection.sendNotification('$/progress', { token: p.workDoneToken, value: { kind: 'end' } });
+    }
+  });
+
   handle('patchInfo', async (raw: unknown) => {
     const s = ready();
     const p = params<{ messageId: string; refresh?: boolean }>(raw, { messageId: 'string', refresh: 'boolean?' });
