@@ -44,8 +44,8 @@ export interface Generated {
  * - `series`: three patches that apply in order (the second builds on the
  *   first), under the cover letter `cover`; replies give patch 1 a Tested-by,
  *   patch 2 a Reviewed-by and an Acked-by, the cover letter an Acked-by;
- * - `conflict`: two patches; the first applies, the second was made against
- *   a tree the repository never had, so `git am` stops there.
+ * - `conflict`: three patches; the first and third apply, the second was made
+ *   against a tree the repository never had, so `git am` stops there.
  */
 export interface ApplyScenario {
   repo: string;
@@ -351,6 +351,7 @@ function generateApplicable(data: SandboxData, project: SbProject, maildir: stri
     const conflict = mailSeries(bob, 'dev-rework', [
       ...diffs([{ subject: 'hw/dev: drop step 50', message: 'Step 50 does nothing.', files: { 'hw/dev.c': replaceLine(dev, '\tstep_dev(50);\n', '') } }], 'main'),
       ...diffs([{ subject: 'core: rename step 30', message: 'Follow the new name.', files: { 'core/init.c': replaceLine(replaceLine(init, '\tstep_init(30);', '\tstep_init_late(30);'), '\tstep_init_late(30);', '\tstep_init_final(30);') } }], 'main', { 'core/init.c': replaceLine(init, '\tstep_init(30);', '\tstep_init_late(30);') }),
+      ...diffs([{ subject: 'hw/dev: drop step 40', message: 'Step 40 does nothing either.', files: { 'hw/dev.c': replaceLine(replaceLine(dev, '\tstep_dev(50);\n', ''), '\tstep_dev(40);\n', '') } }], 'main', { 'hw/dev.c': replaceLine(dev, '\tstep_dev(50);\n', '') }),
     ], false);
     return {
       project, mails, patchIds,

@@ -52,6 +52,17 @@ describe('apply', function () {
     expect(await git('status', '--porcelain')).to.equal('');
   });
 
+  it('applies into the repo of the [project NAME] section, and names file:line for a bad one', async () => {
+    t.writeConfig(`\n[project skiboot]\nrepo = ${repo}\n`);
+    const r = await execa('node', [CLI, '-c', t.configFile, 'apply', scenario.single], { env: t.env, reject: false, cwd: t.dir });
+    expect(r.exitCode, r.stderr).to.equal(0);
+    expect(await subjects()).to.deep.equal(['core: start at step zero']);
+    t.writeConfig(`\n[project skiboot]\nrepo = ${repo}\n[project nope]\nrepo = /tmp\n`);
+    const bad = await execa('node', [CLI, '-c', t.configFile, 'apply', scenario.single], { env: t.env, reject: false });
+    expect(bad.exitCode).to.equal(2);
+    expect(bad.stderr, bad.stderr).to.include(`${t.configFile}:11: [project nope] is not in any sync setting (configured: skiboot)`);
+  });
+
   it('applies a 3-patch series from any of its messages, and from its cover letter, with every reply trailer', async () => {
     const expected = ['util: check after step 20', 'util: report the check', 'hw/dev: probe before step 5'];
     for (const msgid of [...scenario.series, scenario.cover]) {
@@ -95,13 +106,17 @@ describe('apply', function () {
   it('stops a conflicting series at the patch that fails, in git am state, with the rest queued', async () => {
     const r = await cli('--series', scenario.conflict[1]!);
     expect(r.exitCode).to.equal(1);
-    expect(r.stdout).to.include('patch 2/2 "[PATCH 2/2] core: rename step 30" does not apply');
+    expect(r.stdout).to.include('patch 2/3 "[PATCH 2/3] core: rename step 30" does not apply');
     expect(r.stdout).to.include('git am --continue').and.include('git am --skip').and.include('git am --abort');
     expect(await subjects()).to.deep.equal(['hw/dev: drop step 50']);
     expect(inAm()).to.equal(true);
-    expect(await git('am', '--show-current-patch=raw')).to.include('Subject: [PATCH 2/2] core: rename step 30');
+    expect(await git('am', '--show-current-patch=raw')).to.include('Subject: [PATCH 2/3] core: rename step 30');
     // The mbox stays until an apply succeeds.
     expect(readdirSync(mboxDir())).to.deep.equal([`skiboot-series-${t.sandbox.data.patchByMsgid(t.project.id, `<${scenario.conflict[0]}>`)!.series}.mbox`]);
+    // git am holds the rest of the series: skipping the failed patch applies the third.
+    await git('am', '--skip');
+    expect(await subjects()).to.deep.equal(['hw/dev: drop step 50', 'hw/dev: drop step 40']);
+    expect(inAm()).to.equal(false);
   });
 
   it('--dry-run checks on a temporary worktree and changes nothing', async () => {
@@ -126,7 +141,7 @@ describe('apply', function () {
   it('--state sets the state only after a clean apply', async () => {
     let r = await cli('--series', '--state', 'under-review', scenario.conflict[0]!);
     expect(r.exitCode).to.equal(1);
-    expect(scenario.conflict.map(state)).to.deep.equal(['new', 'new']);
+    expect(scenario.conflict.map(state)).to.deep.equal(['new', 'new', 'new']);
     await git('am', '--abort');
     await git('reset', '-q', '--hard', base);
     r = await cli('--series', '--state', 'under-review', scenario.series[2]!);
