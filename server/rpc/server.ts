@@ -351,6 +351,7 @@ function describe(s: Session, only?: string) {
         instance: inst.name,
         project: p.linkName,
         tag: s.scheme.project(p.linkName),
+        ...(p.repo ? { repo: p.repo } : {}),
         states: s.store.knownStates(inst.name, p.linkName).map((slug) => ({ slug, name: stateName(slug), tag: s.scheme.state(p.linkName, slug) })),
       })),
     })),
