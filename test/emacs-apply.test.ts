@@ -22,7 +22,7 @@ describe('Emacs package: Y ! applies patches', function () {
       const base = (await execa('git', ['-C', repo, 'rev-parse', 'HEAD'])).stdout;
       const env = {
         ...t.env, PWNM_TEST_CONFIG: t.configFile, PWNM_TEST_REPO: repo, PWNM_TEST_BASE: base,
-        PWNM_TEST_SERIES: scenario.series[1]!, PWNM_TEST_SINGLE: scenario.single, PWNM_TEST_CONFLICT: scenario.conflict[0]!,
+        PWNM_TEST_SERIES_FIRST: scenario.series[0]!, PWNM_TEST_SERIES: scenario.series[1]!, PWNM_TEST_CONFLICT: scenario.conflict[0]!,
       };
       const r = await execa('emacs', ['--batch', '-Q', '-L', NOTMUCH_ELISP, '-L', join(ROOT, 'elisp'), '-l', 'ert', '-l', 'test/emacs/pwnm-sync-apply-tests.el', '-f', 'ert-run-tests-batch-and-exit'], { cwd: ROOT, reject: false, all: true, env });
       const lines = r.all.split('\n');

@@ -5,8 +5,8 @@
 ;; Run by test/emacs-apply.test.ts, which hosts the sandbox Patchwork
 ;; with patches the mail generator made with git against the repository
 ;; PWNM_TEST_REPO, and has made a notmuch database (NOTMUCH_CONFIG) and a
-;; pwnm-sync config (PWNM_TEST_CONFIG).  PWNM_TEST_SERIES is the middle
-;; patch of a 3-patch series, PWNM_TEST_SINGLE a patch on its own,
+;; pwnm-sync config (PWNM_TEST_CONFIG).  PWNM_TEST_SERIES_FIRST and
+;; PWNM_TEST_SERIES are the first and middle patch of a 3-patch series,
 ;; PWNM_TEST_CONFLICT the first patch of a series that stops at patch 2.
 
 ;;; Code:
@@ -49,29 +49,30 @@
     (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--sync-running)) 120))))
 
 (ert-deftest pwnm-sync-apply-test-1-series ()
-  "Y ! on a patch applies its whole series, without blocking Emacs.
-The repository is asked for once and remembered for the project."
+  "Y ! on a patch applies its whole series, C-u Y ! the patch alone.
+Neither blocks Emacs; the repository is asked for once per project."
   (pwnm-sync-apply-test--synced)
   (let ((asked 0)
         (pwnm-sync-project-repositories nil))
     (cl-letf (((symbol-function 'read-directory-name)
                (lambda (&rest _) (setq asked (1+ asked)) pwnm-sync-apply-test--repo)))
-      (pwnm-sync-apply-test--press-on (getenv "PWNM_TEST_SERIES") "Y !")
+      (pwnm-sync-apply-test--press-on (getenv "PWNM_TEST_SERIES_FIRST") "C-u Y !")
       ;; The key returned while the server still works: nothing answered yet.
+      (should pwnm-sync--apply-running)
+      (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--apply-running))))
+      (should (equal (pwnm-sync-apply-test--subjects) '("util: check after step 20")))
+      (should (equal (cdr (assoc "skiboot" pwnm-sync-project-repositories)) pwnm-sync-apply-test--repo))
+      (pwnm-sync-apply-test--git "reset" "-q" "--hard" (getenv "PWNM_TEST_BASE"))
+      (pwnm-sync-apply-test--press-on (getenv "PWNM_TEST_SERIES") "Y !")
       (should pwnm-sync--apply-running)
       (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--apply-running))))
       (should (equal (pwnm-sync-apply-test--subjects)
                      '("util: check after step 20" "util: report the check" "hw/dev: probe before step 5")))
-      (should (equal (cdr (assoc "skiboot" pwnm-sync-project-repositories)) pwnm-sync-apply-test--repo))
       (with-current-buffer "*pwnm-sync apply*"
         (should (string-match-p "^applied 3 patches to " (buffer-string)))
         (should (string-match-p "^applied +\\[PATCH 2/3\\] util: report the check$" (buffer-string))))
-      ;; C-u Y !: that one patch only, and the repository is not asked again.
-      (pwnm-sync-apply-test--press-on (getenv "PWNM_TEST_SINGLE") "C-u Y !")
-      (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--apply-running))))
-      (should (equal (car (last (pwnm-sync-apply-test--subjects))) "core: start at step zero"))
-      (should (= (length (pwnm-sync-apply-test--subjects)) 4))
-      (should (= asked 1)))))
+      (should (= asked 1))
+      (pwnm-sync-apply-test--git "reset" "-q" "--hard" (getenv "PWNM_TEST_BASE")))))
 
 (ert-deftest pwnm-sync-apply-test-2-conflict-opens-magit ()
   "A conflict leaves git am stopped and opens `magit-status' on the repository."
