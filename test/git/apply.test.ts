@@ -50,6 +50,10 @@ describe('apply', function () {
     expect(await git('log', '-1', '--format=%an <%ae>')).to.equal('Bob Hacker <bob@example.com>');
     expect(readdirSync(mboxDir())).to.deep.equal([]);
     expect(await git('status', '--porcelain')).to.equal('');
+    // A patch's mbox is a public view: fetched without the token, which is never in a URL.
+    const downloads = t.sandbox.log.filter((l) => l.url.includes('/mbox/'));
+    expect(downloads.map((l) => [l.url, l.auth])).to.deep.equal([[`/project/skiboot/patch/${scenario.single}/mbox/`, false]]);
+    expect(t.sandbox.log.some((l) => l.url.includes(t.maint.token))).to.equal(false);
   });
 
   it('applies into the repo of the [project NAME] section, and names file:line for a bad one', async () => {

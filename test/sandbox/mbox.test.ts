@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import type { PwnmError } from '../../server/errors.js';
+import { PatchworkClient } from '../../server/patchwork/client.js';
 import { Sandbox } from '../../server/sandbox/server.js';
 
 // The sandbox's mbox views against Patchwork 3.1.3's. The expected text was
@@ -67,6 +69,19 @@ describe('sandbox mbox views', () => {
     sb.data.addBundle({ owner: maint.id, name: 'todo', public: false, patches: [7, first.id] });
     const bundle = `${sb.url}/bundle/maint/todo/mbox/`;
     expect((await fetch(bundle)).status).to.equal(404);
+    // The client sends its token for a bundle, in the header, and only to its own instance.
+    const client = new PatchworkClient({ instance: 'sb', url: sb.url, token: maint.token, retries: 0 });
+    try {
+      expect(await client.download(bundle, { auth: true })).to.match(/^From patchwork /);
+      const err = await client.download(bundle).catch((e: PwnmError) => e);
+      expect(err).to.have.property('code', 'NOT_FOUND');
+      const elsewhere = bundle.replace('127.0.0.1', 'localhost');
+      expect(await client.download(elsewhere, { auth: true }).catch((e: PwnmError) => e.code)).to.equal('NOT_FOUND');
+    } finally {
+      await client.close();
+    }
+    expect(sb.log.filter((l) => l.url.includes('/bundle/')).map((l) => l.auth)).to.deep.equal([false, true, false, false]);
+    expect(sb.log.some((l) => l.url.includes(maint.token!))).to.equal(false);
     expect((await fetch(bundle, { headers: { authorization: `Token ${other.token}` } })).status).to.equal(404);
     const mine = await fetch(bundle, { headers: { authorization: `Token ${maint.token}` } });
     expect(mine.status).to.equal(200);
