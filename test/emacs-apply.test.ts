@@ -22,13 +22,13 @@ describe('Emacs package: Y ! applies patches', function () {
       const base = (await execa('git', ['-C', repo, 'rev-parse', 'HEAD'])).stdout;
       const env = {
         ...t.env, PWNM_TEST_CONFIG: t.configFile, PWNM_TEST_REPO: repo, PWNM_TEST_BASE: base,
-        PWNM_TEST_SERIES_FIRST: scenario.series[0]!, PWNM_TEST_SERIES: scenario.series[1]!, PWNM_TEST_CONFLICT: scenario.conflict[0]!,
+        PWNM_TEST_SERIES_FIRST: scenario.series[0]!, PWNM_TEST_SERIES: scenario.series[1]!, PWNM_TEST_COVER: scenario.cover, PWNM_TEST_CONFLICT: scenario.conflict[0]!,
       };
       const r = await execa('emacs', ['--batch', '-Q', '-L', NOTMUCH_ELISP, '-L', join(ROOT, 'elisp'), '-l', 'ert', '-l', 'test/emacs/pwnm-sync-apply-tests.el', '-f', 'ert-run-tests-batch-and-exit'], { cwd: ROOT, reject: false, all: true, env });
       const lines = r.all.split('\n');
       console.log(lines.filter((l) => /^\s*(passed|FAILED|skipped)\s|^Ran \d+ tests/.test(l)).map((l) => `      ${l.trim()}`).join('\n'));
       expect(r.exitCode, r.all.slice(-6000)).to.equal(0);
-      expect(r.all).to.match(/Ran 2 tests, 2 results as expected, 0 unexpected/);
+      expect(r.all).to.match(/Ran 3 tests, 3 results as expected, 0 unexpected/);
     } finally {
       await t.cleanup();
     }

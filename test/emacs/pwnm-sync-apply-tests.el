@@ -7,7 +7,8 @@
 ;; PWNM_TEST_REPO, and has made a notmuch database (NOTMUCH_CONFIG) and a
 ;; pwnm-sync config (PWNM_TEST_CONFIG).  PWNM_TEST_SERIES_FIRST and
 ;; PWNM_TEST_SERIES are the first and middle patch of a 3-patch series,
-;; PWNM_TEST_CONFLICT the first patch of a series that stops at patch 2.
+;; PWNM_TEST_COVER their cover letter, PWNM_TEST_CONFLICT the first patch
+;; of a series that stops at patch 2.
 
 ;;; Code:
 
@@ -87,7 +88,18 @@ Neither blocks Emacs; the repository is asked for once per project."
       (with-current-buffer "*pwnm-sync apply*"
         (should (string-match-p "does not apply" (buffer-string)))
         (should (string-match-p "git am --continue" (buffer-string)))))
-    (pwnm-sync-apply-test--git "am" "--abort")))
+    (pwnm-sync-apply-test--git "am" "--abort")
+    (pwnm-sync-apply-test--git "reset" "-q" "--hard" (getenv "PWNM_TEST_BASE"))))
+
+(ert-deftest pwnm-sync-apply-test-3-cover-letter ()
+  "Y ! on a cover letter (no patch tags of its own) applies its series."
+  (pwnm-sync-apply-test--synced)
+  (let ((pwnm-sync-project-repositories (list (cons "skiboot" pwnm-sync-apply-test--repo))))
+    (pwnm-sync-apply-test--press-on (getenv "PWNM_TEST_COVER") "Y !")
+    (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--apply-running))))
+    (should (equal (pwnm-sync-apply-test--subjects)
+                   '("util: check after step 20" "util: report the check" "hw/dev: probe before step 5")))
+    (pwnm-sync-apply-test--git "reset" "-q" "--hard" (getenv "PWNM_TEST_BASE"))))
 
 (provide 'pwnm-sync-apply-tests)
 ;;; pwnm-sync-apply-tests.el ends here
