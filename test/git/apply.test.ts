@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
-import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyPatches } from '../../server/git/apply.js';
 import { generate, type ApplyScenario } from '../../server/sandbox/generator.js';
@@ -121,6 +121,21 @@ describe('apply', function () {
     await git('am', '--skip');
     expect(await subjects()).to.deep.equal(['hw/dev: drop step 50', 'hw/dev: drop step 40']);
     expect(inAm()).to.equal(false);
+  });
+
+  it('--3way merges a patch whose context has changed since, where plain git am stops', async () => {
+    const file = join(repo, 'core', 'init.c');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('\tstep_init(5);', '\tstep_init(5); /* five */'));
+    await git('commit', '-q', '-am', 'core: note step five');
+    base = await git('rev-parse', 'HEAD');
+    let r = await cli(scenario.single);
+    expect(r.exitCode).to.equal(1);
+    expect(r.stdout).to.include('patch 1/1 "[PATCH] core: start at step zero" does not apply');
+    await git('am', '--abort');
+    r = await cli('--3way', scenario.single);
+    expect(r.exitCode, r.stdout + r.stderr).to.equal(0);
+    expect(await subjects()).to.deep.equal(['core: start at step zero']);
+    expect(readFileSync(file, 'utf8')).to.include('\tstep_init(0);\n\tstep_init(4);\n\tstep_init(5); /* five */');
   });
 
   it('--dry-run checks on a temporary worktree and changes nothing', async () => {
