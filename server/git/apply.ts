@@ -95,14 +95,20 @@ async function repoRoot(session: Session, project: string, given: string | undef
   return r.out.trim();
 }
 
+async function gitPath(repo: string, name: string): Promise<string> {
+  const p = (await git(repo, ['rev-parse', '--git-path', name])).out.trim();
+  return p.startsWith('/') ? p : join(repo, p);
+}
+
+async function amInProgress(repo: string): Promise<boolean> {
+  return existsSync(join(await gitPath(repo, 'rebase-apply'), 'applying'));
+}
+
 /** Refuse what git am would trip over, naming the command that fixes it. */
 export async function checkReady(repo: string): Promise<void> {
-  const path = async (name: string): Promise<string> => {
-    const p = (await git(repo, ['rev-parse', '--git-path', name])).out.trim();
-    return p.startsWith('/') ? p : join(repo, p);
-  };
+  const path = (name: string): Promise<string> => gitPath(repo, name);
   const rebaseApply = await path('rebase-apply');
-  if (existsSync(join(rebaseApply, 'applying'))) {
+  if (await amInProgress(repo)) {
     throw new PwnmError('GIT', `a git am is already in progress in ${repo}: finish it (resolve, git add, then git am --continue), or give it up with git am --abort`, { details: { repo, inProgress: 'am' } });
   }
   if (existsSync(rebaseApply) || existsSync(await path('rebase-merge'))) {
@@ -258,6 +264,11 @@ async function amEach(repo: string, patches: MboxPatch[], options: ApplyOptions,
     result.failed = { index: i + 1, messageId: patches[i]!.messageId, subject: patches[i]!.subject };
     const reason = r.out.split('\n').find((l) => /^error:|^Patch failed|does not apply|could not build fake ancestor/.test(l)) ?? r.out.split('\n')[0];
     const before = i === 0 ? 'nothing was applied before it' : `the ${i} before it are applied`;
+    if (!(await amInProgress(repo))) {
+      // git am gave up before it started (e.g. a mail it cannot read): nothing is pending.
+      result.message = `patch ${i + 1}/${patches.length} "${patches[i]!.subject}" could not be applied (${reason}); ${before}, and no git am is in progress. The mbox stays in ${result.mboxFile}.`;
+      return;
+    }
     result.message = [
       `patch ${i + 1}/${patches.length} "${patches[i]!.subject}" does not apply (${reason}); ${before}.`,
       `${repo} is stopped in git am, as git am itself stops: resolve the conflict, git add the files, then git am --continue (the rest of the series follows);`,

@@ -203,19 +203,20 @@ export function serve(options: ServeOptions): MessageConnection {
   });
 
   // One apply at a time: two would race for the same work tree.
-  let applying = false;
+  let applying: { abort: AbortController; done: Promise<unknown> } | undefined;
   handle('apply', async (raw: unknown, token) => {
     const s = ready();
     const p = params<{ messageId: string; series?: boolean; repo?: string; threeWay?: boolean; state?: string; dryRun?: boolean; project?: string; workDoneToken?: string }>(raw, {
       messageId: 'string', series: 'boolean?', repo: 'string?', threeWay: 'boolean?', state: 'string?', dryRun: 'boolean?', project: 'string?', workDoneToken: 'string?',
     });
     if (applying) throw new PwnmError('GIT', 'an apply is already running in this server; wait for it or cancel it');
-    applying = true;
     const abort = new AbortController();
+    let finished = (): void => undefined;
+    applying = { abort, done: new Promise<void>((resolve) => { finished = resolve; }) };
     token.onCancellationRequested(() => abort.abort());
-    const { applyPatches } = await import('../git/apply.js');
     if (p.workDoneToken !== undefined) void connection.sendNotification('$/progress', { token: p.workDoneToken, value: { kind: 'begin', title: 'pwnm-sync apply', cancellable: true } });
     try {
+      const { applyPatches } = await import('../git/apply.js');
       const { messageId, workDoneToken, ...rest } = p;
       const result = await applyPatches(s, {
         messageId, ...rest, signal: abort.signal,
@@ -232,7 +233,8 @@ export function serve(options: ServeOptions): MessageConnection {
       tagsChanged(new Set(result.states.filter((r) => r.outcome !== 'unchanged').map((r) => r.msgid)));
       return result;
     } finally {
-      applying = false;
+      applying = undefined;
+      finished();
       if (p.workDoneToken !== undefined) void connection.sendNotification('$/progress', { token: p.workDoneToken, value: { kind: 'end' } });
     }
   });
@@ -286,6 +288,9 @@ export function serve(options: ServeOptions): MessageConnection {
   handle('shutdown', async () => {
     shutdown = true;
     cancelSync();
+    // An apply stops between two patches and rolls back, as on $/cancelRequest.
+    applying?.abort.abort();
+    await applying?.done;
     await running?.done.catch(() => undefined);
     await session?.close();
     session = undefined;
@@ -305,6 +310,8 @@ export function serve(options: ServeOptions): MessageConnection {
   connection.onClose(async () => {
     // The client went away: stop cleanly, keep what was committed.
     cancelSync();
+    applying?.abort.abort();
+    await applying?.done;
     await running?.done.catch(() => undefined);
     await session?.close();
     session = undefined;
