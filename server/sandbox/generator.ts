@@ -271,13 +271,14 @@ function generateApplicable(data: SandboxData, project: SbProject, maildir: stri
   };
   const host = project.list_email.split('@')[1]!;
   const headersOf = (from: readonly [string, string], subject: string, msgid: string, date: Date, reply?: string): [string, string][] => {
-    const h: [string, string][] = [['From', `${from[0]} <${from[1]}>`], ['To', project.list_email], ['Subject', subject], ['Date', rfc2822(date)], ['Message-ID', `<${msgid}>`]];
+    // As git send-email writes it: a non-ASCII name RFC 2047-encoded (a raw
+    // 8-bit header reaches Patchwork's mbox as unknown-8bit, which git am refuses).
+    const h: [string, string][] = [['From', formataddr(from[0], from[1])], ['To', project.list_email], ['Subject', subject], ['Date', rfc2822(date)], ['Message-ID', `<${msgid}>`]];
     if (reply) h.push(['In-Reply-To', `<${reply}>`], ['References', `<${reply}>`]);
     h.push(['List-Id', `<${project.list_id}>`], ['MIME-Version', '1.0'], ['Content-Type', 'text/plain; charset=UTF-8'], ['Content-Transfer-Encoding', '8bit']);
     return h;
   };
-  // Patchwork stores headers RFC 2047-encoded (parser.find_headers).
-  const stored = (h: [string, string][]): Record<string, string> => Object.fromEntries(h.map(([k, v]) => [k, k === 'From' ? encodeFrom(v) : v]));
+  const stored = (h: [string, string][]): Record<string, string> => Object.fromEntries(h);
   const trailers: Record<string, string[]> = {};
   const reply = (to: string, toSubject: string, who: readonly [string, string], trailer: string, target: { patch?: SbPatch; cover?: number }): void => {
     const msgid = `${to.split('@')[0]}.re${++serial}@${who[1].split('@')[1]}`;
@@ -360,10 +361,4 @@ function generateApplicable(data: SandboxData, project: SbProject, maildir: stri
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-}
-
-/** A From header as Patchwork stores it: a non-ASCII name RFC 2047-encoded. */
-function encodeFrom(value: string): string {
-  const m = /^(.*?)\s*<([^>]+)>$/.exec(value);
-  return m ? formataddr(m[1]!, m[2]!) : value;
 }
