@@ -65,6 +65,10 @@ describe('apply', function () {
     const bad = await execa('node', [CLI, '-c', t.configFile, 'apply', scenario.single], { env: t.env, reject: false });
     expect(bad.exitCode).to.equal(2);
     expect(bad.stderr, bad.stderr).to.include(`${t.configFile}:11: [project nope] is not in any sync setting (configured: skiboot)`);
+    t.writeConfig(`\n[project skiboot]\nrpeo = ${repo}\n`);
+    const typo = await execa('node', [CLI, '-c', t.configFile, 'apply', scenario.single], { env: t.env, reject: false });
+    expect(typo.exitCode).to.equal(2);
+    expect(typo.stderr).to.include(`${t.configFile}:10: unknown key "rpeo" in [project skiboot]; known keys: repo`);
   });
 
   it('applies a 3-patch series from any of its messages, and from its cover letter, with every reply trailer', async () => {
