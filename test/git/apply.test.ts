@@ -198,4 +198,21 @@ describe('apply', function () {
     const progress = server.notes.filter((n) => n.method === 'pwnm/progress').map((n) => (n.params as { message: string }).message);
     expect(progress).to.deep.equal(['applying 1/3 [PATCH 1/3] util: check after step 20', 'applied 1/3 [PATCH 1/3] util: check after step 20']);
   });
+
+  it('rolls an apply back when the server is shut down mid-series', async () => {
+    const gate = join(t.dir, 'gate');
+    writeFileSync(join(repo, '.git', 'hooks', 'post-applypatch'), `#!/bin/sh\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\n`);
+    chmodSync(join(repo, '.git', 'hooks', 'post-applypatch'), 0o755);
+    server = startServe(t);
+    await server.conn.sendRequest('initialize', {});
+    const applying = server.conn.sendRequest('apply', { messageId: scenario.cover, repo }).then(() => 'resolved', (err: { code: number }) => err.code);
+    while (!server.notes.some((n) => n.method === 'pwnm/progress')) await new Promise((r) => setTimeout(r, 20));
+    const shutdown = server.conn.sendRequest('shutdown');
+    await server.conn.sendRequest('states', {}).catch(() => undefined);
+    writeFileSync(gate, '');
+    await shutdown;
+    expect(await applying).to.equal(-32800);
+    expect(await git('rev-parse', 'HEAD')).to.equal(base);
+    expect(inAm()).to.equal(false);
+  });
 });
