@@ -105,6 +105,15 @@ Each is a state slug, or one of the other tag families: \"delegated\"
 `pwnm-sync-mode' is turned on."
   :type 'key-sequence)
 
+(defcustom pwnm-sync-project-repositories nil
+  "Git repositories that \\[pwnm-sync-apply] puts patches in, per project.
+An alist of (PROJECT . DIRECTORY), PROJECT a Patchwork project's
+link_name.  A project missing here uses the repo setting of its
+[project NAME] section in the config file, else it is asked for once
+and remembered."
+  :type '(alist :key-type (string :tag "Project")
+                :value-type (directory :tag "Git repository")))
+
 (defcustom pwnm-sync-auto-sync-interval nil
   "Minutes between automatic syncs while `pwnm-sync-mode' is on, or nil."
   :type '(choice (const :tag "Never" nil) (integer :tag "Minutes")))
@@ -611,6 +620,99 @@ DRY-RUN (interactively, a prefix argument), only report."
                         (length (plist-get result :unmatched)))
     result))
 
+;;; Applying patches
+
+(declare-function magit-status "magit-status" (&optional directory cache))
+
+(defvar pwnm-sync--apply-running nil
+  "Non-nil while an apply runs.")
+
+(defun pwnm-sync--apply-project ()
+  "Return the project (a plist) of the patch or cover letter at point."
+  (car (pwnm-sync--read-project (if (pwnm-sync--cover-letter-p)
+                                    (pwnm-sync--thread-tags)
+                                  (pwnm-sync--tags-at-point)))))
+
+(defun pwnm-sync--project-repository (project)
+  "Return the git repository of PROJECT (a plist), asking once.
+The answer is remembered in `pwnm-sync-project-repositories', and saved
+with Customize when there is a file to save it in."
+  (let ((name (plist-get project :project)))
+    (or (cdr (assoc name pwnm-sync-project-repositories))
+        (plist-get project :repo)
+        (let ((dir (file-name-as-directory
+                    (expand-file-name (read-directory-name (format "Git repository for %s: " name) nil nil t)))))
+          (unless (file-exists-p (expand-file-name ".git" dir))
+            (user-error "%s is not a git repository" dir))
+          (let ((value (cons (cons name dir) (assoc-delete-all name (copy-sequence pwnm-sync-project-repositories)))))
+            (if (or custom-file user-init-file)
+                (customize-save-variable 'pwnm-sync-project-repositories value)
+              (customize-set-variable 'pwnm-sync-project-repositories value)))
+          dir))))
+
+(defun pwnm-sync--apply-buffer ()
+  "Return the *pwnm-sync apply* buffer, emptied."
+  (with-current-buffer (get-buffer-create "*pwnm-sync apply*")
+    (unless (derived-mode-p 'special-mode) (special-mode))
+    (let ((inhibit-read-only t)) (erase-buffer))
+    (current-buffer)))
+
+(defun pwnm-sync--apply-insert (format-string &rest args)
+  "Append FORMAT-STRING formatted with ARGS to the *pwnm-sync apply* buffer."
+  (with-current-buffer (get-buffer-create "*pwnm-sync apply*")
+    (let ((inhibit-read-only t))
+      (goto-char (point-max))
+      (insert (apply #'format format-string args)))))
+
+(defun pwnm-sync--apply-done (result repo)
+  "Show the apply RESULT for REPO.
+On a conflict, open `magit-status' in REPO when magit is installed."
+  (setq pwnm-sync--apply-running nil)
+  (seq-doseq (p (plist-get result :patches))
+    (pwnm-sync--apply-insert "%-11s %s\n" (plist-get p :outcome) (plist-get p :subject)))
+  (pwnm-sync--apply-insert "\n%s\n\n%s" (plist-get result :message) (plist-get result :output))
+  (pwnm-sync--log "apply: %s" (plist-get result :message))
+  (pwnm-sync--refresh-buffers)
+  (if (not (equal (plist-get result :outcome) "conflict"))
+      (pwnm-sync--message "%s" (car (split-string (plist-get result :message) "\n")))
+    (pwnm-sync--message "Patch %s/%d does not apply: see *pwnm-sync apply*"
+                        (plist-get (plist-get result :failed) :index) (length (plist-get result :patches)))
+    (if (fboundp 'magit-status)
+        (magit-status repo)
+      (display-buffer "*pwnm-sync apply*"))))
+
+(defun pwnm-sync-apply (message-id project repo &optional single)
+  "Apply the series of the patch MESSAGE-ID of PROJECT to the git REPO.
+With SINGLE (interactively, a prefix argument), only that patch; a
+cover letter always means its series.  The server downloads the mbox
+from Patchwork, with the trailers that replies collected, and runs
+`git am' without blocking Emacs; the outcome and git's output go to
+the *pwnm-sync apply* buffer.  On a conflict the repository stays in
+`git am', and `magit-status' opens there when magit is installed.
+Interactively REPO comes from `pwnm-sync-project-repositories', asked
+for the first time."
+  (interactive
+   (let ((project (pwnm-sync--apply-project)))
+     (list (pwnm-sync--message-id-at-point) (plist-get project :project)
+           (pwnm-sync--project-repository project) current-prefix-arg)))
+  (when pwnm-sync--apply-running
+    (user-error "An apply is already running; see *pwnm-sync apply*"))
+  (let ((conn (pwnm-sync--connect))
+        (repo (expand-file-name repo)))
+    (setq pwnm-sync--apply-running t)
+    (pwnm-sync--apply-buffer)
+    (pwnm-sync--apply-insert "Applying %s of %s to %s\n\n" (if single "the patch" "the series") message-id repo)
+    (pwnm-sync--message "Applying %s to %s..." (if single "the patch" "the series") repo)
+    (jsonrpc-async-request
+     conn :apply (list :messageId message-id :project project :repo repo :series (if single :json-false t))
+     :timeout nil
+     :success-fn (lambda (result) (pwnm-sync--apply-done result repo))
+     :error-fn (lambda (err)
+                 (setq pwnm-sync--apply-running nil)
+                 (let ((text (pwnm-sync--request-error-message err)))
+                   (pwnm-sync--apply-insert "%s\n" text)
+                   (pwnm-sync--error "Apply failed: %s" text))))))
+
 ;;; Patch facts
 
 (defun pwnm-sync--message-id-at-point ()
@@ -765,6 +867,7 @@ set, as in notmuch's own saved-searches section."
     (define-key map "b" #'pwnm-sync-browse)
     (define-key map "p" #'pwnm-sync-pending)
     (define-key map "g" #'pwnm-sync)
+    (define-key map "!" #'pwnm-sync-apply)
     map)
   "Keys for Patchwork states, under `pwnm-sync-key-prefix'.
 

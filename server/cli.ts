@@ -30,6 +30,9 @@ Commands:
   doctor                    check config, token, notmuch, state database and hook
   accept-from-git RANGE     mark the patches that became these commits accepted
                             [--repo DIR] [--project P] [--state S] [--dry-run]
+  apply MSGID               git am the patch (--series: its series; a cover letter:
+                            its series) from Patchwork, with the replies' trailers
+                            [--repo DIR] [--3way] [--state S] [--dry-run] [--project P]
   demo [--keep]             a full demo against a local sandbox Patchwork
   help, --help              this text;  --version  the version
 
@@ -46,7 +49,8 @@ Options (the original pwnm-sync's flags work unchanged):
       --project P               only this project (repeatable)
       --full                    refetch everything, not only what changed
       --local-only              no network: tag arrived mail, record local changes
-      --series                  set-state: every patch of the message's series
+      --series                  set-state, apply: every patch of the message's series
+      --3way                    apply: git am -3 (fall back on a three-way merge)
       --dry-run                 say what would change, change nothing
       --prefer server|local     who wins when both sides changed (default server)
       --json                    machine-readable output
@@ -66,6 +70,7 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   'local-only': { type: 'boolean' },
   series: { type: 'boolean' },
+  '3way': { type: 'boolean' },
   repo: { type: 'string' },
   state: { type: 'string' },
   prefer: { type: 'string' },
@@ -126,7 +131,7 @@ async function main(argv: string[]): Promise<number> {
     out(v.json ? JSON.stringify(checks, null, 2) : formatChecks(checks));
     return checks.every((c) => c.ok || c.what === 'post-new hook') ? 0 : 1;
   }
-  if (!['sync', 'status', 'set-state', 'hook', 'import-original', 'accept-from-git'].includes(command)) throw new PwnmError('USAGE', `unknown command "${command}"; see pwnm-sync --help`);
+  if (!['sync', 'status', 'set-state', 'hook', 'import-original', 'accept-from-git', 'apply'].includes(command)) throw new PwnmError('USAGE', `unknown command "${command}"; see pwnm-sync --help`);
 
   const { config, warnings } = loadConfig(overrides(v));
   for (const w of warnings) err(`pwnm-sync: warning: ${w}\n`);
@@ -185,6 +190,21 @@ async function main(argv: string[]): Promise<number> {
         });
         out(v.json ? JSON.stringify(r, null, 2) : formatAccept(r));
         return r.matched.every((m) => ['pushed', 'unchanged', 'dry-run'].includes(m.outcome)) ? 0 : 1;
+      }
+      case 'apply': {
+        if (args.length !== 1) throw new PwnmError('USAGE', 'apply takes one MESSAGE-ID, e.g. pwnm-sync apply --series 20180101.1234@example.org');
+        const { applyPatches, formatApply } = await import('./git/apply.js');
+        const abort = new AbortController();
+        // Ctrl-C stops between two patches and rolls the series back; a second one kills.
+        process.once('SIGINT', () => abort.abort());
+        const tty = process.stderr.isTTY && !v.json;
+        const r = await applyPatches(session, {
+          messageId: args[0]!, series: Boolean(v.series), threeWay: Boolean(v['3way']), dryRun: Boolean(v['dry-run']), signal: abort.signal,
+          ...(v.repo ? { repo: v.repo } : {}), ...(v.state ? { state: v.state } : {}), ...(v.project?.[0] ? { project: v.project[0] } : {}),
+          ...(tty ? { onProgress: (p) => { if (p.phase === 'applying' || p.phase === 'checking') process.stderr.write(`${p.phase} ${p.index}/${p.total} ${p.subject}\n`); } } : {}),
+        });
+        out(v.json ? JSON.stringify(r, null, 2) : formatApply(r));
+        return r.outcome === 'applied' || r.outcome === 'checked' ? (r.states.every((x) => x.outcome === 'pushed' || x.outcome === 'unchanged') ? 0 : 1) : 1;
       }
       case 'set-state': {
         if (args.length !== 2) throw new PwnmError('USAGE', 'set-state takes MESSAGE-ID and STATE, e.g. pwnm-sync set-state 20180101.1234@example.org accepted');

@@ -15,6 +15,8 @@ export interface ProjectConfig {
   linkName: string;
   /** The project's list address, used to find its mails in notmuch. */
   list?: string;
+  /** The git repository `apply` puts its patches in (`[project NAME]` `repo`); default: the current one. */
+  repo?: string;
 }
 
 export interface InstanceConfig {
@@ -170,6 +172,8 @@ function hostOf(url: string): string {
 interface Draft {
   global: Partial<Omit<Config, 'instances' | 'tags'>> & { tags?: Partial<TagFamilies> };
   instances: (Partial<InstanceConfig> & { name?: string; where: string })[];
+  /** `[project NAME]` sections: settings of one project, wherever it is synced. */
+  projects?: Map<string, { repo?: string; where: string }>;
 }
 
 function readFile(file: string, env: NodeJS.ProcessEnv): Draft {
@@ -180,8 +184,13 @@ function readFile(file: string, env: NodeJS.ProcessEnv): Draft {
     const lower = section.name.toLowerCase();
     const isDefaults = lower === 'defaults';
     const instanceMatch = /^instance\s+(\S+)$/i.exec(section.name);
+    const projectMatch = /^project\s+(\S+)$/i.exec(section.name);
+    if (projectMatch) {
+      readProjectSection(draft, projectMatch[1]!, section.entries, where, env);
+      continue;
+    }
     if (!isDefaults && lower !== 'pwnm-sync' && !instanceMatch) {
-      throw new PwnmError('CONFIG', `${where()}: unknown section [${section.name}]; use [Defaults], [pwnm-sync] or [instance NAME]`);
+      throw new PwnmError('CONFIG', `${where()}: unknown section [${section.name}]; use [Defaults], [pwnm-sync], [instance NAME] or [project NAME]`);
     }
     const inst: Draft['instances'][number] = { where: where() };
     if (instanceMatch) inst.name = instanceMatch[1]!;
@@ -200,6 +209,23 @@ function readFile(file: string, env: NodeJS.ProcessEnv): Draft {
     if (hasInstanceKeys) draft.instances.push(inst);
   }
   return draft;
+}
+
+const PROJECT_KEYS = new Set(['repo']);
+
+/** `[project skiboot]` with `repo = ~/src/skiboot`: where `apply` puts that project's patches. */
+function readProjectSection(draft: Draft, name: string, entries: readonly IniEntry[], where: Where, env: NodeJS.ProcessEnv): void {
+  draft.projects ??= new Map();
+  if (draft.projects.has(name)) throw new PwnmError('CONFIG', `${where()}: a second [project ${name}] section; merge the two`);
+  const project: { repo?: string; where: string } = { where: where() };
+  for (const entry of entries) {
+    const at = where(entry.line);
+    if (!PROJECT_KEYS.has(entry.key)) throw new PwnmError('CONFIG', `${at}: unknown key "${entry.key}" in [project ${name}]; known keys: ${[...PROJECT_KEYS].join(', ')}`);
+    const value = entry.value.trim();
+    if (!value) throw new PwnmError('CONFIG', `${at}: repo is empty; give the path of the project's git repository, e.g. repo = ~/src/${name}`);
+    project.repo = resolve(expandHome(value, env));
+  }
+  draft.projects.set(name, project);
 }
 
 function applyKey(draft: Draft, inst: Draft['instances'][number], key: string, entry: IniEntry, at: string, env: NodeJS.ProcessEnv): void {
@@ -276,6 +302,11 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     }
     return inst;
   });
+  for (const [name, settings] of draft.projects ?? []) {
+    const targets = instances.flatMap((i) => i.projects).filter((p) => p.linkName === name);
+    if (targets.length === 0) throw new PwnmError('CONFIG', `${settings.where}: [project ${name}] is not in any sync setting (configured: ${instances.flatMap((i) => i.projects.map((p) => p.linkName)).join(', ') || 'none'})`);
+    for (const p of targets) if (settings.repo) p.repo = settings.repo;
+  }
   const names = new Set<string>();
   for (const inst of instances) {
     if (names.has(inst.name)) throw new PwnmError('CONFIG', `${file}: two instances are named ${inst.name}; give each [instance NAME] its own name`);

@@ -250,6 +250,46 @@ export class PatchworkClient {
     return found;
   }
 
+  /**
+   * A web view's text (an mbox file), with retries as for the API. The token
+   * goes in the Authorization header, never in the URL, and only when `auth`
+   * (a bundle's mbox needs it; a patch's or series' does not) and only to this
+   * instance's own origin.
+   */
+  async download(url: string, options: { auth?: boolean } = {}): Promise<string> {
+    const target = new URL(url);
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT, accept: 'text/plain, application/mbox' };
+    if (options.auth && this.token && target.origin === new URL(this.url).origin) headers.authorization = `Token ${this.token}`;
+    const path = target.pathname + target.search;
+    const { agent, request } = await this.http();
+    for (let attempt = 0; ; attempt++) {
+      let status: number;
+      let text: string;
+      let resHeaders: Response['headers'];
+      try {
+        this.requests++;
+        const res = await request(target, { method: 'GET', headers, dispatcher: agent, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+        status = res.statusCode;
+        resHeaders = res.headers;
+        text = await res.body.text();
+      } catch (err) {
+        if (attempt < this.retries) {
+          await sleep(this.backoff(attempt));
+          continue;
+        }
+        throw this.fail('UNREACHABLE', `Patchwork at ${this.url} is unreachable (${(err as { code?: string }).code ?? (err as Error).message}) after ${attempt + 1} attempts`, { method: 'GET', path }, err);
+      }
+      if (RETRY_STATUS.has(status) && attempt < this.retries) {
+        await sleep(this.retryAfter(resHeaders['retry-after']) ?? this.backoff(attempt));
+        continue;
+      }
+      const type = String(resHeaders['content-type'] ?? '');
+      if (status >= 200 && status < 300 && !type.includes('html')) return text;
+      if (status >= 200 && status < 300) throw this.fail('NOT_JSON', `GET ${path} answered with an HTML page instead of an mbox (an anti-bot wall or a proxy login?)`, { method: 'GET', path, status });
+      throw this.statusError('GET', path, status, resHeaders, undefined, text.slice(0, 200));
+    }
+  }
+
   /** PATCH a patch and check that the server really took the change. */
   async updatePatch(id: number, fields: Partial<Pick<PwPatch, 'state' | 'archived' | 'commit_ref'>> & { delegate?: number | null }, project: string): Promise<PwPatch> {
     await this.discover();

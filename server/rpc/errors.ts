@@ -18,6 +18,7 @@ export const RpcCode = {
   ConfigError: -32008,
   NotFound: -32009,
   PatchworkRefused: -32010,
+  GitRefused: -32011,
 } as const;
 
 const BY_CODE: Record<ErrorCode, number> = {
@@ -36,6 +37,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   NOTMUCH_LOCKED: RpcCode.NotmuchFailed,
   SYNC_RUNNING: RpcCode.SyncRunning,
   CANCELLED: RpcCode.RequestCancelled,
+  GIT: RpcCode.GitRefused,
   INTERNAL: RpcCode.InternalError,
 };
 

@@ -247,6 +247,43 @@ export function serve(options: ServeOptions): MessageConnection {
     return result;
   });
 
+  // One apply at a time: two would race for the same work tree.
+  let applying: { abort: AbortController; done: Promise<unknown> } | undefined;
+  handle('apply', async (raw: unknown, token) => {
+    const s = ready();
+    const p = params<{ messageId: string; series?: boolean; repo?: string; threeWay?: boolean; state?: string; dryRun?: boolean; project?: string; workDoneToken?: string }>(raw, {
+      messageId: 'string', series: 'boolean?', repo: 'string?', threeWay: 'boolean?', state: 'string?', dryRun: 'boolean?', project: 'string?', workDoneToken: 'string?',
+    });
+    if (applying) throw new PwnmError('GIT', 'an apply is already running in this server; wait for it or cancel it');
+    const abort = new AbortController();
+    let finished = (): void => undefined;
+    applying = { abort, done: new Promise<void>((resolve) => { finished = resolve; }) };
+    token.onCancellationRequested(() => abort.abort());
+    if (p.workDoneToken !== undefined) void connection.sendNotification('$/progress', { token: p.workDoneToken, value: { kind: 'begin', title: 'pwnm-sync apply', cancellable: true } });
+    try {
+      const { applyPatches } = await import('../git/apply.js');
+      const { messageId, workDoneToken, ...rest } = p;
+      const result = await applyPatches(s, {
+        messageId, ...rest, signal: abort.signal,
+        // Every step goes: a series has a handful of patches, not thousands.
+        onProgress: (pr) => {
+          const done = pr.phase === 'applied' || pr.phase === 'checked' ? pr.index : pr.index - 1;
+          const message = `${pr.phase} ${pr.index}/${pr.total} ${pr.subject}`;
+          void connection.sendNotification('pwnm/progress', { phase: 'apply', project: pr.project, done, total: pr.total, message, patch: pr });
+          if (workDoneToken !== undefined) void connection.sendNotification('$/progress', { token: workDoneToken, value: { kind: 'report', message, percentage: Math.round((100 * done) / pr.total) } });
+        },
+      });
+      // As a cancelled sync: -32800, with what happened to the repository in the message.
+      if (result.outcome === 'cancelled') throw new PwnmError('CANCELLED', result.message, { details: { repo: result.repo, mboxFile: result.mboxFile } });
+      tagsChanged(new Set(result.states.filter((r) => r.outcome !== 'unchanged').map((r) => r.msgid)));
+      return result;
+    } finally {
+      applying = undefined;
+      finished();
+      if (p.workDoneToken !== undefined) void connection.sendNotification('$/progress', { token: p.workDoneToken, value: { kind: 'end' } });
+    }
+  });
+
   handle('patchInfo', async (raw: unknown) => {
     const s = ready();
     const p = params<{ messageId: string; refresh?: boolean }>(raw, { messageId: 'string', refresh: 'boolean?' });
@@ -296,6 +333,9 @@ export function serve(options: ServeOptions): MessageConnection {
   handle('shutdown', async () => {
     shutdown = true;
     cancelSync();
+    // An apply stops between two patches and rolls back, as on $/cancelRequest.
+    applying?.abort.abort();
+    await applying?.done;
     await running?.done.catch(() => undefined);
     await session?.close();
     session = undefined;
@@ -315,6 +355,8 @@ export function serve(options: ServeOptions): MessageConnection {
   connection.onClose(async () => {
     // The client went away: stop cleanly, keep what was committed.
     cancelSync();
+    applying?.abort.abort();
+    await applying?.done;
     await running?.done.catch(() => undefined);
     await session?.close();
     session = undefined;
@@ -361,6 +403,7 @@ function describe(s: Session, only?: string) {
         instance: inst.name,
         project: p.linkName,
         tag: s.scheme.project(p.linkName),
+        ...(p.repo ? { repo: p.repo } : {}),
         states: s.store.knownStates(inst.name, p.linkName).map((slug) => ({ slug, name: stateName(slug), tag: s.scheme.state(p.linkName, slug) })),
       })),
     })),

@@ -1,6 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { SandboxData, SbProject } from './model.js';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { formataddr } from './mbox.js';
+import type { SandboxData, SbPatch, SbProject } from './model.js';
 
 // Realistic patch mail for a list: series with and without cover letters,
 // review replies, list headers, real-looking diffs. The same patches are
@@ -17,6 +20,12 @@ export interface GenerateOptions {
   stateMix?: boolean;
   /** Write the mail files (default); false only rebuilds the sandbox data for a cached maildir. */
   writeMail?: boolean;
+  /**
+   * Instead of random patches (`patches` is then ignored): build a git
+   * repository in `git.repo` and mail patches made with git against it, so
+   * that they really apply (see ApplyScenario).
+   */
+  git?: { repo: string };
 }
 
 export interface GeneratedMail { msgid: string; file: string; text: string }
@@ -25,6 +34,27 @@ export interface Generated {
   project: SbProject;
   mails: GeneratedMail[];
   patchIds: number[];
+  /** With `git`: which message is which. */
+  scenario?: ApplyScenario;
+}
+
+/**
+ * The patches made with `git`, by role (message-ids without angle brackets):
+ * - `single`: one patch, with a Reviewed-by reply;
+ * - `series`: three patches that apply in order (the second builds on the
+ *   first), under the cover letter `cover`; replies give patch 1 a Tested-by,
+ *   patch 2 a Reviewed-by and an Acked-by, the cover letter an Acked-by;
+ * - `conflict`: three patches; the first and third apply, the second was made
+ *   against a tree the repository never had, so `git am` stops there.
+ */
+export interface ApplyScenario {
+  repo: string;
+  single: string;
+  cover: string;
+  series: string[];
+  conflict: string[];
+  /** Trailers the replies give each patch, by message-id. */
+  trailers: Record<string, string[]>;
 }
 
 const PEOPLE = [
@@ -81,6 +111,7 @@ function patchworkName(prefix: string, subject: string): string {
  * and add the same patches, series and people to `data`.
  */
 export function generate(data: SandboxData, project: SbProject, maildir: string, options: GenerateOptions): Generated {
+  if (options.git) return generateApplicable(data, project, maildir, options, options.git.repo);
   const rand = prng(options.seed ?? 1);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const cur = join(maildir, 'cur');
@@ -152,4 +183,182 @@ export function generate(data: SandboxData, project: SbProject, maildir: string,
     }
   }
   return { project, mails, patchIds };
+}
+
+const BASE_FILES: Record<string, string> = {
+  'core/init.c': cFile('init', 40),
+  'core/util.c': cFile('util', 40),
+  'hw/dev.c': cFile('dev', 60),
+};
+
+/** A C file of `lines` numbered statements, so that hunks have distinct context. */
+function cFile(name: string, lines: number): string {
+  const body = Array.from({ length: lines }, (_, i) => `\tstep_${name}(${i + 1});`);
+  return `/* ${name}.c */\n#include "${name}.h"\n\nvoid ${name}_run(void)\n{\n${body.join('\n')}\n}\n`;
+}
+
+const replaceLine = (text: string, from: string, to: string): string => {
+  if (!text.includes(from)) throw new Error(`generator: no line ${from}`);
+  return text.replace(from, to);
+};
+
+/** A small git driver for the generator: synchronous, quiet, with a fixed identity and dates. */
+function gitIn(dir: string) {
+  const env = {
+    ...process.env, GIT_AUTHOR_NAME: 'Alice Maintainer', GIT_AUTHOR_EMAIL: 'alice@example.org', GIT_COMMITTER_NAME: 'Alice Maintainer',
+    GIT_COMMITTER_EMAIL: 'alice@example.org', GIT_AUTHOR_DATE: '2026-10-01T00:00:00Z', GIT_COMMITTER_DATE: '2026-10-01T00:00:00Z',
+    GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1',
+  };
+  return (...args: string[]): string => execFileSync('git', ['-C', dir, ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function writeTree(dir: string, files: Record<string, string>): void {
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+}
+
+interface Change { subject: string; message: string; files: Record<string, string> }
+
+/** The git-mode generator: a base repository and patches made by git against it. */
+function generateApplicable(data: SandboxData, project: SbProject, maildir: string, options: GenerateOptions, repo: string): Generated {
+  const cur = join(maildir, 'cur');
+  const writeMail = options.writeMail ?? true;
+  if (writeMail) for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, sub), { recursive: true });
+  const newest = (options.newest ?? new Date(Date.UTC(2026, 10, 1))).getTime();
+  const mails: GeneratedMail[] = [];
+  const patchIds: number[] = [];
+  let serial = 0;
+  let clock = newest - 24 * 3_600_000;
+  const tick = (): Date => new Date((clock += 600_000));
+
+  mkdirSync(repo, { recursive: true });
+  const base = gitIn(repo);
+  base('init', '-q', '-b', 'main');
+  base('config', 'user.name', 'Alice Maintainer');
+  base('config', 'user.email', 'alice@example.org');
+  writeTree(repo, BASE_FILES);
+  base('add', '-A');
+  base('commit', '-q', '-m', 'Initial import');
+
+  // Patches are diffs git makes in a scratch clone, one commit after the other.
+  const scratch = mkdtempSync(join(tmpdir(), 'pwnm-gen-'));
+  const diffs = (changes: Change[], start: string, prepare?: Record<string, string>): { change: Change; diff: string; stat: string }[] => {
+    const work = join(scratch, String(++serial));
+    execFileSync('git', ['clone', '-q', repo, work], { stdio: 'ignore' });
+    const git = gitIn(work);
+    git('checkout', '-q', start);
+    if (prepare) {
+      writeTree(work, prepare);
+      git('commit', '-q', '-am', 'a tree the repository never sees');
+    }
+    return changes.map((change) => {
+      writeTree(work, change.files);
+      git('add', '-A');
+      const diff = git('diff', '--cached', '--full-index', '--no-color');
+      const stat = git('diff', '--cached', '--stat=72', '--no-color');
+      git('commit', '-q', '-m', change.subject);
+      return { change, diff, stat };
+    });
+  };
+
+  const write = (msgid: string, headers: [string, string][], body: string): void => {
+    const text = `${headers.map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${body}`;
+    const file = join(cur, `${project.link_name}.git.${++serial}:2,S`);
+    if (writeMail) writeFileSync(file, text);
+    if (writeMail) mails.push({ msgid, file, text });
+  };
+  const host = project.list_email.split('@')[1]!;
+  const headersOf = (from: readonly [string, string], subject: string, msgid: string, date: Date, reply?: string): [string, string][] => {
+    // As git send-email writes it: a non-ASCII name RFC 2047-encoded (a raw
+    // 8-bit header reaches Patchwork's mbox as unknown-8bit, which git am refuses).
+    const h: [string, string][] = [['From', formataddr(from[0], from[1])], ['To', project.list_email], ['Subject', subject], ['Date', rfc2822(date)], ['Message-ID', `<${msgid}>`]];
+    if (reply) h.push(['In-Reply-To', `<${reply}>`], ['References', `<${reply}>`]);
+    h.push(['List-Id', `<${project.list_id}>`], ['MIME-Version', '1.0'], ['Content-Type', 'text/plain; charset=UTF-8'], ['Content-Transfer-Encoding', '8bit']);
+    return h;
+  };
+  const stored = (h: [string, string][]): Record<string, string> => Object.fromEntries(h);
+  const trailers: Record<string, string[]> = {};
+  const reply = (to: string, toSubject: string, who: readonly [string, string], trailer: string, target: { patch?: SbPatch; cover?: number }): void => {
+    const msgid = `${to.split('@')[0]}.re${++serial}@${who[1].split('@')[1]}`;
+    const date = tick();
+    const content = `On ${rfc2822(date)}, someone wrote:\n> looks right\n\n${trailer}: ${who[0]} <${who[1]}>\n`;
+    write(msgid, headersOf([who[0], who[1]], `Re: ${toSubject}`, msgid, date, to), content);
+    data.addComment({ patch: target.patch?.id ?? null, cover: target.cover ?? null, msgid: `<${msgid}>`, date: date.toISOString().slice(0, 19), submitter: data.addPerson(who[0], who[1]).id, content });
+    if (target.patch) (trailers[to] ??= []).push(`${trailer}: ${who[0]} <${who[1]}>`);
+  };
+
+  const mailSeries = (author: readonly [string, string], tag: string, made: { change: Change; diff: string; stat: string }[], withCover: boolean): { ids: string[]; cover?: string; patches: SbPatch[]; subjects: string[]; coverId?: number } => {
+    const person = data.addPerson(author[0], author[1]);
+    const total = made.length;
+    const start = tick();
+    const series = data.addSeries({ project: project.id, name: withCover ? `${tag}: series` : made[0]!.change.subject, version: 1, date: start.toISOString().slice(0, 19), total, submitter: person.id, cover: null });
+    const user = author[1].split('@')[0];
+    let cover: string | undefined;
+    let coverId: number | undefined;
+    if (withCover) {
+      cover = `${tag}-0-${user}@${host}`;
+      const h = headersOf(author, `[PATCH 0/${total}] ${tag}: series`, cover, start);
+      const content = `This series reworks ${tag}.\n\n${made.map((m) => m.change.subject).join('\n')}\n`;
+      write(cover, h, `${content}\n-- \n2.39.5\n`);
+      coverId = data.addCover({ project: project.id, msgid: `<${cover}>`, date: start.toISOString().slice(0, 19), name: `[0/${total}] ${tag}: series`, submitter: person.id, series: series.id, content, headers: stored(h) }).id;
+    }
+    const ids: string[] = [];
+    const patches: SbPatch[] = [];
+    const subjects: string[] = [];
+    made.forEach(({ change, diff, stat }, i) => {
+      const msgid = `${tag}-${i + 1}-${user}@${host}`;
+      const prefix = total > 1 ? `[PATCH ${i + 1}/${total}]` : '[PATCH]';
+      const date = tick();
+      const h = headersOf(author, `${prefix} ${change.subject}`, msgid, date, cover);
+      const content = `${change.message}\n\nSigned-off-by: ${author[0]} <${author[1]}>\n---\n${stat}\n`;
+      write(msgid, h, `${content}${diff}-- \n2.39.5\n`);
+      const patch = data.addPatch({
+        project: project.id, msgid: `<${msgid}>`, name: total > 1 ? `[${i + 1}/${total}] ${change.subject}` : change.subject, submitter: person.id,
+        date: date.toISOString().slice(0, 19), state: 'new', series: series.id, number: i + 1, diff, content, headers: stored(h),
+      }, true);
+      ids.push(msgid);
+      patches.push(patch);
+      subjects.push(`${prefix} ${change.subject}`);
+      patchIds.push(patch.id);
+    });
+    return { ids, ...(cover ? { cover } : {}), patches, subjects, ...(coverId ? { coverId } : {}) };
+  };
+
+  const [alice, bob, chloe, , erin, , grace] = PEOPLE;
+  try {
+    // One patch on its own.
+    const init = BASE_FILES['core/init.c']!;
+    const single = mailSeries(bob, 'core-init', diffs([{ subject: 'core: start at step zero', message: 'Count the init steps from zero, as the documentation says.', files: { 'core/init.c': replaceLine(init, '\tstep_init(3);', '\tstep_init(0);') } }], 'main'), false);
+    reply(single.ids[0]!, single.subjects[0]!, erin, 'Reviewed-by', { patch: single.patches[0]! });
+
+    // A series whose second patch needs the first.
+    const util = BASE_FILES['core/util.c']!;
+    const util1 = replaceLine(util, '\tstep_util(20);', '\tstep_util(20);\n\tutil_check();');
+    const util2 = replaceLine(util1, '\tutil_check();', '\tutil_check();\n\tutil_report();');
+    const dev = BASE_FILES['hw/dev.c']!;
+    const series = mailSeries(chloe, 'util-checks', diffs([
+      { subject: 'util: check after step 20', message: 'The state is only consistent after step 20: check it there.', files: { 'core/util.c': util1 } },
+      { subject: 'util: report the check', message: 'Say what the check found.', files: { 'core/util.c': util2 } },
+      { subject: 'hw/dev: probe before step 5', message: 'Probe the device before it is used.', files: { 'hw/dev.c': replaceLine(dev, '\tstep_dev(5);', '\tdev_probe();\n\tstep_dev(5);') } },
+    ], 'main'), true);
+    reply(series.ids[0]!, series.subjects[0]!, grace, 'Tested-by', { patch: series.patches[0]! });
+    reply(series.ids[1]!, series.subjects[1]!, erin, 'Reviewed-by', { patch: series.patches[1]! });
+    reply(series.ids[1]!, series.subjects[1]!, alice, 'Acked-by', { patch: series.patches[1]! });
+    reply(series.cover!, `[PATCH 0/3] util-checks: series`, bob, 'Acked-by', { cover: series.coverId! });
+
+    // A series whose second patch was made against another tree.
+    const conflict = mailSeries(bob, 'dev-rework', [
+      ...diffs([{ subject: 'hw/dev: drop step 50', message: 'Step 50 does nothing.', files: { 'hw/dev.c': replaceLine(dev, '\tstep_dev(50);\n', '') } }], 'main'),
+      ...diffs([{ subject: 'core: rename step 30', message: 'Follow the new name.', files: { 'core/init.c': replaceLine(replaceLine(init, '\tstep_init(30);', '\tstep_init_late(30);'), '\tstep_init_late(30);', '\tstep_init_final(30);') } }], 'main', { 'core/init.c': replaceLine(init, '\tstep_init(30);', '\tstep_init_late(30);') }),
+      ...diffs([{ subject: 'hw/dev: drop step 40', message: 'Step 40 does nothing either.', files: { 'hw/dev.c': replaceLine(replaceLine(dev, '\tstep_dev(50);\n', ''), '\tstep_dev(40);\n', '') } }], 'main', { 'hw/dev.c': replaceLine(dev, '\tstep_dev(50);\n', '') }),
+    ], false);
+    return {
+      project, mails, patchIds,
+      scenario: { repo, single: single.ids[0]!, cover: series.cover!, series: series.ids, conflict: conflict.ids, trailers },
+    };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }

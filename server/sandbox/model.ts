@@ -14,7 +14,13 @@ export interface SbPatch {
   id: number; project: number; msgid: string; date: string; name: string; state: string; archived: boolean;
   hash: string | null; submitter: number; delegate: number | null; series: number | null; commit_ref: string | null;
   pull_url: string | null; check: string; diff: string | null; content: string; headers: Record<string, string>;
+  /** Place in its series (Patch.number); ordered by id when absent. */
+  number?: number;
 }
+/** A reply to a patch or cover letter; Patchwork appends its trailers to the mbox. */
+export interface SbComment { id: number; patch: number | null; cover: number | null; msgid: string; date: string; submitter: number; content: string }
+export interface SbCover { id: number; project: number; msgid: string; date: string; name: string; submitter: number; series: number | null; content: string; headers: Record<string, string> }
+export interface SbBundle { id: number; owner: number; name: string; public: boolean; patches: number[] }
 export interface SbCheck { id: number; patch: number; user: number; date: string; state: 'pending' | 'success' | 'warning' | 'fail'; target_url: string | null; context: string; description: string | null }
 export interface SbEvent { id: number; category: string; project: number; date: string; actor: number | null; payload: Record<string, unknown> }
 
@@ -100,6 +106,38 @@ export class Serializer {
     return o;
   }
 
+  /** A cover letter (api/cover.py): `series` a list, as for patches. */
+  cover(c: SbCover): Record<string, unknown> {
+    const proj = this.db.projects.get(c.project)!;
+    const web = `${this.base}/project/${proj.link_name}/cover/${c.msgid.replace(/^<|>$/g, '')}/`;
+    const o: Record<string, unknown> = { id: c.id, url: this.api(`covers/${c.id}/`) };
+    if (at(this.v, '1.1')) o.web_url = web;
+    Object.assign(o, { project: this.project(proj), msgid: c.msgid });
+    if (at(this.v, '1.2')) o.list_archive_url = null;
+    Object.assign(o, { date: c.date, name: c.name, submitter: this.person(this.db.people.get(c.submitter)!) });
+    if (at(this.v, '1.1')) o.mbox = `${web}mbox/`;
+    o.series = c.series === null ? [] : [this.seriesRef(this.db.series.get(c.series)!)];
+    if (at(this.v, '1.1')) o.comments = `${this.base}/api/covers/${c.id}/comments/`;
+    return o;
+  }
+
+  /** A series (api/series.py): its patches in order and its cover letter. */
+  seriesDetail(s: SbSeries): Record<string, unknown> {
+    const proj = this.db.projects.get(s.project)!;
+    const patches = this.db.seriesPatches(s.id);
+    const cover = s.cover === null ? undefined : this.db.covers.get(s.cover);
+    const o: Record<string, unknown> = { id: s.id, url: this.api(`series/${s.id}/`) };
+    if (at(this.v, '1.1')) o.web_url = `${this.base}/project/${proj.link_name}/list/?series=${s.id}`;
+    Object.assign(o, {
+      project: this.project(proj), name: s.name, date: s.date, submitter: this.person(this.db.people.get(s.submitter)!),
+      version: s.version, total: s.total, received_total: patches.length, received_all: patches.length >= s.total,
+      mbox: `${this.base}/series/${s.id}/mbox/`,
+      cover_letter: cover ? { id: cover.id, url: this.api(`covers/${cover.id}/`), ...(at(this.v, '1.1') ? { web_url: `${this.base}/project/${proj.link_name}/cover/${cover.msgid.replace(/^<|>$/g, '')}/` } : {}), msgid: cover.msgid, date: cover.date, name: cover.name } : null,
+      patches: patches.map((p) => this.patchRef(p)),
+    });
+    return o;
+  }
+
   check(c: SbCheck): Record<string, unknown> {
     return {
       id: c.id, url: this.api(`patches/${c.patch}/checks/${c.id}/`), user: this.user(this.db.users.get(c.user)!), date: c.date,
@@ -146,7 +184,10 @@ export class SandboxData {
   byProject = new Map<number, number[]>();
   events: SbEvent[] = [];
   checks: SbCheck[] = [];
-  private nextIds = { user: 1, person: 1, project: 1, series: 1, patch: 1, event: 1, check: 1 };
+  comments: SbComment[] = [];
+  covers = new Map<number, SbCover>();
+  bundles: SbBundle[] = [];
+  private nextIds = { user: 1, person: 1, project: 1, series: 1, patch: 1, event: 1, check: 1, comment: 1, cover: 1, bundle: 1 };
 
   addUser(u: Omit<SbUser, 'id' | 'first_name' | 'last_name' | 'email'> & Partial<SbUser>): SbUser {
     const user: SbUser = { id: u.id ?? this.nextIds.user, first_name: '', last_name: '', email: `${u.username}@example.org`, ...u } as SbUser;
@@ -230,6 +271,32 @@ export class SandboxData {
     patch.check = combinedCheck(this.checks.filter((x) => x.patch === patchId));
     this.addEvent('check-created', patch.project, user, { patch: patchId, check: c.id });
     return c;
+  }
+
+  /** A reply to a patch (or, with `cover`, to a cover letter). */
+  addComment(c: Omit<SbComment, 'id'>): SbComment {
+    const comment = { ...c, id: this.nextIds.comment++ };
+    this.comments.push(comment);
+    return comment;
+  }
+
+  addCover(c: Omit<SbCover, 'id'>): SbCover {
+    const cover = { ...c, id: this.nextIds.cover++ };
+    this.covers.set(cover.id, cover);
+    if (cover.series !== null) this.series.get(cover.series)!.cover = cover.id;
+    return cover;
+  }
+
+  addBundle(b: Omit<SbBundle, 'id'>): SbBundle {
+    const bundle = { ...b, id: this.nextIds.bundle++ };
+    this.bundles.push(bundle);
+    return bundle;
+  }
+
+  /** A series' patches in order (Series.patches ordered by number). */
+  seriesPatches(seriesId: number): SbPatch[] {
+    const byNumber = (p: SbPatch): number => p.number ?? p.id;
+    return [...this.patches.values()].filter((p) => p.series === seriesId).sort((a, b) => byNumber(a) - byNumber(b) || a.id - b.id);
   }
 
   patchByMsgid(projectId: number, msgid: string): SbPatch | undefined {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_STATES } from '../states.js';
+import { bundleToMbox, filename, patchToMbox, seriesPatchToMbox, seriesToMbox } from './mbox.js';
 import { SandboxData, Serializer, VERSIONS, type SbCheck, type SbPatch, type SbUser, type Version } from './model.js';
 
 // A Patchwork-compatible HTTP server for the demo, the tests and the
@@ -27,7 +28,7 @@ export interface Fault {
 const HTML_404 = '<!DOCTYPE html>\n<html><head><title>Page not found</title></head><body><h1>Not Found</h1></body></html>\n';
 const HTML_500 = '<!doctype html>\n<html lang="en">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n';
 
-interface Reply { status: number; body?: unknown; html?: string; headers?: Record<string, string>; allow?: string }
+interface Reply { status: number; body?: unknown; html?: string; headers?: Record<string, string>; allow?: string; text?: { body: string; contentType: string } }
 
 class HttpError { constructor(readonly reply: Reply) {} }
 
@@ -139,6 +140,11 @@ export class Sandbox {
   }
 
   private send(res: ServerResponse, reply: Reply): void {
+    if (reply.text !== undefined) {
+      res.writeHead(reply.status, { 'Content-Type': reply.text.contentType, ...reply.headers, 'X-Frame-Options': 'DENY', Vary: 'Cookie', 'Content-Length': Buffer.byteLength(reply.text.body) });
+      res.end(reply.text.body);
+      return;
+    }
     if (reply.html !== undefined) {
       res.writeHead(reply.status, { 'Content-Type': reply.status === 500 ? 'text/html' : 'text/html; charset=utf-8', 'X-Frame-Options': 'DENY', Vary: 'Cookie', 'Content-Length': Buffer.byteLength(reply.html), ...reply.headers });
       res.end(reply.html);
@@ -172,6 +178,9 @@ export class Sandbox {
     const path = url.pathname;
     const method = req.method ?? 'GET';
     const base = `http://${req.headers.host ?? '127.0.0.1'}`;
+    // The web views' mbox files are plain Django views: no token needed, and a bad one is ignored.
+    const mbox = this.mboxRoute(req, url);
+    if (mbox) return mbox;
     if (path.startsWith('/api') && !path.endsWith('/')) {
       return { status: 301, html: '', headers: { Location: `${path}/${url.search}` } };
     }
@@ -187,6 +196,31 @@ export class Sandbox {
     if (path === '/api/') {
       const names = ['projects', 'users', 'people', 'patches', 'covers', 'series', 'events', 'bundles'];
       return { status: 200, allow: 'GET, HEAD, OPTIONS', body: Object.fromEntries(names.map((n) => [n, `${base}/api/${n}/`])) };
+    }
+    const covers = /^\/api\/(\d\.\d)\/(covers|series)\/(?:(\d+)\/)?$/.exec(path);
+    if (covers && this.versions.includes(covers[1] as Version)) {
+      const ser = new Serializer(base, covers[1] as Version, this.data);
+      if (covers[2] === 'series') {
+        const series = covers[3] === undefined ? undefined : this.data.series.get(Number(covers[3]));
+        if (covers[3] === undefined) return this.paginate(base, url, [...this.data.series.values()], (x) => ser.seriesDetail(x));
+        if (!series) throw detail(404, 'Not found.');
+        return { status: 200, allow: 'GET, HEAD, OPTIONS', body: ser.seriesDetail(series) };
+      }
+      let all = [...this.data.covers.values()];
+      if (covers[3] !== undefined) {
+        const cover = this.data.covers.get(Number(covers[3]));
+        if (!cover) throw detail(404, 'Not found.');
+        return { status: 200, allow: 'GET, HEAD, OPTIONS', body: { ...ser.cover(cover), headers: cover.headers, content: cover.content } };
+      }
+      const q = lastValues(url.searchParams);
+      const project = q.get('project');
+      if (project !== null) {
+        const p = this.data.findProject(project);
+        all = p ? all.filter((c) => c.project === p.id) : [];
+      }
+      const msgid = q.get('msgid');
+      if (msgid !== null && VERSIONS.indexOf(covers[1] as Version) >= 2) all = all.filter((c) => c.msgid === `<${msgid}>`);
+      return this.paginate(base, url, all, (c) => ser.cover(c));
     }
     const checks = /^\/api\/(\d\.\d)\/patches\/(\d+)\/checks\/(?:(\d+)\/)?$/.exec(path);
     if (checks && this.versions.includes(checks[1] as Version)) {
@@ -254,6 +288,43 @@ export class Sandbox {
       default:
         return { status: 404, html: HTML_404 };
     }
+  }
+
+  /**
+   * The mbox views of patchwork/urls.py: a patch's (`?series=ID` or `*` adds
+   * the patches before it), a series', a bundle's (its owner's token, or public).
+   */
+  private mboxRoute(req: IncomingMessage, url: URL): Reply | undefined {
+    const path = url.pathname;
+    const patch = /^\/project\/([^/]+)\/patch\/([^/]+)\/mbox\/?$/.exec(path);
+    const series = /^\/series\/(\d+)\/mbox\/?$/.exec(path);
+    const bundle = /^\/bundle\/([^/]+)\/([^/]+)\/mbox\/?$/.exec(path);
+    if (!patch && !series && !bundle) return undefined;
+    if (!path.endsWith('/')) return { status: 301, html: '', headers: { Location: `${path}/${url.search}` } };
+    const notFound: Reply = { status: 404, html: HTML_404 };
+    if (patch) {
+      const project = [...this.data.projects.values()].find((p) => p.link_name === decodeURIComponent(patch[1]!));
+      const msgid = `<${decodeURIComponent(patch[2]!).replace(/%2F/g, '/')}>`;
+      const found = project && this.data.patchByMsgid(project.id, msgid);
+      if (!found) return notFound;
+      const seriesParam = url.searchParams.get('series');
+      const text = seriesParam ? seriesPatchToMbox(this.data, found, seriesParam) : patchToMbox(this.data, found);
+      if (typeof text !== 'string') return notFound;
+      return { status: 200, text: { body: text, contentType: 'text/plain; charset=utf-8' }, headers: { 'Content-Disposition': `attachment; filename=${filename(found.name)}.patch` } };
+    }
+    if (series) {
+      const s = this.data.series.get(Number(series[1]));
+      if (!s) return notFound;
+      return { status: 200, text: { body: seriesToMbox(this.data, s.id), contentType: 'text/plain' }, headers: { 'Content-Disposition': `attachment; filename=${filename(s.name)}.patch` } };
+    }
+    const owner = [...this.data.users.values()].find((u) => u.username === decodeURIComponent(bundle![1]!));
+    const b = owner && this.data.bundles.find((x) => x.owner === owner.id && x.name === decodeURIComponent(bundle![2]!));
+    if (!b) return notFound;
+    // rest_auth: a token that fails is ignored, not refused.
+    const m = /^Token\s+(\S+)$/.exec(req.headers.authorization ?? '');
+    const user = m ? this.data.userByToken(m[1]!) : undefined;
+    if (!(b.public || user?.id === b.owner)) return { status: 404, html: '' };
+    return { status: 200, text: { body: bundleToMbox(this.data, b.patches), contentType: 'text/plain' }, headers: { 'Content-Disposition': `attachment; filename=bundle-${b.id}-${b.name}.mbox` } };
   }
 
   private authenticate(req: IncomingMessage): SbUser | undefined {

@@ -1,0 +1,105 @@
+;;; pwnm-sync-apply-tests.el --- ERT tests for Y ! (apply)  -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; Run by test/emacs-apply.test.ts, which hosts the sandbox Patchwork
+;; with patches the mail generator made with git against the repository
+;; PWNM_TEST_REPO, and has made a notmuch database (NOTMUCH_CONFIG) and a
+;; pwnm-sync config (PWNM_TEST_CONFIG).  PWNM_TEST_SERIES_FIRST and
+;; PWNM_TEST_SERIES are the first and middle patch of a 3-patch series,
+;; PWNM_TEST_COVER their cover letter, PWNM_TEST_CONFLICT the first patch
+;; of a series that stops at patch 2.
+
+;;; Code:
+
+(require 'ert)
+(require 'pwnm-sync)
+
+(setq pwnm-sync-config-file (getenv "PWNM_TEST_CONFIG"))
+(pwnm-sync-mode 1)
+
+(defconst pwnm-sync-apply-test--repo (file-name-as-directory (getenv "PWNM_TEST_REPO"))
+  "The test's git repository.")
+
+(defun pwnm-sync-apply-test--wait (predicate &optional seconds)
+  "Process events until PREDICATE is non-nil or SECONDS (default 60) pass."
+  (let ((deadline (+ (float-time) (or seconds 60))))
+    (while (and (not (funcall predicate)) (< (float-time) deadline))
+      (accept-process-output nil 0.05))
+    (funcall predicate)))
+
+(defun pwnm-sync-apply-test--git (&rest args)
+  "Run git with ARGS in the test repository and return its output lines."
+  (let ((default-directory pwnm-sync-apply-test--repo))
+    (apply #'process-lines "git" args)))
+
+(defun pwnm-sync-apply-test--subjects ()
+  "Return the subjects of the commits on top of the base commit, oldest first."
+  (reverse (pwnm-sync-apply-test--git "log" "--format=%s" "main@{0}" "--not" (getenv "PWNM_TEST_BASE"))))
+
+(defun pwnm-sync-apply-test--press-on (msgid keys)
+  "Show MSGID in notmuch-show and press KEYS there."
+  (notmuch-show (notmuch-id-to-query msgid))
+  (execute-kbd-macro (kbd keys)))
+
+(defun pwnm-sync-apply-test--synced ()
+  "Sync, so that the patch mails carry their project tags."
+  (unless (member "pw-skiboot" (notmuch-call-notmuch-sexp "search" "--output=tags" "--format=sexp"
+                                                         (notmuch-id-to-query (getenv "PWNM_TEST_SERIES"))))
+    (pwnm-sync)
+    (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--sync-running)) 120))))
+
+(ert-deftest pwnm-sync-apply-test-1-series ()
+  "Y ! on a patch applies its whole series, C-u Y ! the patch alone.
+Neither blocks Emacs; the repository is asked for once per project."
+  (pwnm-sync-apply-test--synced)
+  (let ((asked 0)
+        (pwnm-sync-project-repositories nil))
+    (cl-letf (((symbol-function 'read-directory-name)
+               (lambda (&rest _) (setq asked (1+ asked)) pwnm-sync-apply-test--repo)))
+      (pwnm-sync-apply-test--press-on (getenv "PWNM_TEST_SERIES_FIRST") "C-u Y !")
+      ;; The key returned while the server still works: nothing answered yet.
+      (should pwnm-sync--apply-running)
+      (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--apply-running))))
+      (should (equal (pwnm-sync-apply-test--subjects) '("util: check after step 20")))
+      (should (equal (cdr (assoc "skiboot" pwnm-sync-project-repositories)) pwnm-sync-apply-test--repo))
+      (pwnm-sync-apply-test--git "reset" "-q" "--hard" (getenv "PWNM_TEST_BASE"))
+      (pwnm-sync-apply-test--press-on (getenv "PWNM_TEST_SERIES") "Y !")
+      (should pwnm-sync--apply-running)
+      (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--apply-running))))
+      (should (equal (pwnm-sync-apply-test--subjects)
+                     '("util: check after step 20" "util: report the check" "hw/dev: probe before step 5")))
+      (with-current-buffer "*pwnm-sync apply*"
+        (should (string-match-p "^applied 3 patches to " (buffer-string)))
+        (should (string-match-p "^applied +\\[PATCH 2/3\\] util: report the check$" (buffer-string))))
+      (should (= asked 1))
+      (pwnm-sync-apply-test--git "reset" "-q" "--hard" (getenv "PWNM_TEST_BASE")))))
+
+(ert-deftest pwnm-sync-apply-test-2-conflict-opens-magit ()
+  "A conflict leaves git am stopped and opens `magit-status' on the repository."
+  (pwnm-sync-apply-test--synced)
+  (let ((opened nil)
+        (pwnm-sync-project-repositories (list (cons "skiboot" pwnm-sync-apply-test--repo))))
+    (cl-letf (((symbol-function 'magit-status) (lambda (&optional dir _cache) (setq opened dir))))
+      (pwnm-sync-apply-test--press-on (getenv "PWNM_TEST_CONFLICT") "Y !")
+      (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--apply-running))))
+      (should (equal (file-name-as-directory opened) pwnm-sync-apply-test--repo))
+      (should (file-exists-p (expand-file-name ".git/rebase-apply/applying" pwnm-sync-apply-test--repo)))
+      (with-current-buffer "*pwnm-sync apply*"
+        (should (string-match-p "does not apply" (buffer-string)))
+        (should (string-match-p "git am --continue" (buffer-string)))))
+    (pwnm-sync-apply-test--git "am" "--abort")
+    (pwnm-sync-apply-test--git "reset" "-q" "--hard" (getenv "PWNM_TEST_BASE"))))
+
+(ert-deftest pwnm-sync-apply-test-3-cover-letter ()
+  "Y ! on a cover letter (no patch tags of its own) applies its series."
+  (pwnm-sync-apply-test--synced)
+  (let ((pwnm-sync-project-repositories (list (cons "skiboot" pwnm-sync-apply-test--repo))))
+    (pwnm-sync-apply-test--press-on (getenv "PWNM_TEST_COVER") "Y !")
+    (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--apply-running))))
+    (should (equal (pwnm-sync-apply-test--subjects)
+                   '("util: check after step 20" "util: report the check" "hw/dev: probe before step 5")))
+    (pwnm-sync-apply-test--git "reset" "-q" "--hard" (getenv "PWNM_TEST_BASE"))))
+
+(provide 'pwnm-sync-apply-tests)
+;;; pwnm-sync-apply-tests.el ends here
