@@ -69,8 +69,18 @@ def cmd_import(args):
     return made
 
 
+def cmd_delegate(args):
+    """Delegate a patch to any user: the API takes maintainers only, but
+    a delegate who is no maintainer (any more) happens, and may edit."""
+    patch = Patch.objects.get(id=args['patch'])
+    patch.delegate = User.objects.get(username=args['username'])
+    patch.save()
+    return {}
+
+
 def main():
-    commands = {'migrate': cmd_migrate, 'users': cmd_users, 'project': cmd_project, 'import': cmd_import}
+    commands = {'migrate': cmd_migrate, 'users': cmd_users, 'project': cmd_project, 'import': cmd_import,
+                'delegate': cmd_delegate}
     for line in sys.stdin:
         request = json.loads(line)
         try:
