@@ -69,7 +69,7 @@ function diffFor(rand: () => number, file: string): string {
     `diff --git a/${file} b/${file}`,
     `index ${Math.floor(rand() * 0xfffffff).toString(16).padStart(7, '0')}..${Math.floor(rand() * 0xfffffff).toString(16).padStart(7, '0')} 100644`,
     `--- a/${file}`, `+++ b/${file}`,
-    `@@ -${line},7 +${line},8 @@ static int do_probe(struct dev *d)`,
+    `@@ -${line},6 +${line},8 @@ static int do_probe(struct dev *d)`,
     ...a, `-\trc = probe(d);`, `+\trc = probe(d);`, `+\tif (rc)`, `+\t\tgoto out;`, ...b.slice(0, 2),
     '',
   ].join('\n');
