@@ -4,7 +4,8 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashDiff } from '../../server/patchwork/hash.js';
 import { makeRealEnv, type RealEnv } from './env.js';
-import { needRealPatchwork, type RealPatchwork } from './harness.js';
+import type { RealPatchwork } from './harness.js';
+import { needRealPatchwork } from './hooks.js';
 
 // accept-from-git against the hash Patchwork's own parser stored at
 // import: patches made by git format-patch, mailed to the list (into

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { idQuery } from '../../server/notmuch/encoding.js';
 import { makeRealEnv, patchMsgids, type RealEnv } from './env.js';
-import { needRealPatchwork, type RealPatchwork } from './harness.js';
+import type { RealPatchwork } from './harness.js';
+import { needRealPatchwork } from './hooks.js';
 
 // Archiving both ways (it makes no event on Patchwork: seen by a full
 // sync), and Message-IDs that try to be syntax, as Patchwork's parser
@@ -54,7 +55,7 @@ describe('real Patchwork: archived and hostile Message-IDs', function () {
     expect((await t.patch(ids[2]!)).archived).to.equal(false);
   });
 
-  it('keeps syncing a patch archived on the server (the list excludes archived patches by default)', async () => {
+  it('syncs a patch archived on the server before the first sync, state and archived tag', async () => {
     t = await makeRealEnv(pw, { patches: 4 });
     const ids = patchMsgids(t.mails);
     await t.api('PATCH', `patches/${(await t.patch(ids[1]!)).id}/`, 'maint', { archived: true, state: 'accepted' });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { makeRealEnv, patchMsgids, type RealEnv } from './env.js';
-import { needRealPatchwork, type RealPatchwork } from './harness.js';
+import type { RealPatchwork } from './harness.js';
+import { needRealPatchwork } from './hooks.js';
 
 // The everyday loop against a real Patchwork 3.1.3: first sync, a change
 // on either side, and what happens when both sides changed. Expected

@@ -3,7 +3,8 @@ import { execa } from 'execa';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.js';
 import { makeRealEnv, patchMsgids, type RealEnv } from './env.js';
-import { needRealPatchwork, type RealPatchwork } from './harness.js';
+import type { RealPatchwork } from './harness.js';
+import { needRealPatchwork } from './hooks.js';
 
 // Emacs (batch, ERT, the real notmuch-emacs) -> our `serve` -> the real
 // Patchwork 3.1.3: test/emacs/pwnm-sync-real-tests.el.

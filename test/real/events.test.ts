@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { makeRealEnv, patchMsgids, type RealEnv } from './env.js';
-import { needRealPatchwork, type RealPatchwork } from './harness.js';
+import type { RealPatchwork } from './harness.js';
+import { needRealPatchwork } from './hooks.js';
 
 // Incremental syncs read real Patchwork's event log: state changes,
 // checks, delegations and new series (a v2 resend of the same series,

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -157,8 +157,6 @@ async function start(src: string): Promise<Running> {
 }
 
 let running: Promise<Running | undefined> | undefined;
-let skipped: string | undefined;
-let failedRealTests = 0;
 
 /**
  * The shared real Patchwork, started on first call; undefined (after one
@@ -171,7 +169,6 @@ export function realPatchwork(): Promise<RealPatchwork | undefined> {
     const why = 'why' in found ? found.why : await missingPython();
     if (why) {
       if (process.env.CI === 'true') throw new Error(`real Patchwork suite cannot run under CI: ${why}`);
-      skipped = why;
       console.log(`      real Patchwork suite skipped: ${why}; to run it, ${HOW_TO_ENABLE}`);
       return undefined;
     }
@@ -180,26 +177,11 @@ export function realPatchwork(): Promise<RealPatchwork | undefined> {
   return running;
 }
 
-/** In a describe's `before`: the real Patchwork, or skip the whole describe. */
-export async function needRealPatchwork(ctx: Mocha.Context): Promise<RealPatchwork> {
-  ctx.timeout(120_000);
-  const pw = await realPatchwork();
-  if (!pw) ctx.skip();
-  return pw!;
-}
-
-// Root hooks: count failures of real tests, print gunicorn's log if any
-// failed, stop everything once at the end of the run.
-afterEach(function () {
-  if (this.currentTest?.state === 'failed' && this.currentTest.file?.includes(`${join('test', 'real')}`)) failedRealTests++;
-});
-after(async function () {
-  this.timeout(60_000);
+/** Stop the shared real Patchwork, if it started; `failed` prints gunicorn's log first. */
+export async function stopRealPatchwork(failed: boolean): Promise<void> {
   const pw = running && (await running.catch(() => undefined));
+  running = undefined;
   if (!pw) return;
-  if (failedRealTests) console.error(`\n--- gunicorn log (real Patchwork), last 100 lines ---\n${pw.log().split('\n').slice(-100).join('\n')}\n---`);
+  if (failed) console.error(`\n--- gunicorn log (real Patchwork), last 100 lines ---\n${pw.log().split('\n').slice(-100).join('\n')}\n---`);
   await pw.stop();
-});
-
-export const realSkipped = (): string | undefined => skipped;
-export const readOurFile = (name: string): string => readFileSync(join(OURS, name), 'utf8');
+}

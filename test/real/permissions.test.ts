@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { makeRealEnv, type RealEnv } from './env.js';
-import { needRealPatchwork, SUBMITTER, type RealPatchwork } from './harness.js';
+import { SUBMITTER, type RealPatchwork } from './harness.js';
+import { needRealPatchwork } from './hooks.js';
 
 // Who may change a patch on real Patchwork 3.1.3 (Patch.is_editable): a
 // maintainer of its project, its submitter's registered user, and its
