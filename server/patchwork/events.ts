@@ -45,7 +45,7 @@ export async function readEvents(client: PatchworkClient, projectId: number, mar
 }
 
 /** Events read with the newest one, so that those inside its skew window count as seen. */
-const MARK_PAGE = 100;
+const MARK_PAGE = 250;
 
 /**
  * The newest event of a project, as the mark a full sync starts from; null
