@@ -20,11 +20,13 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 export async function benchReal(n: number, concurrency: number): Promise<{ rows: Row[]; setup: string }> {
   const pw = await realPatchwork();
   if (!pw) throw new Error('the real Patchwork cannot run here (see the line above)');
+  let cleanup = async (): Promise<void> => undefined;
   const requests = (): number => pw.log().split('\n').filter((l) => /"(GET|PATCH|POST|PUT) \/api\//.test(l) && l.includes('pwnm-sync/')).length;
   try {
     let t0 = performance.now();
     log(`importing ${n} generated patches through Patchwork's parser...`);
     const t = await makeRealEnv(pw, { patches: n, seed: 11 });
+    cleanup = () => t.cleanup();
     const setup = `import of ${t.mails.length} mails (${n} patches) through Patchwork's parser and notmuch new: ${((performance.now() - t0) / 1000).toFixed(0)} s`;
     log(setup);
     t.writeConfig({ global: `concurrency = ${concurrency}\n` });
@@ -79,9 +81,9 @@ export async function benchReal(n: number, concurrency: number): Promise<{ rows:
     await notmuch.tag(ids.slice(-20).map((id) => ({ msgid: id, add: [`pw-${t.link}-under-review`], remove: [`pw-${t.link}-new`] })));
     await step('incremental, 20 server + 20 local changes', ['sync']);
     await step('--local-only, nothing to do', ['sync', '--local-only']);
-    await t.cleanup();
     return { rows, setup };
   } finally {
+    await cleanup();
     await stopRealPatchwork(false);
   }
 }
