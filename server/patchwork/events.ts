@@ -50,8 +50,19 @@ export async function readEvents(client: PatchworkClient, projectId: number, mar
   return { events: fresh.filter((e) => WATCHED.has(e.category)), read: all.length, next: { date: newest, ids } };
 }
 
-/** The newest event of a project, as the mark a full sync starts from; null when there is none. */
+/** Events read with the newest one, so that those inside its skew window count as seen. */
+const MARK_PAGE = 250;
+
+/**
+ * The newest event of a project, as the mark a full sync starts from; null
+ * when there is none. The events just before it are marked seen too: the
+ * full list that follows covers them, and a mail import makes dozens of
+ * events in the same second (real Patchwork), which would all be re-read.
+ */
 export async function newestEvent(client: PatchworkClient, projectId: number): Promise<EventMark> {
-  const [newest] = await client.get<PwEvent[]>('events', { project: projectId, per_page: 1 });
-  return newest ? { date: newest.date, ids: [newest.id] } : { date: null, ids: [] };
+  const recent = await client.get<PwEvent[]>('events', { project: projectId, per_page: MARK_PAGE });
+  const newest = recent.reduce<PwEvent | undefined>((a, e) => (!a || e.date > a.date ? e : a), undefined);
+  if (!newest) return { date: null, ids: [] };
+  const floor = shift(newest.date, -SKEW_MS);
+  return { date: newest.date, ids: recent.filter((e) => e.date.slice(0, 19) >= floor).map((e) => e.id) };
 }

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { formataddr } from './mbox.js';
-import type { SandboxData, SbPatch, SbProject } from './model.js';
+import { SandboxData, type SbPatch, type SbProject } from './model.js';
 
 // Realistic patch mail for a list: series with and without cover letters,
 // review replies, list headers, real-looking diffs. The same patches are
@@ -26,6 +26,10 @@ export interface GenerateOptions {
    * that they really apply (see ApplyScenario).
    */
   git?: { repo: string };
+  /** Added to every series' version: with the same seed and a later `newest`, a resend of the same series. */
+  versionBump?: number;
+  /** Message-IDs (without <>) for the first patches, in order: hostile ones, say. */
+  msgids?: readonly string[];
 }
 
 export interface GeneratedMail { msgid: string; file: string; text: string }
@@ -95,7 +99,7 @@ function diffFor(rand: () => number, file: string): string {
     `diff --git a/${file} b/${file}`,
     `index ${Math.floor(rand() * 0xfffffff).toString(16).padStart(7, '0')}..${Math.floor(rand() * 0xfffffff).toString(16).padStart(7, '0')} 100644`,
     `--- a/${file}`, `+++ b/${file}`,
-    `@@ -${line},7 +${line},8 @@ static int do_probe(struct dev *d)`,
+    `@@ -${line},6 +${line},8 @@ static int do_probe(struct dev *d)`,
     ...a, `-\trc = probe(d);`, `+\trc = probe(d);`, `+\tif (rc)`, `+\t\tgoto out;`, ...b.slice(0, 2),
     '',
   ].join('\n');
@@ -132,7 +136,7 @@ export function generate(data: SandboxData, project: SbProject, maildir: string,
     const total = Math.min(options.patches - made, rand() < 0.6 ? 1 : 2 + Math.floor(rand() * 5));
     const [name, email] = pick(PEOPLE);
     const person = data.addPerson(name, email);
-    const version = rand() < 0.7 ? 1 : 2 + Math.floor(rand() * 2);
+    const version = (rand() < 0.7 ? 1 : 2 + Math.floor(rand() * 2)) + (options.versionBump ?? 0);
     const area = pick(AREAS);
     const topic = `${pick(VERBS)} ${pick(THINGS)}`;
     const when = (i: number): Date => new Date(newest - (options.patches - made - i) * 3_600_000);
@@ -155,7 +159,7 @@ export function generate(data: SandboxData, project: SbProject, maildir: string,
     const series = data.addSeries({ project: project.id, name: seriesName, version, date: when(0).toISOString().slice(0, 19), total, submitter: person.id, cover: null });
     if (coverId) write(coverId, common(`[PATCH ${tag}0/${total}] ${area}: ${topic}`, coverId, when(0)), `This series does ${topic} in ${area}.\n\n${name} (${total}):\n  ...\n\n-- \n2.39.5\n`);
     for (let i = 1; i <= total; i++) {
-      const msgid = `${idBase}-${i}-${email.split('@')[0]}@${host}`;
+      const msgid = options.msgids?.[made] ?? `${idBase}-${i}-${email.split('@')[0]}@${host}`;
       const date = when(i - 1);
       const prefix = total > 1 ? `[PATCH ${tag}${i}/${total}]` : `[PATCH ${tag}]`.replace(' ]', ']');
       const subject = `${area}: ${topic}${total > 1 ? ` (part ${i})` : ''}`;
@@ -361,4 +365,13 @@ function generateApplicable(data: SandboxData, project: SbProject, maildir: stri
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * Mail only, for a server that parses it itself (the real Patchwork of
+ * test/real): the same mail `generate` writes, with a scratch model.
+ */
+export function generateMail(list: { link_name: string; list_email: string; list_id: string }, maildir: string, options: GenerateOptions): GeneratedMail[] {
+  const scratch = new SandboxData();
+  return generate(scratch, scratch.addProject(list), maildir, options).mails;
 }

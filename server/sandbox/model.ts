@@ -4,7 +4,8 @@ import { hashDiff } from '../patchwork/hash.js';
 // 3.1.3 models, plus the serialisers that turn it into API JSON per version.
 
 export interface SbUser { id: number; username: string; email: string; first_name: string; last_name: string; token?: string }
-export interface SbPerson { id: number; name: string; email: string }
+/** `user`: the account linked to this address (Person.user), as when a submitter registers. */
+export interface SbPerson { id: number; name: string; email: string; user?: number }
 export interface SbProject {
   id: number; name: string; link_name: string; list_id: string; list_email: string;
   maintainers: number[]; list_archive_url: string; list_archive_url_format: string; web_url: string;
@@ -164,9 +165,14 @@ export class Serializer {
   }
 }
 
+/** A naive UTC date with microseconds, as Patchwork (USE_TZ off) writes check and event dates: no Z. */
+function naiveMicros(d: Date): string {
+  return `${d.toISOString().slice(0, 23)}000`;
+}
+
 /** Microsecond timestamps, strictly increasing, as Patchwork's event dates. */
 function eventDate(last: string | undefined): string {
-  let now = new Date().toISOString().slice(0, 23) + '000';
+  let now = naiveMicros(new Date());
   if (last && now <= last) {
     const micros = Number(last.slice(20)) + 1;
     now = `${last.slice(0, 20)}${String(micros).padStart(6, '0')}`;
@@ -235,8 +241,25 @@ export class SandboxData {
     const ids = this.byProject.get(patch.project)!;
     if (ids.length === 0 || ids[ids.length - 1]! < patch.id) ids.push(patch.id);
     else { ids.push(patch.id); ids.sort((a, b) => a - b); }
-    if (!quiet) this.addEvent('patch-created', patch.project, null, { patch: patch.id });
+    if (!quiet) this.importEvents(patch);
     return patch;
+  }
+
+  /**
+   * The events a real mail import makes (patchwork/signals.py): series-created
+   * before a series' first patch, patch-created, patch-completed once its
+   * predecessors are in, series-completed with its last patch. A real import
+   * of N patches makes about 2.5 N events in the same second.
+   */
+  private importEvents(patch: SbPatch): void {
+    const series = patch.series === null ? undefined : this.series.get(patch.series);
+    const received = series ? (this.byProject.get(patch.project) ?? []).filter((id) => this.patches.get(id)!.series === series.id).length : 0;
+    // The parser saves a new series before its first patch.
+    if (series && received === 1) this.addEvent('series-created', patch.project, null, { series: series.id });
+    this.addEvent('patch-created', patch.project, null, { patch: patch.id });
+    if (!series) return;
+    this.addEvent('patch-completed', patch.project, null, { patch: patch.id, series: series.id });
+    if (received === series.total) this.addEvent('series-completed', patch.project, null, { series: series.id });
   }
 
   addEvent(category: string, project: number, actor: number | null, payload: Record<string, unknown>, date?: string): SbEvent {
@@ -265,7 +288,7 @@ export class SandboxData {
 
   /** A CI result as a bot posts it: with its event, and the patch's combined check updated. */
   addCheck(patchId: number, user: number, check: Pick<SbCheck, 'state' | 'context'> & Partial<Pick<SbCheck, 'target_url' | 'description'>>): SbCheck {
-    const c: SbCheck = { id: this.nextIds.check++, patch: patchId, user, date: new Date().toISOString().slice(0, 26), target_url: null, description: null, ...check };
+    const c: SbCheck = { id: this.nextIds.check++, patch: patchId, user, date: naiveMicros(new Date()), target_url: null, description: null, ...check };
     this.checks.push(c);
     const patch = this.patches.get(patchId)!;
     patch.check = combinedCheck(this.checks.filter((x) => x.patch === patchId));

@@ -146,7 +146,7 @@ export class Sandbox {
       return;
     }
     if (reply.html !== undefined) {
-      res.writeHead(reply.status, { 'Content-Type': reply.status === 500 ? 'text/html' : 'text/html; charset=utf-8', 'X-Frame-Options': 'DENY', Vary: 'Cookie', 'Content-Length': Buffer.byteLength(reply.html), ...reply.headers });
+      res.writeHead(reply.status, { 'Content-Type': reply.status === 500 ? 'text/html' : 'text/html; charset=utf-8', 'X-Frame-Options': 'DENY', Vary: 'Cookie', 'Content-Length': Buffer.byteLength(reply.html), Connection: 'close', ...reply.headers });
       res.end(reply.html);
       return;
     }
@@ -155,6 +155,8 @@ export class Sandbox {
     if (reply.allow) headers.Allow = reply.allow;
     headers['X-Frame-Options'] = 'DENY';
     headers['Content-Length'] = Buffer.byteLength(text);
+    // gunicorn's sync workers keep no connection alive.
+    headers.Connection = 'close';
     res.writeHead(reply.status, headers);
     res.end(text);
   }
@@ -438,7 +440,8 @@ export class Sandbox {
 
   private update(patch: SbPatch, user: SbUser, rawBody: string, contentType: string, allow: string): void {
     const project = this.data.projects.get(patch.project)!;
-    const editable = project.maintainers.includes(user.id) || patch.delegate === user.id;
+    // Patch.is_editable: a maintainer, the submitter's own account, or the delegate.
+    const editable = project.maintainers.includes(user.id) || patch.delegate === user.id || this.data.people.get(patch.submitter)?.user === user.id;
     if (!editable) throw new HttpError({ status: 403, allow, body: { detail: 'You do not have permission to perform this action.' } });
     // Without a JSON content type Django sees no fields: 200, nothing changed.
     if (!contentType.includes('application/json')) return;

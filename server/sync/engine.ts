@@ -639,6 +639,11 @@ class ProjectSync {
     const { store } = this.session;
     const { summary, inst, project } = this;
     const list = this.pushes.splice(0);
+    // Pushes the engine made itself (supersede) are of messages whose tags were not read yet.
+    const unread = list.filter((p) => !this.local.has(p.msgid)).map((p) => idQuery(p.msgid));
+    for (let i = 0; i < unread.length; i += 200) {
+      for (const [msgid, tags] of await this.session.notmuch.dump(unread.slice(i, i + 200).join(' or '))) this.local.set(msgid, tags);
+    }
     let done = 0;
     let authFailed: string | undefined;
     await mapLimit(list, this.session.config.concurrency, async (push) => {

@@ -10,8 +10,10 @@ import { PatchworkClient } from '../../server/patchwork/client.js';
 import { generate } from '../../server/sandbox/generator.js';
 import { Sandbox } from '../../server/sandbox/server.js';
 import { ROOT } from '../helpers.js';
+import { benchReal } from './real.js';
 
 // npm run bench [-- --patches N[,N...] --latency-ms L --concurrency C]
+// npm run bench -- --real [--patches 5000]   (the real Patchwork of test/real; see real.ts)
 //
 // For each size: a maildir and notmuch database of N generated patch mails
 // (built once, cached under the temp dir), the same patches in the sandbox
@@ -24,15 +26,16 @@ import { ROOT } from '../helpers.js';
 
 const { values } = parseArgs({
   options: {
-    patches: { type: 'string', default: '1000,10000' },
+    patches: { type: 'string' },
+    real: { type: 'boolean', default: false },
     'latency-ms': { type: 'string', default: '50' },
     concurrency: { type: 'string', default: '4' },
-    out: { type: 'string', default: join(ROOT, 'test', 'bench', 'results', 'latest.md') },
+    out: { type: 'string' },
     // Corpora are built once per size and kept here between runs.
     'cache-dir': { type: 'string', default: tmpdir() },
   },
 });
-const sizes = values.patches!.split(',').map(Number);
+const sizes = (values.patches ?? (values.real ? '5000' : '1000,10000')).split(',').map(Number);
 const latency = Number(values['latency-ms']);
 const concurrency = Number(values.concurrency);
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -165,11 +168,12 @@ async function benchSize(n: number): Promise<{ rows: Row[]; ratio: number; binds
 const lines: string[] = [];
 const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
 const { stdout: nmVersion } = await execa('notmuch', ['--version']);
-lines.push(`# pwnm-sync benchmark`, '', `${when} UTC; ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${nmVersion}; latency ${latency} ms per request, concurrency ${concurrency}.`, '');
+const against = values.real ? 'the real Patchwork 3.1.3 (gunicorn, 2 sync workers, sqlite) on loopback, no added latency' : `latency ${latency} ms per request`;
+lines.push(`# pwnm-sync benchmark`, '', `${when} UTC; ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${nmVersion}; ${against}, concurrency ${concurrency}.`, '');
 for (const n of sizes) {
-  log(`benchmark: ${n} patches, ${latency} ms latency, concurrency ${concurrency}`);
-  const { rows } = await benchSize(n);
-  lines.push(`## ${n.toLocaleString('en-US')} patches`, '', '| step | wall | HTTP requests | notmuch calls | peak RSS | notes |', '| --- | ---: | ---: | ---: | ---: | --- |');
+  log(`benchmark: ${n} patches, ${values.real ? 'real Patchwork' : `${latency} ms latency`}, concurrency ${concurrency}`);
+  const { rows, setup } = values.real ? await benchReal(n, concurrency) : { ...(await benchSize(n)), setup: '' };
+  lines.push(`## ${n.toLocaleString('en-US')} patches${values.real ? ', real Patchwork' : ''}`, '', ...(setup ? [setup, ''] : []), '| step | wall | HTTP requests | notmuch calls | peak RSS | notes |', '| --- | ---: | ---: | ---: | ---: | --- |');
   for (const r of rows) {
     lines.push(`| ${r.step} | ${seconds(r.wallMs)} | ${r.http ?? ''} | ${r.notmuch ?? ''} | ${r.rssMb ? `${Math.round(r.rssMb)} MB` : ''} | ${r.note ?? ''} |`);
   }
@@ -177,6 +181,7 @@ for (const n of sizes) {
 }
 const table = lines.join('\n');
 process.stdout.write(`${table}\n`);
-mkdirSync(join(values.out!, '..'), { recursive: true });
-writeFileSync(values.out!, `${table}\n`);
-log(`written to ${values.out}`);
+const out = values.out ?? join(ROOT, 'test', 'bench', 'results', values.real ? 'latest-real.md' : 'latest.md');
+mkdirSync(join(out, '..'), { recursive: true });
+writeFileSync(out, `${table}\n`);
+log(`written to ${out}`);

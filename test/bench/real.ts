@@ -1,0 +1,89 @@
+import { execa } from 'execa';
+import { join } from 'node:path';
+import { Notmuch } from '../../server/notmuch/notmuch.js';
+import { PatchworkClient } from '../../server/patchwork/client.js';
+import { ROOT } from '../helpers.js';
+import { makeRealEnv, patchMsgids } from '../real/env.js';
+import { realPatchwork, stopRealPatchwork } from '../real/harness.js';
+
+// `npm run bench -- --real`: the benchmark's steps against the real
+// Patchwork 3.1.3 of test/real (gunicorn, 2 sync workers, sqlite), with
+// the generator's mail imported through Patchwork's parser. No added
+// latency: the real server's own. Requests are counted from gunicorn's
+// access log, so they are what the server saw.
+
+export interface Row { step: string; wallMs: number; http?: number; notmuch?: number; rssMb?: number; note?: string }
+
+const CLI = join(ROOT, 'dist', 'cli.js');
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+export async function benchReal(n: number, concurrency: number): Promise<{ rows: Row[]; setup: string }> {
+  const pw = await realPatchwork();
+  if (!pw) throw new Error('the real Patchwork cannot run here (see the line above)');
+  let cleanup = async (): Promise<void> => undefined;
+  const requests = (): number => pw.log().split('\n').filter((l) => /"(GET|PATCH|POST|PUT) \/api\//.test(l) && l.includes('pwnm-sync/')).length;
+  try {
+    let t0 = performance.now();
+    log(`importing ${n} generated patches through Patchwork's parser...`);
+    const t = await makeRealEnv(pw, { patches: n, seed: 11 });
+    cleanup = () => t.cleanup();
+    const setup = `import of ${t.mails.length} mails (${n} patches) through Patchwork's parser and notmuch new: ${((performance.now() - t0) / 1000).toFixed(0)} s`;
+    log(setup);
+    t.writeConfig({ global: `concurrency = ${concurrency}\n` });
+    const notmuch = new Notmuch({ env: t.env });
+    const rows: Row[] = [];
+
+    // Floor 1: every page of the project's patches, nothing done with them.
+    t0 = performance.now();
+    const client = new PatchworkClient({ instance: 'real', url: pw.url, concurrency, apiVersion: '1.3' });
+    let pages = 0;
+    await client.eachPage('patches', { project: t.projectId, order: 'id' }, () => void pages++);
+    await client.close();
+    const fetchFloor = performance.now() - t0;
+    rows.push({ step: 'fetch floor (all pages, per_page 250)', wallMs: fetchFloor, http: pages });
+
+    // Floor 2: one notmuch tag batch of the same changes, then undone.
+    const server = await t.patches();
+    const changes = server.map((p) => ({ msgid: p.msgid.slice(1, -1), add: ['patchwork', `pw-${t.link}`, `pw-${t.link}-${p.state}`], remove: [] as string[] }));
+    t0 = performance.now();
+    await notmuch.tag(changes);
+    const tagFloor = performance.now() - t0;
+    rows.push({ step: 'tag floor (one notmuch tag --batch)', wallMs: tagFloor, notmuch: 1, note: `${(tagFloor / n).toFixed(2)} ms per message` });
+    await notmuch.tag(changes.map((c) => ({ msgid: c.msgid, add: [], remove: c.add })));
+
+    const step = async (name: string, args: string[]): Promise<Row> => {
+      const before = requests();
+      const started = performance.now();
+      const r = await execa('node', [CLI, '-c', t.configFile, ...args, '--json'], { env: { ...t.env, PWNM_SYNC_STATS: '1' }, extendEnv: false, reject: false });
+      const wallMs = performance.now() - started;
+      if (r.exitCode !== 0) throw new Error(`pwnm-sync ${args.join(' ')} exited ${r.exitCode}: ${r.stderr}`);
+      const json = JSON.parse(r.stdout) as { projects: { httpRequests: number; fetched: number; retagged: number; pushed: number }[]; notmuchCalls: number };
+      const stats = /pwnm-sync-stats (\{.*\})/.exec(r.stderr);
+      const p = json.projects[0]!;
+      const row: Row = {
+        step: name, wallMs, http: requests() - before, notmuch: json.notmuchCalls, rssMb: stats ? (JSON.parse(stats[1]!) as { maxRssKb: number }).maxRssKb / 1024 : NaN,
+        note: `${p.fetched} fetched, ${p.retagged} retagged, ${p.pushed} pushed`,
+      };
+      rows.push(row);
+      log(`  ${n} (real): ${name}: ${(wallMs / 1000).toFixed(2)} s`);
+      return row;
+    };
+
+    const full = await step('first full sync', ['sync']);
+    const floor = Math.max(fetchFloor, tagFloor);
+    full.note = `${full.note}; ${(full.wallMs / floor).toFixed(2)} x max(floors), ${tagFloor > fetchFloor ? 'tag' : 'fetch'} floor binds`;
+    await step('second sync (reads back its own tags)', ['sync']);
+    await step('no-change incremental sync', ['sync']);
+
+    // 20 changes on the server (through its API, as a maintainer on the web would) and 20 local ones.
+    const ids = patchMsgids(t.mails);
+    for (const id of ids.slice(0, 20)) await t.setState(id, 'accepted');
+    await notmuch.tag(ids.slice(-20).map((id) => ({ msgid: id, add: [`pw-${t.link}-under-review`], remove: [`pw-${t.link}-new`] })));
+    await step('incremental, 20 server + 20 local changes', ['sync']);
+    await step('--local-only, nothing to do', ['sync', '--local-only']);
+    return { rows, setup };
+  } finally {
+    await cleanup();
+    await stopRealPatchwork(false);
+  }
+}
