@@ -13,7 +13,7 @@ describe('Patchwork events', function () {
   let t: TestEnv;
   afterEach(async () => t && (await t.cleanup()));
 
-  /** A two-patch v2 series, mailed, with Patchwork's events for it (patch-created each, then series-completed). */
+  /** A two-patch v2 series, mailed; the sandbox makes the events a real import makes. */
   async function newSeries(): Promise<number[]> {
     const data = t.sandbox.data;
     const dev = data.addPerson('Dev Eloper', 'dev@example.org');
@@ -23,7 +23,6 @@ describe('Patchwork events', function () {
       await t.addMail(`series-${i}@example.org`, { subject: `[PATCH v2 ${i}/2] core: faster boot` });
       ids.push(data.addPatch({ project: t.project.id, msgid: `<series-${i}@example.org>`, name: `[v2,${i}/2] core: faster boot`, submitter: dev.id, series: series.id, date: '2026-10-08T00:00:00' }).id);
     }
-    data.addEvent('series-completed', t.project.id, null, { series: series.id });
     return ids;
   }
 
@@ -35,12 +34,13 @@ describe('Patchwork events', function () {
     const ids = await newSeries();
 
     const read = await readEvents(await s.client(s.instance('sandbox')), t.project.id, mark);
-    expect(read.read).to.equal(3);
+    // series-created, then patch-created and patch-completed per patch, then series-completed (patchwork/signals.py).
+    expect(read.read).to.equal(6);
     expect(read.events.map((e) => e.category)).to.deep.equal(['patch-created', 'patch-created']);
 
     const summary = await sync(s);
     const p = summary.projects[0]!;
-    expect([p.mode, p.eventsRead, p.fetched, p.retagged]).to.deep.equal(['events', 3, 2, 2]);
+    expect([p.mode, p.eventsRead, p.fetched, p.retagged]).to.deep.equal(['events', 6, 2, 2]);
     // One events page and one GET per new patch; nothing for the series event.
     expect(p.httpRequests).to.equal(3);
     for (const [i, id] of ids.entries()) {

@@ -15,10 +15,12 @@ describe('supersede_older_series', function () {
   async function seriesV1(): Promise<Record<string, number>> {
     const data = t.sandbox.data;
     const dev = data.addPerson('Dev Eloper', 'dev@example.org');
-    const v1 = data.addSeries({ project: t.project.id, name: '[1/6] core: faster boot', version: 1, date: '2026-10-01T00:00:00', total: 6, submitter: dev.id, cover: null });
+    const v1 = data.addSeries({ project: t.project.id, name: '[1/6] core: faster boot', version: 1, date: '2026-10-31T12:00:00', total: 6, submitter: dev.id, cover: null });
     const ids: Record<string, number> = {};
     for (const [i, state] of ['new', 'under-review', 'accepted', 'rejected', 'not-applicable', 'superseded'].entries()) {
-      const p = data.addPatch({ project: t.project.id, msgid: `<v1-${i}@example.org>`, name: `[${i + 1}/6] core: faster boot`, submitter: dev.id, series: v1.id, date: '2026-10-01T00:00:00', state });
+      // Mailed to the list, so that the first (full) sync reads them.
+      await t.addMail(`v1-${i}@example.org`, { subject: `[PATCH ${i + 1}/6] core: faster boot`, date: new Date('2026-10-31T12:00:00Z') });
+      const p = data.addPatch({ project: t.project.id, msgid: `<v1-${i}@example.org>`, name: `[${i + 1}/6] core: faster boot`, submitter: dev.id, series: v1.id, date: '2026-10-31T12:00:00', state });
       ids[state] = p.id;
     }
     return ids;
