@@ -1,7 +1,8 @@
 import { execa } from 'execa';
+import { apiAtLeast, FILTERS_SINCE } from '../patchwork/api-version.js';
 import { PwnmError } from '../errors.js';
 import { notmuchMessageId } from '../notmuch/encoding.js';
-import { slugify } from '../patchwork/client.js';
+import { slugify } from '../tags.js';
 import { hashDiff } from '../patchwork/hash.js';
 import type { PwPatch } from '../patchwork/types.js';
 import type { Session } from '../session.js';
@@ -80,7 +81,7 @@ export async function acceptFromGit(session: Session, options: AcceptOptions): P
   const byHash = async (hash: string): Promise<PatchRow[]> => {
     for (const sel of selected) {
       const client = await session.client(sel.instance);
-      if ((await client.discover()) < '1.2') continue; // the filter is silently ignored before 1.2
+      if (!apiAtLeast(await client.discover(), FILTERS_SINCE)) continue; // the filter is silently ignored before 1.2
       const found = await client.get<PwPatch[]>('patches', { project: sel.project, hash });
       if (found.length) session.store.upsertPatches(sel.instance.name, sel.project, found.filter((p) => p.hash === hash).map(toRemote));
     }

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
+import { apiAtLeast, FILTERS_SINCE } from '../patchwork/api-version.js';
 import { PwnmError } from '../errors.js';
 import { notmuchMessageId } from '../notmuch/encoding.js';
 import type { PwPatch } from '../patchwork/types.js';
@@ -161,7 +162,7 @@ const incomplete = (s: SeriesDetail): { note?: string } => (s.received_all ? {} 
 async function coverSeries(session: Session, msgid: string, project?: string): Promise<Target | undefined> {
   for (const sel of session.select(project ? [project] : undefined)) {
     const client = await session.client(sel.instance);
-    if ((await client.discover()) < '1.2') continue;
+    if (!apiAtLeast(await client.discover(), FILTERS_SINCE)) continue;
     const covers = await client.get<{ msgid: string; series?: { id: number }[] }[]>('covers', { project: sel.project, msgid });
     const series = covers.find((c) => notmuchMessageId(c.msgid) === msgid)?.series?.[0];
     if (!series) continue;

@@ -1,9 +1,10 @@
+import { apiAtLeast, FILTERS_SINCE } from '../patchwork/api-version.js';
 import { PwnmError, errorMessage } from '../errors.js';
 import { notmuchMessageId } from '../notmuch/encoding.js';
 import type { PwPatch } from '../patchwork/types.js';
 import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
-import { slugify } from '../patchwork/client.js';
+import { slugify } from '../tags.js';
 import { toRemote } from './engine.js';
 import { mapLimit } from '../util.js';
 import { derivedTags } from './local.js';
@@ -34,7 +35,7 @@ export async function findPatches(session: Session, msgidInput: string, project?
   for (const sel of selected) {
     const client = await session.client(sel.instance);
     const version = await client.discover();
-    if (version < '1.2') continue; // msgid filter is silently ignored before 1.2
+    if (!apiAtLeast(version, FILTERS_SINCE)) continue; // msgid filter is silently ignored before 1.2
     const found = await client.get<PwPatch[]>('patches', { project: sel.project, msgid });
     const match = found.filter((p) => notmuchMessageId(p.msgid) === msgid);
     if (match.length) session.store.upsertPatches(sel.instance.name, sel.project, match.map(toRemote));
@@ -97,7 +98,7 @@ export async function pushState(session: Session, row: PatchRow, state: string, 
       await retag(true, row.remote);
       return { ...base, outcome: 'refused', reason };
     }
-    if (err instanceof PwnmError && err.code !== 'AUTH' && err.code !== 'INTERNAL') {
+    if (err instanceof PwnmError && err.code !== 'AUTH') {
       await retag(false, state);
       const reason = errorMessage(err);
       session.store.putPending({ instance: row.instance, project: row.project, msgid: row.msgid, kind: 'push', state, reason, attempts: 1 });
