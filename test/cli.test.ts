@@ -18,6 +18,8 @@ describe('pwnm-sync command line', function () {
     const h = await execa(process.execPath, [CLI, '--help']);
     expect(h.stdout).to.match(/^Usage: pwnm-sync/);
     expect(h.stdout).to.include('-e, --epoch');
+    expect(h.stdout).to.include('info MSGID');
+    expect(h.stdout).to.include('--retry [ID|MSGID...]');
   });
 
   it('exits 2 with file and line on a bad config', async () => {
