@@ -3,13 +3,15 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadConfig, type ConfigOverrides } from './config.js';
+import { loadConfig, type Config, type ConfigOverrides } from './config.js';
 import { PwnmError, errorMessage } from './errors.js';
-import { formatCounts, formatSetState, formatSync } from './report.js';
+import { counts } from './ops/counts.js';
+import { patchInfo } from './ops/info.js';
+import { dropPending, listPending, pendingRows, retryPending } from './ops/pending.js';
+import { setState } from './ops/set-state.js';
+import { formatCounts, formatInfo, formatPending, formatPush, formatSetState, formatSync } from './report.js';
 import { Session } from './session.js';
-import { counts } from './status.js';
 import { sync } from './sync/engine.js';
-import { setState } from './sync/set-state.js';
 import { holdSecret, redact } from './secrets.js';
 import { VERSION } from './version.js';
 
@@ -24,6 +26,12 @@ Commands:
   sync                      sync every configured project (the default)
   status                    message counts per project and state tag
   set-state MSGID STATE     set a patch's state on Patchwork now, then retag
+  info MSGID                a patch's project, state, archived, delegate, series,
+                            checks, web page and pending changes
+  pending                   changes that did not go through: queued pushes,
+                            refusals, conflicts, ambiguous tags;
+                            --retry [ID|MSGID...] pushes them (or these) now,
+                            --drop ID|MSGID forgets one (repeatable; tags stay)
   serve                     JSON-RPC over stdio, for the Emacs package
   hook install|uninstall    add or remove our line in notmuch's post-new hook
   import-original [DB]      take the original pwnm-sync's states as ours (~/.pwnm-sync.db)
@@ -75,6 +83,8 @@ const OPTIONS = {
   state: { type: 'string' },
   prefer: { type: 'string' },
   json: { type: 'boolean' },
+  retry: { type: 'boolean' },
+  drop: { type: 'string', multiple: true },
   keep: { type: 'boolean' },
   patches: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -102,19 +112,132 @@ function overrides(v: Values): ConfigOverrides {
 holdSecret(process.env.PWNM_SYNC_TOKEN);
 const out = (text: string): void => void process.stdout.write(`${redact(text)}\n`);
 const err = (text: string): void => void process.stderr.write(redact(text));
+const print = (v: Values, value: unknown, text: () => string): void => out(v.json ? JSON.stringify(value, null, 2) : text());
+const projectOpt = (v: Values): { project?: string } => (v.project?.[0] ? { project: v.project[0] } : {});
 
-async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new PwnmError('USAGE', `${errorMessage(err)}; see pwnm-sync --help`);
+/** A command with a session open: its exit status. */
+interface Run { v: Values; args: string[]; session: Session; config: Config }
+type Command = (run: Run) => Promise<number>;
+
+async function syncCommand({ v, args, session }: Run): Promise<number> {
+  if (args.length) throw new PwnmError('USAGE', `sync takes no arguments (got ${args.join(' ')}); use --project P`);
+  const tty = process.stderr.isTTY && !v.json;
+  const summary = await sync(session, {
+    ...(v.project ? { projects: v.project } : {}),
+    ...(v.epoch ? { epoch: v.epoch } : {}),
+    full: Boolean(v.full),
+    dryRun: Boolean(v['dry-run']),
+    localOnly: Boolean(v['local-only']),
+    ...(tty ? { onProgress: (p) => err(`\r\x1b[K${p.message}`) } : {}),
+  });
+  if (tty) err('\r\x1b[K');
+  print(v, summary, () => formatSync(summary));
+  return summary.ok ? 0 : 1;
+}
+
+async function statusCommand({ v, session }: Run): Promise<number> {
+  const result = await counts(session, v.project);
+  print(v, result, () => formatCounts(result));
+  return 0;
+}
+
+async function hookCommand({ args, session, config }: Run): Promise<number> {
+  const { hookFile, hookLine, installHook, uninstallHook } = await import('./setup/hook.js');
+  const file = await hookFile(session.notmuch);
+  if (args[0] === 'install') {
+    const self = [process.execPath, fileURLToPath(new URL('./cli.js', import.meta.url))];
+    const r = installHook(file, hookLine(self, config.file));
+    out(`${r.action === 'unchanged' ? 'already installed in' : `${r.action} in`} ${r.file}`);
+  } else if (args[0] === 'uninstall') {
+    const r = uninstallHook(file);
+    out(r.action === 'absent' ? `not installed in ${r.file}` : `removed from ${r.file}`);
+  } else throw new PwnmError('USAGE', 'hook takes install or uninstall');
+  return 0;
+}
+
+async function importCommand({ v, args, session, config }: Run): Promise<number> {
+  const { importOriginal } = await import('./setup/import-original.js');
+  const file = args[0] ?? config.originalDb ?? join(homedir(), '.pwnm-sync.db');
+  const r = importOriginal(session, file);
+  print(v, r, () => `imported ${r.imported} patch states from ${r.file} (${r.projects.join(', ') || 'no configured project'}); ${r.pending} local changes the original had not pushed go with the next sync; ${r.skipped} rows of other projects skipped`);
+  return 0;
+}
+
+async function acceptCommand({ v, args, session }: Run): Promise<number> {
+  if (args.length !== 1) throw new PwnmError('USAGE', 'accept-from-git takes one REV-RANGE, e.g. origin/master..HEAD');
+  const { acceptFromGit, formatAccept } = await import('./git/accept.js');
+  const r = await acceptFromGit(session, { repo: v.repo ?? process.cwd(), range: args[0]!, dryRun: Boolean(v['dry-run']), ...projectOpt(v), ...(v.state ? { state: v.state } : {}) });
+  print(v, r, () => formatAccept(r));
+  return r.matched.every((m) => ['pushed', 'unchanged', 'dry-run'].includes(m.outcome)) ? 0 : 1;
+}
+
+async function applyCommand({ v, args, session }: Run): Promise<number> {
+  if (args.length !== 1) throw new PwnmError('USAGE', 'apply takes one MESSAGE-ID, e.g. pwnm-sync apply --series 20180101.1234@example.org');
+  const { applyPatches, formatApply } = await import('./git/apply.js');
+  const abort = new AbortController();
+  // Ctrl-C stops between two patches and rolls the series back; a second one kills.
+  process.once('SIGINT', () => abort.abort());
+  const tty = process.stderr.isTTY && !v.json;
+  const r = await applyPatches(session, {
+    messageId: args[0]!, series: Boolean(v.series), threeWay: Boolean(v['3way']), dryRun: Boolean(v['dry-run']), signal: abort.signal,
+    ...(v.repo ? { repo: v.repo } : {}), ...(v.state ? { state: v.state } : {}), ...projectOpt(v),
+    ...(tty ? { onProgress: (p) => { if (p.phase === 'applying' || p.phase === 'checking') process.stderr.write(`${p.phase} ${p.index}/${p.total} ${p.subject}\n`); } } : {}),
+  });
+  print(v, r, () => formatApply(r));
+  return r.outcome === 'applied' || r.outcome === 'checked' ? (r.states.every((x) => x.outcome === 'pushed' || x.outcome === 'unchanged') ? 0 : 1) : 1;
+}
+
+async function setStateCommand({ v, args, session }: Run): Promise<number> {
+  if (args.length !== 2) throw new PwnmError('USAGE', 'set-state takes MESSAGE-ID and STATE, e.g. pwnm-sync set-state 20180101.1234@example.org accepted');
+  const results = await setState(session, args[0]!, args[1]!, { ...projectOpt(v), series: Boolean(v.series) });
+  print(v, results, () => formatSetState(results));
+  return results.every((r) => r.outcome === 'pushed' || r.outcome === 'unchanged') ? 0 : 1;
+}
+
+async function infoCommand({ v, args, session }: Run): Promise<number> {
+  if (args.length !== 1) throw new PwnmError('USAGE', 'info takes one MESSAGE-ID, e.g. pwnm-sync info 20180101.1234@example.org');
+  const patches = await patchInfo(session, args[0]!, { lookUp: true });
+  print(v, { patches }, () => formatInfo(patches));
+  return 0;
+}
+
+async function pendingCommand({ v, args, session }: Run): Promise<number> {
+  if (v.retry && v.drop) throw new PwnmError('USAGE', 'pending takes --retry or --drop, not both');
+  if (v.drop || args.length) {
+    const refs = [...(v.drop ?? []), ...args];
+    if (!v.retry && !v.drop) throw new PwnmError('USAGE', `pending takes no arguments without --retry (got ${args.join(' ')})`);
+    const rows = pendingRows(session, refs, true);
+    if (v.retry) return retryCommand(v, session, rows);
+    const dropped = dropPending(session, rows);
+    print(v, { dropped }, () => `dropped ${dropped} pending item${dropped === 1 ? '' : 's'}`);
+    return dropped > 0 ? 0 : 1;
   }
-  const { values: v, positionals } = parsed;
-  if (v.version) return out(VERSION), 0;
-  const [command = 'sync', ...args] = positionals;
-  if (v.help || command === 'help') return out(USAGE), 0;
+  if (v.retry) return retryCommand(v, session, pendingRows(session, listPending(session).map((i) => i.id)));
+  const items = listPending(session);
+  print(v, { items }, () => formatPending(items));
+  return 0;
+}
 
+async function retryCommand(v: Values, session: Session, rows: Parameters<typeof retryPending>[1]): Promise<number> {
+  const { results } = await retryPending(session, rows);
+  print(v, { results }, () => formatPush(results));
+  return results.every((r) => r.outcome === 'pushed' || r.outcome === 'nothing') ? 0 : 1;
+}
+
+const COMMANDS: Record<string, Command> = {
+  sync: syncCommand,
+  status: statusCommand,
+  'set-state': setStateCommand,
+  info: infoCommand,
+  pending: pendingCommand,
+  hook: hookCommand,
+  'import-original': importCommand,
+  'accept-from-git': acceptCommand,
+  apply: applyCommand,
+};
+
+/** Commands that need no config or session. */
+async function standalone(command: string, v: Values): Promise<number | undefined> {
   if (command === 'demo') {
     const { runDemo } = await import('./sandbox/demo.js');
     await runDemo({ keep: Boolean(v.keep), ...(v.patches ? { patches: Number(v.patches) } : {}) });
@@ -128,10 +251,27 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'doctor') {
     const { doctor, formatChecks } = await import('./setup/doctor.js');
     const checks = await doctor(overrides(v));
-    out(v.json ? JSON.stringify(checks, null, 2) : formatChecks(checks));
+    print(v, checks, () => formatChecks(checks));
     return checks.every((c) => c.ok || c.what === 'post-new hook') ? 0 : 1;
   }
-  if (!['sync', 'status', 'set-state', 'hook', 'import-original', 'accept-from-git', 'apply'].includes(command)) throw new PwnmError('USAGE', `unknown command "${command}"; see pwnm-sync --help`);
+  return undefined;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new PwnmError('USAGE', `${errorMessage(err)}; see pwnm-sync --help`);
+  }
+  const { values: v, positionals } = parsed;
+  if (v.version) return out(VERSION), 0;
+  const [command = 'sync', ...args] = positionals;
+  if (v.help || command === 'help') return out(USAGE), 0;
+  const early = await standalone(command, v);
+  if (early !== undefined) return early;
+  const run = COMMANDS[command];
+  if (!run) throw new PwnmError('USAGE', `unknown command "${command}"; see pwnm-sync --help`);
 
   const { config, warnings } = loadConfig(overrides(v));
   for (const w of warnings) err(`pwnm-sync: warning: ${w}\n`);
@@ -140,80 +280,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const session = new Session(config);
   try {
-    switch (command) {
-      case 'sync': {
-        if (args.length) throw new PwnmError('USAGE', `sync takes no arguments (got ${args.join(' ')}); use --project P`);
-        const tty = process.stderr.isTTY && !v.json;
-        const summary = await sync(session, {
-          ...(v.project ? { projects: v.project } : {}),
-          ...(v.epoch ? { epoch: v.epoch } : {}),
-          full: Boolean(v.full),
-          dryRun: Boolean(v['dry-run']),
-          localOnly: Boolean(v['local-only']),
-          ...(tty ? { onProgress: (p) => err(`\r\x1b[K${p.message}`) } : {}),
-        });
-        if (tty) err('\r\x1b[K');
-        out(v.json ? JSON.stringify(summary, null, 2) : formatSync(summary));
-        return summary.ok ? 0 : 1;
-      }
-      case 'status': {
-        const result = await counts(session, v.project);
-        out(v.json ? JSON.stringify(result, null, 2) : formatCounts(result));
-        return 0;
-      }
-      case 'hook': {
-        const { hookFile, hookLine, installHook, uninstallHook } = await import('./setup/hook.js');
-        const file = await hookFile(session.notmuch);
-        if (args[0] === 'install') {
-          const self = [process.execPath, fileURLToPath(new URL('./cli.js', import.meta.url))];
-          const r = installHook(file, hookLine(self, config.file));
-          out(`${r.action === 'unchanged' ? 'already installed in' : `${r.action} in`} ${r.file}`);
-        } else if (args[0] === 'uninstall') {
-          const r = uninstallHook(file);
-          out(r.action === 'absent' ? `not installed in ${r.file}` : `removed from ${r.file}`);
-        } else throw new PwnmError('USAGE', 'hook takes install or uninstall');
-        return 0;
-      }
-      case 'import-original': {
-        const { importOriginal } = await import('./setup/import-original.js');
-        const file = args[0] ?? config.originalDb ?? join(homedir(), '.pwnm-sync.db');
-        const r = importOriginal(session, file);
-        out(v.json ? JSON.stringify(r, null, 2) : `imported ${r.imported} patch states from ${r.file} (${r.projects.join(', ') || 'no configured project'}); ${r.pending} local changes the original had not pushed go with the next sync; ${r.skipped} rows of other projects skipped`);
-        return 0;
-      }
-      case 'accept-from-git': {
-        if (args.length !== 1) throw new PwnmError('USAGE', 'accept-from-git takes one REV-RANGE, e.g. origin/master..HEAD');
-        const { acceptFromGit, formatAccept } = await import('./git/accept.js');
-        const r = await acceptFromGit(session, {
-          repo: v.repo ?? process.cwd(), range: args[0]!, dryRun: Boolean(v['dry-run']),
-          ...(v.project?.[0] ? { project: v.project[0] } : {}), ...(v.state ? { state: v.state } : {}),
-        });
-        out(v.json ? JSON.stringify(r, null, 2) : formatAccept(r));
-        return r.matched.every((m) => ['pushed', 'unchanged', 'dry-run'].includes(m.outcome)) ? 0 : 1;
-      }
-      case 'apply': {
-        if (args.length !== 1) throw new PwnmError('USAGE', 'apply takes one MESSAGE-ID, e.g. pwnm-sync apply --series 20180101.1234@example.org');
-        const { applyPatches, formatApply } = await import('./git/apply.js');
-        const abort = new AbortController();
-        // Ctrl-C stops between two patches and rolls the series back; a second one kills.
-        process.once('SIGINT', () => abort.abort());
-        const tty = process.stderr.isTTY && !v.json;
-        const r = await applyPatches(session, {
-          messageId: args[0]!, series: Boolean(v.series), threeWay: Boolean(v['3way']), dryRun: Boolean(v['dry-run']), signal: abort.signal,
-          ...(v.repo ? { repo: v.repo } : {}), ...(v.state ? { state: v.state } : {}), ...(v.project?.[0] ? { project: v.project[0] } : {}),
-          ...(tty ? { onProgress: (p) => { if (p.phase === 'applying' || p.phase === 'checking') process.stderr.write(`${p.phase} ${p.index}/${p.total} ${p.subject}\n`); } } : {}),
-        });
-        out(v.json ? JSON.stringify(r, null, 2) : formatApply(r));
-        return r.outcome === 'applied' || r.outcome === 'checked' ? (r.states.every((x) => x.outcome === 'pushed' || x.outcome === 'unchanged') ? 0 : 1) : 1;
-      }
-      case 'set-state': {
-        if (args.length !== 2) throw new PwnmError('USAGE', 'set-state takes MESSAGE-ID and STATE, e.g. pwnm-sync set-state 20180101.1234@example.org accepted');
-        const results = await setState(session, args[0]!, args[1]!, { ...(v.project?.[0] ? { project: v.project[0] } : {}), series: Boolean(v.series) });
-        out(v.json ? JSON.stringify(results, null, 2) : formatSetState(results));
-        return results.every((r) => r.outcome === 'pushed' || r.outcome === 'unchanged') ? 0 : 1;
-      }
-    }
-    return 2;
+    return await run({ v, args, session, config });
   } finally {
     await session.close();
   }

@@ -17,8 +17,7 @@ export type ErrorCode =
   | 'NOTMUCH_LOCKED'     // notmuch's write lock stayed held past our limit
   | 'SYNC_RUNNING'       // another sync holds the state database
   | 'CANCELLED'
-  | 'GIT'                // the repository is not ready (dirty, am/rebase in progress) or git failed
-  | 'INTERNAL';
+  | 'GIT';               // the repository is not ready (dirty, am/rebase in progress) or git failed
 
 export class PwnmError extends Error {
   readonly code: ErrorCode;

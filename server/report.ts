@@ -1,6 +1,9 @@
-import type { ProjectCounts } from './status.js';
+import type { ProjectCounts } from './ops/counts.js';
+import type { PatchInfo } from './ops/info.js';
+import type { PendingItem } from './ops/pending.js';
+import type { PushResult } from './ops/push.js';
 import type { SyncSummary } from './sync/engine.js';
-import type { SetStateResult } from './sync/set-state.js';
+import type { SetStateResult } from './ops/set-state.js';
 
 // Human-readable text for the command line. --json prints the objects as they are.
 
@@ -40,4 +43,38 @@ export function formatCounts(counts: readonly ProjectCounts[]): string {
 
 export function formatSetState(results: readonly SetStateResult[]): string {
   return results.map((r) => `${r.project}: patch ${r.patchId} ${r.outcome === 'pushed' ? `set to ${r.state}` : r.outcome === 'unchanged' ? `already ${r.state}` : `${r.outcome}: ${r.reason ?? ''}`}`).join('\n');
+}
+
+/** `info`: one block per project the message's patch is in. */
+export function formatInfo(patches: readonly PatchInfo[]): string {
+  return patches.map((p) => {
+    const s = p.series;
+    const series = s ? `${s.part !== null && s.total !== null ? `${s.part}/${s.total} ` : ''}v${s.version ?? 1} ${s.name ?? ''} (series ${s.id})` : 'none';
+    const checks = p.checks === null ? [`unknown (Patchwork could not be asked); combined ${p.check ?? 'none'}`]
+      : p.checks.length === 0 ? ['none'] : p.checks.map((c) => `${c.context}: ${c.state}${c.targetUrl ? ` ${c.targetUrl}` : ''}`);
+    const lines = [
+      `${p.project} (${p.instance}) patch ${p.patchId}: ${p.name ?? p.messageId}`,
+      `  state     ${p.stateName} (${p.tag})`,
+      `  archived  ${p.archived ? 'yes' : 'no'}`,
+      `  delegate  ${p.delegate ?? 'none'}`,
+      `  series    ${series}`,
+      ...checks.map((c) => `  check     ${c}`),
+      `  web       ${p.webUrl ?? 'none'}`,
+      ...(p.pending.length ? p.pending.map((x) => `  pending   ${x.kind}${x.state ? ` ${x.state}` : ''}: ${x.reason}`) : ['  pending   none']),
+    ];
+    return lines.join('\n');
+  }).join('\n\n');
+}
+
+/** `pending`: one line per item, and its id for --drop and --retry. */
+export function formatPending(items: readonly PendingItem[]): string {
+  if (items.length === 0) return 'nothing pending';
+  const lines = items.map((i) => `${i.kind.padEnd(9)} ${i.project} ${i.messageId}${i.state ? ` ${i.state}` : ''}: ${i.reason} (${plural(i.attempts, 'attempt')}, ${i.updated})`);
+  lines.push(`${plural(items.length, 'item')} pending; pending --retry pushes again, pending --drop MESSAGE-ID forgets one`);
+  return lines.join('\n');
+}
+
+/** `pending --retry`: what became of each message. */
+export function formatPush(results: readonly PushResult[]): string {
+  return results.map((r) => `${r.outcome.padEnd(9)} ${r.messageId}${r.project ? ` (${r.project})` : ''}${r.state ? ` ${r.state}` : ''}${r.reason ? `: ${r.reason}` : ''}`).join('\n') || 'nothing to retry';
 }

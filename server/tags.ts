@@ -29,6 +29,11 @@ export function tagWord(value: string): string {
   return word;
 }
 
+/** Patchwork's own normalisation of a state name (`Changes Requested` is `changes-requested`), as Django's slugify. */
+export function slugify(value: string): string {
+  return value.toLowerCase().trim().replace(/[^\w\s-]/g, '').replace(/[-\s]+/g, '-');
+}
+
 export class TagScheme {
   readonly prefix: string;
   private readonly projectTags: string[];

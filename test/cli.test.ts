@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { execa } from 'execa';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, makeEnv, msgidOf, patchesOf, type TestEnv } from './helpers.js';
+import { CLI, makeEnv, msgidOf, patchesOf, patchIn, type TestEnv } from './helpers.js';
 
 // The command line as a user (or cron) runs it: a real process.
 
@@ -18,6 +18,8 @@ describe('pwnm-sync command line', function () {
     const h = await execa(process.execPath, [CLI, '--help']);
     expect(h.stdout).to.match(/^Usage: pwnm-sync/);
     expect(h.stdout).to.include('-e, --epoch');
+    expect(h.stdout).to.include('info MSGID');
+    expect(h.stdout).to.include('--retry [ID|MSGID...]');
   });
 
   it('exits 2 with file and line on a bad config', async () => {
@@ -64,12 +66,92 @@ describe('pwnm-sync command line', function () {
   });
 
   it('exits 1 when a change was refused', async () => {
-    t = await makeEnv({ patches: 5, token: 'user' });
+    t = await makeEnv({ patches: 5, token: 'user', stateMix: false });
     await run(['-c', t.configFile, 'sync']);
     const id = patchesOf(t)[0]!;
     const r = await run(['-c', t.configFile, 'set-state', msgidOf(t, id), 'accepted']);
     expect(r.exitCode).to.equal(1);
     expect(r.stdout).to.equal(`skiboot: patch ${id} refused: not a maintainer of skiboot on sandbox`);
+  });
+
+  it('shows a patch with info: state, archived, delegate, series, checks, web page', async () => {
+    t = await makeEnv({ patches: 12 });
+    const { data } = t.sandbox;
+    // A patch in a series of several, archived, delegated, with CI results.
+    const id = patchesOf(t).find((i) => (data.series.get(data.patches.get(i)!.series!)?.total ?? 1) > 1)!;
+    const patch = data.patches.get(id)!;
+    const series = data.series.get(patch.series!)!;
+    const part = data.seriesPatches(series.id).findIndex((p) => p.id === id) + 1;
+    patch.archived = true;
+    data.setDelegate(id, t.maint.id);
+    data.addCheck(id, t.maint.id, { state: 'fail', context: 'ci-build', target_url: 'https://ci.example.org/1' });
+    data.addCheck(id, t.maint.id, { state: 'success', context: 'ci-build', target_url: 'https://ci.example.org/2' });
+    data.addCheck(id, t.maint.id, { state: 'warning', context: 'lint' });
+    expect((await run(['-c', t.configFile, 'sync'])).exitCode).to.equal(0);
+
+    const r = await run(['-c', t.configFile, 'info', `<${msgidOf(t, id)}>`]);
+    expect(r.exitCode, r.stderr).to.equal(0);
+    const stateName = { new: 'New', 'under-review': 'Under Review', accepted: 'Accepted', rejected: 'Rejected', rfc: 'RFC', superseded: 'Superseded', 'changes-requested': 'Changes Requested', 'not-applicable': 'Not Applicable', deferred: 'Deferred', 'awaiting-upstream': 'Awaiting Upstream' }[patch.state];
+    expect(r.stdout.split('\n')).to.deep.equal([
+      `skiboot (sandbox) patch ${id}: ${patch.name}`,
+      `  state     ${stateName} (pw-skiboot-${patch.state})`,
+      '  archived  yes',
+      '  delegate  maint',
+      `  series    ${part}/${series.total} v${series.version} ${series.name} (series ${series.id})`,
+      '  check     ci-build: success https://ci.example.org/2',
+      '  check     lint: warning',
+      `  web       ${t.sandbox.url}/project/skiboot/patch/${msgidOf(t, id)}/`,
+      '  pending   none',
+    ]);
+    const json = JSON.parse((await run(['-c', t.configFile, 'info', msgidOf(t, id), '--json'])).stdout);
+    expect(json.patches[0]).to.include({ project: 'skiboot', patchId: id, state: patch.state, archived: true, delegate: 'maint' });
+    expect(json.patches[0].checks.map((c: { context: string; state: string }) => `${c.context} ${c.state}`)).to.deep.equal(['ci-build success', 'lint warning']);
+
+    const unknown = await run(['-c', t.configFile, 'info', 'nobody@example.org']);
+    expect(unknown.exitCode).to.equal(1);
+    expect(unknown.stderr).to.match(/^pwnm-sync: no patch with Message-ID nobody@example\.org in skiboot/);
+  });
+
+  it('lists pending changes and drops one', async () => {
+    t = await makeEnv({ patches: 5, token: 'user', stateMix: false });
+    await run(['-c', t.configFile, 'sync']);
+    const id = patchIn(t, 'new');
+    const msgid = msgidOf(t, id);
+    expect((await run(['-c', t.configFile, 'set-state', msgid, 'accepted'])).exitCode).to.equal(1);
+
+    const list = await run(['-c', t.configFile, 'pending']);
+    expect(list.exitCode, list.stderr).to.equal(0);
+    expect(list.stdout.split('\n')[0]).to.match(new RegExp(`^refused   skiboot ${msgid.replace(/[.+]/g, '\\$&')} accepted: not a maintainer of skiboot on sandbox \\(0 attempts, \\d{4}-`));
+    const items = JSON.parse((await run(['-c', t.configFile, 'pending', '--json'])).stdout).items;
+    expect(items).to.have.length(1);
+    expect(items[0]).to.include({ kind: 'refused', project: 'skiboot', messageId: msgid, state: 'accepted' });
+    expect((await run(['-c', t.configFile, 'info', msgid])).stdout).to.include('  pending   refused accepted: not a maintainer of skiboot on sandbox');
+
+    const dropped = await run(['-c', t.configFile, 'pending', '--drop', msgid]);
+    expect(dropped.exitCode, dropped.stderr).to.equal(0);
+    expect(dropped.stdout).to.equal('dropped 1 pending item');
+    expect((await run(['-c', t.configFile, 'pending'])).stdout).to.equal('nothing pending');
+    const again = await run(['-c', t.configFile, 'pending', '--drop', items[0].id]);
+    expect(again.exitCode).to.equal(1);
+    expect(again.stdout).to.equal('dropped 0 pending items');
+    expect((await run(['-c', t.configFile, 'pending', '--retry', '--drop', msgid])).exitCode).to.equal(2);
+  });
+
+  it('retries a change queued while read-only once a token is there', async () => {
+    t = await makeEnv({ patches: 5, token: 'none', stateMix: false });
+    await run(['-c', t.configFile, 'sync']);
+    const id = patchIn(t, 'new');
+    const msgid = msgidOf(t, id);
+    await execa('notmuch', ['tag', '-pw-skiboot-new', '+pw-skiboot-accepted', '--', `id:${msgid}`], { env: t.env });
+    expect((await run(['-c', t.configFile, 'sync'])).exitCode).to.equal(1);
+    expect((await run(['-c', t.configFile, 'pending'])).stdout.split('\n')[0]).to.match(/^push +skiboot \S+ accepted: read-only: no token for sandbox; the change waits until one is configured/);
+
+    const retry = await run(['-c', t.configFile, 'pending', '--retry'], { ...t.env, PWNM_SYNC_TOKEN: t.maint.token });
+    expect(retry.exitCode, retry.stderr).to.equal(0);
+    expect(retry.stdout).to.equal(`pushed    ${msgid} (skiboot) accepted`);
+    expect(retry.stdout).not.to.include(t.maint.token);
+    expect(t.sandbox.data.patches.get(id)!.state).to.equal('accepted');
+    expect((await run(['-c', t.configFile, 'pending'])).stdout).to.equal('nothing pending');
   });
 
   it('runs the demo end to end', async function () {

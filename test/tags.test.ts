@@ -1,7 +1,18 @@
 import { expect } from 'chai';
-import { TagScheme, tagWord } from '../server/tags.js';
+import { slugify, TagScheme, tagWord } from '../server/tags.js';
 
 describe('tag names', () => {
+  it('slugifies state names as Patchwork does', () => {
+    // Patchwork's display names and their slugs (its default states).
+    expect(slugify('Changes Requested')).to.equal('changes-requested');
+    expect(slugify('Not Applicable')).to.equal('not-applicable');
+    expect(slugify('  Awaiting Upstream ')).to.equal('awaiting-upstream');
+    expect(slugify('under-review')).to.equal('under-review');
+    expect(slugify('RFC!')).to.equal('rfc');
+    // Django's slugify: runs of spaces and hyphens become one hyphen.
+    expect(slugify('Under -  Review')).to.equal('under-review');
+  });
+
   it('keeps ordinary slugs unchanged', () => {
     for (const s of ['new', 'under-review', 'changes-requested', 'skiboot', 'linux-cifs', 'qemu.devel']) expect(tagWord(s)).to.equal(s);
   });

@@ -1,13 +1,11 @@
 import { execa } from 'execa';
 import { PwnmError } from '../errors.js';
-import { notmuchMessageId } from '../notmuch/encoding.js';
-import { slugify } from '../patchwork/client.js';
+import { slugify } from '../tags.js';
 import { hashDiff } from '../patchwork/hash.js';
-import type { PwPatch } from '../patchwork/types.js';
 import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
-import { toRemote } from '../sync/engine.js';
-import { findPatches, pushState } from '../sync/set-state.js';
+import { fetchPatches, findPatches, messageIdOf } from '../ops/lookup.js';
+import { pushState } from '../ops/set-state.js';
 import { mapLimit } from '../util.js';
 
 // `pwnm-sync accept-from-git REV-RANGE`: for each commit, find the patch it
@@ -67,6 +65,54 @@ export function trailerMessageId(body: string): string | undefined {
   return undefined;
 }
 
+interface Plan { commit: Commit; rows: PatchRow[]; via: 'hash' | 'msgid' }
+
+/** The patches one commit came from: by diff hash, else (or to choose between equal diffs) by its trailer's message-id. */
+async function matchCommit(session: Session, commit: Commit, byHash: (hash: string) => Promise<PatchRow[]>, project: string | undefined): Promise<Plan> {
+  const hash = commit.diff.trim() ? hashDiff(commit.diff) : undefined;
+  const trailer = trailerMessageId(commit.body);
+  // The hash of a hunk-less diff (mode, rename) names no patch in particular.
+  let rows = hash && hash !== EMPTY_DIFF_HASH ? await byHash(hash) : [];
+  let via: 'hash' | 'msgid' = 'hash';
+  // Two patches of one project with this diff: only a trailer can tell which.
+  if (trailer && new Set(rows.map((r) => `${r.instance} ${r.project}`)).size < rows.length) {
+    rows = rows.filter((r) => r.msgid === messageIdOf(trailer));
+    via = 'msgid';
+  }
+  if (rows.length === 0 && trailer) {
+    via = 'msgid';
+    rows = await findPatches(session, trailer, project).catch((err: unknown) => {
+      if (err instanceof PwnmError && err.code === 'NOT_FOUND') return [];
+      throw err;
+    });
+  }
+  return { commit, rows, via };
+}
+
+/** Set the state of a matched commit's patches (one per project), or file it as unmatched or ambiguous. */
+async function settle(session: Session, { commit, rows, via }: Plan, state: string, dryRun: boolean, result: AcceptResult): Promise<void> {
+  const subject = commit.subject;
+  if (rows.length === 0) {
+    result.unmatched.push({ commit: commit.sha, subject });
+    return;
+  }
+  // One patch per project is a match (a patch cross-posted to two lists); more is ambiguous.
+  const projects = new Set(rows.map((r) => `${r.instance} ${r.project}`));
+  if (projects.size !== rows.length) {
+    result.ambiguous.push({ commit: commit.sha, subject, patchIds: rows.map((r) => r.patch_id) });
+    return;
+  }
+  for (const row of rows) {
+    const match = { commit: commit.sha, subject, project: row.project, patchId: row.patch_id, msgid: row.msgid, via };
+    if (dryRun) {
+      result.matched.push({ ...match, outcome: 'dry-run' });
+      continue;
+    }
+    const r = await pushState(session, row, state, { commit_ref: commit.sha });
+    result.matched.push({ ...match, outcome: r.outcome, ...(r.reason ? { reason: r.reason } : {}) });
+  }
+}
+
 export async function acceptFromGit(session: Session, options: AcceptOptions): Promise<AcceptResult> {
   const state = slugify(options.state ?? 'accepted');
   const selected = session.select(options.project ? [options.project] : undefined);
@@ -78,58 +124,11 @@ export async function acceptFromGit(session: Session, options: AcceptOptions): P
   // when the state database knows one: a second patch with the same diff,
   // mailed before our epoch, makes the hash ambiguous.
   const byHash = async (hash: string): Promise<PatchRow[]> => {
-    for (const sel of selected) {
-      const client = await session.client(sel.instance);
-      if ((await client.discover()) < '1.2') continue; // the filter is silently ignored before 1.2
-      const found = await client.get<PwPatch[]>('patches', { project: sel.project, hash });
-      if (found.length) session.store.upsertPatches(sel.instance.name, sel.project, found.filter((p) => p.hash === hash).map(toRemote));
-    }
+    await fetchPatches(session, selected, { hash }, (p) => p.hash === hash);
     return session.store.patchesByHash(hash).filter(inScope);
   };
-
-  const plans = await mapLimit(commits, session.config.concurrency, async (commit) => {
-    const hash = commit.diff.trim() ? hashDiff(commit.diff) : undefined;
-    const trailer = trailerMessageId(commit.body);
-    // The hash of a hunk-less diff (mode, rename) names no patch in particular.
-    let rows = hash && hash !== EMPTY_DIFF_HASH ? await byHash(hash) : [];
-    let via: 'hash' | 'msgid' = 'hash';
-    // Two patches of one project with this diff: only a trailer can tell which.
-    if (trailer && new Set(rows.map((r) => `${r.instance} ${r.project}`)).size < rows.length) {
-      rows = rows.filter((r) => r.msgid === notmuchMessageId(trailer));
-      via = 'msgid';
-    }
-    if (rows.length === 0 && trailer) {
-      via = 'msgid';
-      rows = await findPatches(session, trailer, options.project).catch((err: unknown) => {
-        if (err instanceof PwnmError && err.code === 'NOT_FOUND') return [];
-        throw err;
-      });
-    }
-    return { commit, rows, via };
-  });
-
-  for (const { commit, rows, via } of plans) {
-    const subject = commit.subject;
-    if (rows.length === 0) {
-      result.unmatched.push({ commit: commit.sha, subject });
-      continue;
-    }
-    // One patch per project is a match (a patch cross-posted to two lists); more is ambiguous.
-    const projects = new Set(rows.map((r) => `${r.instance} ${r.project}`));
-    if (projects.size !== rows.length) {
-      result.ambiguous.push({ commit: commit.sha, subject, patchIds: rows.map((r) => r.patch_id) });
-      continue;
-    }
-    for (const row of rows) {
-      const match = { commit: commit.sha, subject, project: row.project, patchId: row.patch_id, msgid: row.msgid, via };
-      if (options.dryRun) {
-        result.matched.push({ ...match, outcome: 'dry-run' });
-        continue;
-      }
-      const r = await pushState(session, row, state, { commit_ref: commit.sha });
-      result.matched.push({ ...match, outcome: r.outcome, ...(r.reason ? { reason: r.reason } : {}) });
-    }
-  }
+  const plans = await mapLimit(commits, session.config.concurrency, (commit) => matchCommit(session, commit, byHash, options.project));
+  for (const plan of plans) await settle(session, plan, state, Boolean(options.dryRun), result);
   return result;
 }
 

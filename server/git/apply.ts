@@ -7,9 +7,8 @@ import { notmuchMessageId } from '../notmuch/encoding.js';
 import type { PwPatch } from '../patchwork/types.js';
 import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
-import { toRemote } from '../sync/engine.js';
-import { findPatches, pushState, type SetStateResult } from '../sync/set-state.js';
-import { mapLimit } from '../util.js';
+import { askFiltered, findPatches, messageIdOf, refreshPatches } from '../ops/lookup.js';
+import { setStateOfRows, type SetStateResult } from '../ops/set-state.js';
 
 // `pwnm-sync apply MESSAGE-ID`: download the patch's (or its series') mbox
 // from Patchwork, with the trailers replies collected, and `git am` it into
@@ -128,7 +127,7 @@ export async function checkReady(repo: string): Promise<void> {
 
 /** Find what to apply: the message's patch, its series, or a cover letter's series. */
 async function resolveTarget(session: Session, options: ApplyOptions): Promise<Target> {
-  const msgid = notmuchMessageId(options.messageId.replace(/^id:/, ''));
+  const msgid = messageIdOf(options.messageId);
   let rows: PatchRow[];
   try {
     rows = await findPatches(session, msgid, options.project);
@@ -143,8 +142,7 @@ async function resolveTarget(session: Session, options: ApplyOptions): Promise<T
   }
   const row = rows[0]!;
   const client = await session.client(session.instance(row.instance));
-  const patch = await client.get<PatchDetail>(`patches/${row.patch_id}`);
-  session.store.upsertPatches(row.instance, row.project, [toRemote(patch)]);
+  const [patch] = (await refreshPatches<PatchDetail>(session, [row])) as [PatchDetail];
   const series = patch.series?.[0];
   const base = { instance: row.instance, project: row.project, seriesId: series?.id ?? null };
   if (options.series && series) {
@@ -160,12 +158,10 @@ const incomplete = (s: SeriesDetail): { note?: string } => (s.received_all ? {} 
 /** A cover letter's series (covers?msgid= needs API 1.2, as for patches). */
 async function coverSeries(session: Session, msgid: string, project?: string): Promise<Target | undefined> {
   for (const sel of session.select(project ? [project] : undefined)) {
-    const client = await session.client(sel.instance);
-    if ((await client.discover()) < '1.2') continue;
-    const covers = await client.get<{ msgid: string; series?: { id: number }[] }[]>('covers', { project: sel.project, msgid });
-    const series = covers.find((c) => notmuchMessageId(c.msgid) === msgid)?.series?.[0];
+    const covers = await askFiltered<{ msgid: string; series?: { id: number }[] }>(session, sel, 'covers', { msgid });
+    const series = covers?.find((c) => notmuchMessageId(c.msgid) === msgid)?.series?.[0];
     if (!series) continue;
-    const detail = await client.get<SeriesDetail>(`series/${series.id}`);
+    const detail = await (await session.client(sel.instance)).get<SeriesDetail>(`series/${series.id}`);
     return { instance: sel.instance.name, project: sel.project, what: 'series', id: series.id, seriesId: series.id, mboxUrl: detail.mbox, ...incomplete(detail) };
   }
   return undefined;
@@ -318,8 +314,7 @@ async function setStates(session: Session, target: Target, applied: AppliedPatch
     const found = await findPatches(session, p.messageId, target.project).catch(() => []);
     rows.push(...found.filter((r) => r.instance === target.instance));
   }
-  session.claim(rows.map((r) => r.msgid));
-  return mapLimit(rows, session.config.concurrency, (row) => pushState(session, row, state));
+  return setStateOfRows(session, rows, state);
 }
 
 function stateSummary(states: SetStateResult[], state: string): string {

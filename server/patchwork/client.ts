@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { PwnmError, type ErrorCode } from '../errors.js';
+import { slugify } from '../tags.js';
 import { USER_AGENT } from '../version.js';
 import { mapLimit, sleep } from '../util.js';
 import type { PwPatch, PwProject } from './types.js';
@@ -308,11 +309,6 @@ export class PatchworkClient {
     }
     return patch;
   }
-}
-
-/** Patchwork's own normalisation of a state name (`Changes Requested`). */
-export function slugify(value: string): string {
-  return value.toLowerCase().trim().replace(/[^\w\s-]/g, '').replace(/[-\s]+/g, '-');
 }
 
 /** The page number of rel="last" in a Link header, 1 if there is none. */

@@ -38,7 +38,6 @@ const BY_CODE: Record<ErrorCode, number> = {
   SYNC_RUNNING: RpcCode.SyncRunning,
   CANCELLED: RpcCode.RequestCancelled,
   GIT: RpcCode.GitRefused,
-  INTERNAL: RpcCode.InternalError,
 };
 
 /** Tokens are hidden later, by the connection's writer (rpc/server.ts), for every message alike. */

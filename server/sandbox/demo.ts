@@ -7,7 +7,7 @@ import { loadConfig } from '../config.js';
 import { idQuery } from '../notmuch/encoding.js';
 import { formatCounts, formatSync } from '../report.js';
 import { Session } from '../session.js';
-import { counts } from '../status.js';
+import { counts } from '../ops/counts.js';
 import { sync } from '../sync/engine.js';
 import { generate } from './generator.js';
 import { Sandbox } from './server.js';

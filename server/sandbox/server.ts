@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_STATES } from '../states.js';
+import { slugify } from '../tags.js';
 import { bundleToMbox, filename, patchToMbox, seriesPatchToMbox, seriesToMbox } from './mbox.js';
 import { SandboxData, Serializer, VERSIONS, type SbCheck, type SbPatch, type SbUser, type Version } from './model.js';
 
@@ -59,10 +60,6 @@ function lastValues(params: URLSearchParams): URLSearchParams {
     else out.set(key, all.at(-1)!);
   }
   return out;
-}
-
-export function slugify(value: string): string {
-  return value.toLowerCase().trim().replace(/[^\w\s-]/g, '').replace(/[-\s]+/g, '-');
 }
 
 export class Sandbox {

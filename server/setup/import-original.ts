@@ -2,7 +2,7 @@ import Database from '../store/sqlite.js';
 import { existsSync } from 'node:fs';
 import { PwnmError } from '../errors.js';
 import { notmuchMessageId } from '../notmuch/encoding.js';
-import { slugify } from '../patchwork/client.js';
+import { slugify } from '../tags.js';
 import type { Session } from '../session.js';
 
 // `pwnm-sync import-original [~/.pwnm-sync.db]`: take the original tool's

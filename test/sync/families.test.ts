@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { counts } from '../../server/status.js';
+import { counts } from '../../server/ops/counts.js';
 import { sync } from '../../server/sync/engine.js';
-import { setDelegate, setState } from '../../server/sync/set-state.js';
+import { setDelegate } from '../../server/ops/delegate.js';
+import { setState } from '../../server/ops/set-state.js';
 import { makeEnv, msgidOf, patchesOf, RECORDINGS, type TestEnv } from '../helpers.js';
 
 // Beyond states: CI checks, archived, delegation and series.

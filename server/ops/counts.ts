@@ -1,4 +1,4 @@
-import type { Session } from './session.js';
+import type { Session } from '../session.js';
 
 // Message counts per project and state, from notmuch itself (so they match
 // what `tag:pw-skiboot-new` shows), in one `notmuch count --batch` call.

@@ -1,0 +1,82 @@
+import { PwnmError } from '../errors.js';
+import type { PwCheck } from '../patchwork/types.js';
+import type { Session } from '../session.js';
+import type { PatchRow } from '../store/store.js';
+import { stateName } from '../states.js';
+import { findPatches, messageIdOf, refreshPatches } from './lookup.js';
+import { listPending } from './pending.js';
+
+// What we know of a message's patches: state, archived, delegate, series,
+// pending changes from the state database, and the CI checks from Patchwork.
+
+export interface CheckInfo { context: string; state: string; targetUrl: string | null; description: string | null; date: string }
+
+export interface PatchInfo {
+  instance: string;
+  project: string;
+  patchId: number;
+  messageId: string;
+  name: string | null;
+  date: string | null;
+  state: string;
+  stateName: string;
+  tag: string;
+  archived: boolean;
+  delegate: string | null;
+  check: string | null;
+  /** Newest result per CI context; null when Patchwork cannot be asked now. */
+  checks: CheckInfo[] | null;
+  series: { id: number; name: string | null; version: number | null; part: number | null; total: number | null } | null;
+  webUrl: string | null;
+  mboxUrl: string | null;
+  pending: { id: string; kind: string; state: string | null; reason: string }[];
+}
+
+export interface InfoOptions {
+  /** Re-read Patchwork first (by patch id, or by the msgid filter for a patch not seen yet). */
+  refresh?: boolean;
+  /** When the state database does not know the message, ask Patchwork (the command line's default). */
+  lookUp?: boolean;
+}
+
+/** The newest result per CI context, or null when Patchwork cannot be asked now. */
+async function checksOf(session: Session, instance: string, patchId: number): Promise<CheckInfo[] | null> {
+  try {
+    const client = await session.client(session.instance(instance));
+    const all: PwCheck[] = [];
+    await client.eachPage<PwCheck>(`patches/${patchId}/checks`, {}, (items) => void all.push(...items));
+    const newest = new Map<string, PwCheck>();
+    for (const c of all.sort((a, b) => a.id - b.id)) newest.set(`${c.user?.username ?? ''} ${c.context}`, c);
+    return [...newest.values()].map((c) => ({ context: c.context, state: c.state, targetUrl: c.target_url, description: c.description, date: c.date }));
+  } catch {
+    return null;
+  }
+}
+
+/** The rows to describe: stored, refreshed, or looked up on Patchwork. */
+async function rowsOf(session: Session, msgid: string, options: InfoOptions): Promise<PatchRow[]> {
+  const stored = session.store.patchesByMsgid(msgid);
+  if (stored.length && options.refresh) await refreshPatches(session, stored);
+  else if (!stored.length && (options.refresh || options.lookUp)) return findPatches(session, msgid);
+  return session.store.patchesByMsgid(msgid);
+}
+
+export async function patchInfo(session: Session, messageId: string, options: InfoOptions = {}): Promise<PatchInfo[]> {
+  const msgid = messageIdOf(messageId);
+  const rows = await rowsOf(session, msgid, options);
+  if (rows.length === 0) throw new PwnmError('NOT_FOUND', `no patch with Message-ID ${msgid} is known; sync, or ask with refresh: true`);
+  const patches: PatchInfo[] = [];
+  for (const r of rows) patches.push(await describe(session, r));
+  return patches;
+}
+
+async function describe(session: Session, r: PatchRow): Promise<PatchInfo> {
+  return {
+    instance: r.instance, project: r.project, patchId: r.patch_id, messageId: r.msgid, name: r.name, date: r.date,
+    state: r.remote, stateName: stateName(r.remote), tag: session.scheme.state(r.project, r.remote), archived: Boolean(r.archived),
+    delegate: r.delegate, check: r.check_state, checks: await checksOf(session, r.instance, r.patch_id),
+    series: r.series_id === null ? null : { id: r.series_id, name: r.series_name, version: r.series_version, part: r.series_part, total: r.series_total },
+    webUrl: r.web_url, mboxUrl: r.mbox,
+    pending: listPending(session, { instance: r.instance, project: r.project, msgid: r.msgid }).map((x) => ({ id: x.id, kind: x.kind, state: x.state, reason: x.reason })),
+  };
+}

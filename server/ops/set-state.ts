@@ -1,0 +1,96 @@
+import { PwnmError, errorMessage } from '../errors.js';
+import { isRefusal, readOnlyReason, refusalReason } from '../reasons.js';
+import type { Session } from '../session.js';
+import type { PatchRow } from '../store/store.js';
+import { slugify } from '../tags.js';
+import { mapLimit } from '../util.js';
+import { findPatches } from './lookup.js';
+
+// Set one message's state now: push to Patchwork, then retag. A push that
+// fails for a passing reason still retags locally, so the change stays
+// visible in notmuch and the next sync pushes it: nothing is lost.
+
+export type Outcome = 'pushed' | 'queued' | 'refused' | 'unchanged';
+
+export interface SetStateResult {
+  instance: string;
+  project: string;
+  msgid: string;
+  patchId: number;
+  state: string;
+  outcome: Outcome;
+  reason?: string;
+}
+
+/**
+ * Set the state of a message's patch (in each project it is in), or with
+ * `series` of every patch of its series, with bounded concurrency.
+ */
+export async function setState(session: Session, msgidInput: string, stateInput: string, options: { project?: string; series?: boolean } = {}): Promise<SetStateResult[]> {
+  const state = slugify(stateInput);
+  if (!state) throw new PwnmError('USAGE', `"${stateInput}" is not a state name`);
+  let rows = await findPatches(session, msgidInput, options.project);
+  if (options.series) {
+    rows = rows.flatMap((r) => (r.series_id === null ? [r] : session.store.seriesPatches(r.instance, r.project, r.series_id)));
+  }
+  return setStateOfRows(session, rows, state);
+}
+
+/** Set `state` on these patch rows now (set-state, apply --state). */
+export function setStateOfRows(session: Session, rows: PatchRow[], state: string): Promise<SetStateResult[]> {
+  session.claim(rows.map((r) => r.msgid));
+  return mapLimit(rows, session.config.concurrency, (row) => pushState(session, row, state));
+}
+
+/** Make a message's state tags say `to`; with `commit`, record it as agreed with Patchwork. */
+async function retag(session: Session, row: PatchRow, to: string, commit: boolean): Promise<void> {
+  // One notmuch call, no dump first: removing a state tag the message
+  // does not carry is a no-op, and a mail not here yet matches nothing.
+  const known = [...new Set([...session.store.knownStates(row.instance, row.project), row.remote, to])];
+  const remove = known.filter((s) => s !== to).map((s) => session.scheme.state(row.project, s));
+  if (commit) session.store.setJournal(row.instance, row.project, row.msgid, to);
+  await session.notmuch.tag([{ msgid: row.msgid, add: session.scheme.forState(row.project, to), remove }]);
+  if (commit) session.store.commitBaseline(row.instance, row.project, row.msgid, to);
+}
+
+/** The change stays in the tags and waits in the pending list for the next sync. */
+async function queue(session: Session, row: PatchRow, state: string, reason: string, attempts?: number): Promise<void> {
+  await retag(session, row, state, false);
+  session.store.putPending({ instance: row.instance, project: row.project, msgid: row.msgid, kind: 'push', state, reason, ...(attempts ? { attempts } : {}) });
+}
+
+/**
+ * Push `state` (and any `extra` fields, e.g. commit_ref) for one patch row,
+ * then retag its message. Used by set-state, apply and accept-from-git.
+ */
+export async function pushState(session: Session, row: PatchRow, state: string, extra: { commit_ref?: string } = {}): Promise<SetStateResult> {
+  const inst = session.instance(row.instance);
+  const client = await session.client(inst);
+  const base = { instance: row.instance, project: row.project, msgid: row.msgid, patchId: row.patch_id, state };
+  if (!client.canWrite) {
+    const reason = readOnlyReason(inst.name);
+    await queue(session, row, state, reason);
+    return { ...base, outcome: 'queued', reason };
+  }
+  try {
+    await client.updatePatch(row.patch_id, { state, ...extra }, row.project);
+    session.store.setRemote(row.instance, row.project, row.msgid, state);
+    session.store.dropPending(row.instance, row.project, row.msgid, 'push');
+    await retag(session, row, state, true);
+    return { ...base, outcome: row.remote === state ? 'unchanged' : 'pushed' };
+  } catch (err) {
+    if (isRefusal(err)) {
+      // Refused for good: the tags go back to what Patchwork still says.
+      const reason = refusalReason(err, row.project, inst.name);
+      session.store.putPending({ instance: row.instance, project: row.project, msgid: row.msgid, kind: 'refused', state, reason });
+      await retag(session, row, row.remote, true);
+      return { ...base, outcome: 'refused', reason };
+    }
+    if (err instanceof PwnmError && err.code !== 'AUTH') {
+      const reason = errorMessage(err);
+      await queue(session, row, state, reason, 1);
+      return { ...base, outcome: 'queued', reason };
+    }
+    throw err;
+  }
+}
