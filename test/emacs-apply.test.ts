@@ -2,13 +2,11 @@ import { expect } from 'chai';
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { generate } from '../server/sandbox/generator.js';
-import { makeEnv, ROOT } from './helpers.js';
+import { makeEnv, runErt } from './helpers.js';
 
 // `Y !` in Emacs: ERT in `emacs --batch` with the real notmuch-emacs, the
 // real server process, the sandbox and a git repository the mail generator
 // built, so that the patches really apply (test/emacs/pwnm-sync-apply-tests.el).
-
-const NOTMUCH_ELISP = '/usr/share/emacs/site-lisp/elpa/notmuch-0.37';
 
 describe('Emacs package: Y ! applies patches', function () {
   this.timeout(300_000);
@@ -24,9 +22,7 @@ describe('Emacs package: Y ! applies patches', function () {
         ...t.env, PWNM_TEST_CONFIG: t.configFile, PWNM_TEST_REPO: repo, PWNM_TEST_BASE: base,
         PWNM_TEST_SERIES_FIRST: scenario.series[0]!, PWNM_TEST_SERIES: scenario.series[1]!, PWNM_TEST_COVER: scenario.cover, PWNM_TEST_CONFLICT: scenario.conflict[0]!,
       };
-      const r = await execa('emacs', ['--batch', '-Q', '-L', NOTMUCH_ELISP, '-L', join(ROOT, 'elisp'), '-l', 'ert', '-l', 'test/emacs/pwnm-sync-apply-tests.el', '-f', 'ert-run-tests-batch-and-exit'], { cwd: ROOT, reject: false, all: true, env });
-      const lines = r.all.split('\n');
-      console.log(lines.filter((l) => /^\s*(passed|FAILED|skipped)\s|^Ran \d+ tests/.test(l)).map((l) => `      ${l.trim()}`).join('\n'));
+      const r = await runErt('test/emacs/pwnm-sync-apply-tests.el', env);
       expect(r.exitCode, r.all.slice(-6000)).to.equal(0);
       expect(r.all).to.match(/Ran 3 tests, 3 results as expected, 0 unexpected/);
     } finally {

@@ -3,16 +3,13 @@ import { execa } from 'execa';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { makeEnv, ROOT, type TestEnv } from './helpers.js';
+import { emacsBatch, makeEnv, NOTMUCH_ELISP, ROOT, runErt, type TestEnv } from './helpers.js';
 
 // The Emacs package: byte-compile, checkdoc and package-lint, then ERT in
 // `emacs --batch` with the real notmuch-emacs, the real server process and
 // the sandbox, which this process hosts together with a small control
 // endpoint the ERT tests use to look at and steer "Patchwork".
 
-const NOTMUCH_ELISP = '/usr/share/emacs/site-lisp/elpa/notmuch-0.37';
-const emacs = (args: string[], env?: NodeJS.ProcessEnv) =>
-  execa('emacs', ['--batch', '-Q', '-L', NOTMUCH_ELISP, '-L', join(ROOT, 'elisp'), ...args], { cwd: ROOT, reject: false, all: true, ...(env ? { env } : {}) });
 
 function control(t: TestEnv): Promise<Server> {
   const data = t.sandbox.data;
@@ -40,7 +37,7 @@ describe('Emacs package', function () {
   this.timeout(300_000);
 
   it('byte-compiles with no warnings and passes checkdoc and package-lint', async () => {
-    const r = await emacs(['-l', 'test/emacs/check.el', 'elisp/pwnm-sync.el']);
+    const r = await emacsBatch(['-l', 'test/emacs/check.el', 'elisp/pwnm-sync.el']);
     const report = r.all.split('\n').filter((l) => /^(check|checkdoc|package-lint|byte-compile)/.test(l));
     console.log(report.map((l) => `      ${l}`).join('\n'));
     expect(r.exitCode, r.all).to.equal(0);
@@ -68,9 +65,7 @@ describe('Emacs package', function () {
         PWNM_TEST_CONFIG: t.configFile,
         PWNM_TEST_CONTROL: `http://127.0.0.1:${(ctl.address() as AddressInfo).port}`,
       };
-      const r = await emacs(['-l', 'ert', '-l', 'test/emacs/pwnm-sync-tests.el', '-f', 'ert-run-tests-batch-and-exit'], env);
-      const lines = r.all.split('\n');
-      console.log(lines.filter((l) => /^\s*(passed|FAILED|skipped)\s|^Ran \d+ tests/.test(l)).map((l) => `      ${l.trim()}`).join('\n'));
+      const r = await runErt('test/emacs/pwnm-sync-tests.el', env);
       expect(r.exitCode, r.all.slice(-6000)).to.equal(0);
       expect(r.all).to.match(/Ran \d+ tests, \d+ results as expected, 0 unexpected/);
     } finally {

@@ -129,3 +129,18 @@ export async function stopServe(server: Served): Promise<void> {
   }
   server.conn.dispose();
 }
+
+/** Debian's notmuch-emacs (elpa-notmuch), which every Emacs test loads. */
+export const NOTMUCH_ELISP = '/usr/share/emacs/site-lisp/elpa/notmuch-0.37';
+
+/** `emacs --batch -Q` with notmuch-emacs and our package on the load path, from the repository root. */
+export function emacsBatch(args: string[], env?: NodeJS.ProcessEnv) {
+  return execa('emacs', ['--batch', '-Q', '-L', NOTMUCH_ELISP, '-L', join(ROOT, 'elisp'), ...args], { cwd: ROOT, reject: false, all: true, ...(env ? { env, extendEnv: false } : {}) });
+}
+
+/** Run one ERT file; prints each test's verdict and returns emacs's whole output and exit code. */
+export async function runErt(file: string, env: NodeJS.ProcessEnv): Promise<{ exitCode: number | undefined; all: string }> {
+  const r = await emacsBatch(['-l', 'ert', '-l', file, '-f', 'ert-run-tests-batch-and-exit'], env);
+  console.log(r.all.split('\n').filter((l) => /^\s*(passed|FAILED|skipped)\s|^Ran \d+ tests/.test(l)).map((l) => `      ${l.trim()}`).join('\n'));
+  return { exitCode: r.exitCode, all: r.all };
+}

@@ -19,12 +19,15 @@
 (defconst check-file (expand-file-name (car command-line-args-left)))
 (defvar check-failures 0)
 
-;; 1. Byte-compile with warnings as errors.
-(let ((byte-compile-error-on-warn t)
-      (byte-compile-dest-file-function (lambda (_) (make-temp-file "pwnm-sync" nil ".elc"))))
-  (unless (byte-compile-file check-file)
-    (message "byte-compile: FAILED")
-    (setq check-failures (1+ check-failures))))
+;; 1. Byte-compile with warnings as errors, into a temp file removed after.
+(let* ((elc (make-temp-file "pwnm-sync" nil ".elc"))
+       (byte-compile-error-on-warn t)
+       (byte-compile-dest-file-function (lambda (_) elc)))
+  (unwind-protect
+      (unless (byte-compile-file check-file)
+        (message "byte-compile: FAILED")
+        (setq check-failures (1+ check-failures)))
+    (delete-file elc)))
 
 ;; 2. checkdoc.
 (with-current-buffer (find-file-noselect check-file)

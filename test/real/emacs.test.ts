@@ -1,15 +1,11 @@
 import { expect } from 'chai';
-import { execa } from 'execa';
-import { join } from 'node:path';
-import { ROOT } from '../helpers.js';
+import { runErt } from '../helpers.js';
 import { makeRealEnv, patchMsgids, type RealEnv } from './env.js';
 import type { RealPatchwork } from './harness.js';
 import { needRealPatchwork } from './hooks.js';
 
 // Emacs (batch, ERT, the real notmuch-emacs) -> our `serve` -> the real
 // Patchwork 3.1.3: test/emacs/pwnm-sync-real-tests.el.
-
-const NOTMUCH_ELISP = '/usr/share/emacs/site-lisp/elpa/notmuch-0.37';
 
 describe('real Patchwork: Emacs', function () {
   this.timeout(300_000);
@@ -27,9 +23,7 @@ describe('real Patchwork: Emacs', function () {
     const env = {
       ...t.env, PWNM_TEST_CONFIG: t.configFile, PWNM_REAL_URL: pw.url, PWNM_REAL_PROJECT: t.link, PWNM_REAL_PROJECT_ID: String(t.projectId),
     };
-    const r = await execa('emacs', ['--batch', '-Q', '-L', NOTMUCH_ELISP, '-L', join(ROOT, 'elisp'), '-l', 'ert', '-l', 'test/emacs/pwnm-sync-real-tests.el', '-f', 'ert-run-tests-batch-and-exit'],
-      { cwd: ROOT, env, extendEnv: false, reject: false, all: true });
-    console.log(r.all.split('\n').filter((l) => /^\s*(passed|FAILED|skipped)\s|^Ran \d+ tests/.test(l)).map((l) => `      ${l.trim()}`).join('\n'));
+    const r = await runErt('test/emacs/pwnm-sync-real-tests.el', env);
     expect(r.exitCode, r.all.slice(-6000)).to.equal(0);
     expect(r.all).to.match(/Ran 4 tests, 4 results as expected, 0 unexpected/);
     // Y a accepted exactly one patch on Patchwork.
