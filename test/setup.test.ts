@@ -125,7 +125,7 @@ describe('setup', function () {
     const install = await execa('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', tarball], { cwd: t.dir, reject: false, all: true });
     expect(install.exitCode, install.all).to.equal(0);
     const version = await execa(join(prefix, 'bin', 'pwnm-sync'), ['--version'], { reject: false });
-    expect(version.stdout).to.equal(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+    expect(version.stdout).to.equal((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
     // The installed package carries the Emacs package and no tests.
     const installed = join(prefix, 'lib', 'node_modules', 'pwnm-sync');
     expect(existsSync(join(installed, 'elisp', 'pwnm-sync.el'))).to.equal(true);

@@ -78,7 +78,7 @@ async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ wallMs:
   const json = JSON.parse(r.stdout) as { projects: { httpRequests: number; errors: string[] }[]; notmuchCalls: number };
   const errors = json.projects.flatMap((p) => p.errors);
   if (errors.length) throw new Error(`pwnm-sync errors: ${errors.join('; ')}`);
-  return { wallMs, rssMb: stats ? JSON.parse(stats[1]!).maxRssKb / 1024 : NaN, json };
+  return { wallMs, rssMb: stats ? (JSON.parse(stats[1]!) as { maxRssKb: number }).maxRssKb / 1024 : NaN, json };
 }
 
 async function benchSize(n: number): Promise<{ rows: Row[]; ratio: number; binds: string }> {
