@@ -101,7 +101,8 @@ async function benchSize(n: number): Promise<{ rows: Row[]; ratio: number; binds
   // Floor 1: every page, same per_page and concurrency, nothing done with them.
   let mark = sandbox.requests;
   let t0 = performance.now();
-  const client = new PatchworkClient({ instance: 'sandbox', url: sandbox.url, concurrency, apiVersion: '1.3' });
+  const client = new PatchworkClient({ instance: 'sandbox', url: sandbox.url, concurrency });
+  client.apiVersion = '1.3';
   await client.eachPage('patches', { project: project.id, order: 'id' }, () => undefined);
   await client.close();
   const fetchFloor = performance.now() - t0;

@@ -35,7 +35,8 @@ export async function benchReal(n: number, concurrency: number): Promise<{ rows:
 
     // Floor 1: every page of the project's patches, nothing done with them.
     t0 = performance.now();
-    const client = new PatchworkClient({ instance: 'real', url: pw.url, concurrency, apiVersion: '1.3' });
+    const client = new PatchworkClient({ instance: 'real', url: pw.url, concurrency });
+    client.apiVersion = '1.3';
     let pages = 0;
     await client.eachPage('patches', { project: t.projectId, order: 'id' }, () => void pages++);
     await client.close();
