@@ -43,7 +43,7 @@ describe('pwnm-sync command line', function () {
     t = await makeEnv({ patches: 12 });
     const sync = await run(['-c', t.configFile, 'sync', '--json']);
     expect(sync.exitCode, sync.stderr).to.equal(0);
-    const summary = JSON.parse(sync.stdout);
+    const summary = JSON.parse(sync.stdout) as { projects: object[] };
     expect(summary.projects[0]).to.include({ project: 'skiboot', fetched: 12, retagged: 12 });
     expect(sync.stdout).not.to.include(t.maint.token);
 

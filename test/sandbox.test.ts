@@ -42,7 +42,7 @@ describe('sandbox follows the real Patchwork', function () {
     expect(r.headers.get('connection')).to.equal('close');
   });
 
-  it('dates checks naive, with microseconds, as the recorded server does', async () => {
+  it('dates checks naive, with microseconds, as the recorded server does', () => {
     const w = world();
     const recorded = (JSON.parse(readFileSync(join(RECORDINGS, 'check-create-success-201.json'), 'utf8')) as { date: string }).date;
     const c = sb.data.addCheck(w.mine.id, w.maint.id, { state: 'success', context: 'ci' });
@@ -50,7 +50,7 @@ describe('sandbox follows the real Patchwork', function () {
     expect(digitsToD(c.date)).to.equal(digitsToD(recorded));
   });
 
-  it('makes the events of a real import: series created, patch created and completed, series completed', async () => {
+  it('makes the events of a real import: series created, patch created and completed, series completed', () => {
     const { project } = world();
     const d = sb.data;
     const before = d.events.length;

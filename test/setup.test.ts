@@ -125,11 +125,14 @@ describe('setup', function () {
     const install = await execa('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', tarball], { cwd: t.dir, reject: false, all: true });
     expect(install.exitCode, install.all).to.equal(0);
     const version = await execa(join(prefix, 'bin', 'pwnm-sync'), ['--version'], { reject: false });
-    expect(version.stdout).to.equal(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+    expect(version.stdout).to.equal((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
     // The installed package carries the Emacs package and no tests.
     const installed = join(prefix, 'lib', 'node_modules', 'pwnm-sync');
     expect(existsSync(join(installed, 'elisp', 'pwnm-sync.el'))).to.equal(true);
     expect(existsSync(join(installed, 'test'))).to.equal(false);
+    // A command and a server, not a library: importing the package is refused by its exports.
+    const imported = await execa(process.execPath, ['--input-type=module', '-e', "await import('pwnm-sync')"], { cwd: join(prefix, 'lib'), reject: false });
+    expect(imported.stderr).to.include('ERR_PACKAGE_PATH_NOT_EXPORTED');
     const sync = await execa(join(prefix, 'bin', 'pwnm-sync'), ['-c', t.configFile, 'status'], { env: t.env, reject: false });
     expect(sync.exitCode, sync.stderr).to.equal(0);
     rmSync(prefix, { recursive: true, force: true });

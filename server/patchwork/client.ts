@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici';
+import type { Dispatcher, RetryHandler } from 'undici';
 import { PwnmError, type ErrorCode } from '../errors.js';
 import { slugify } from '../tags.js';
 import { USER_AGENT } from '../version.js';
@@ -26,15 +26,36 @@ export interface ClientOptions {
   /** First retry delay; doubles each time. */
   retryBaseMs?: number;
   allowInsecureHttp?: boolean;
-  /** Known API version (from the state database), to skip discovery. */
-  apiVersion?: string;
 }
 
 type Query = Record<string, string | number | undefined>;
+/** undici, loaded on first use. */
+interface Http { agent: Dispatcher; request: typeof import('undici').request; retry: typeof import('undici').interceptors.retry }
 
 interface Response { status: number; headers: Record<string, string | string[] | undefined>; body: unknown }
+/** An answer as it came, body read whole. */
+interface Raw { status: number; headers: Response['headers']; text: string }
+/** Requests sent for one call, retries included: the retry budget is shared by undici's retries and ours. */
+interface Tries { attempts: number }
 
-const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
+/**
+ * What undici's retry interceptor retries (Retry-After honoured, capped at
+ * a minute). Only GET: a PATCH or POST whose answer was lost may have been
+ * applied, and a failed push is kept and retried by the sync anyway.
+ * Network errors: resets, refusals, timeouts; not ENOTFOUND/EAI_AGAIN (in
+ * undici's default list): retrying a name that does not resolve only
+ * delays the answer.
+ */
+const RETRY = {
+  methods: ['GET'],
+  statusCodes: [429, 500, 502, 503, 504],
+  errorCodes: ['ECONNRESET', 'ECONNREFUSED', 'ENETDOWN', 'ENETUNREACH', 'EHOSTDOWN', 'EHOSTUNREACH', 'EPIPE', 'ETIMEDOUT',
+    'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'],
+  maxTimeout: 60_000,
+  timeoutFactor: 2,
+  // The last failing answer comes back with its body (Patchwork's `detail`), not as an error.
+  throwOnError: false,
+} satisfies RetryHandler.RetryOptions;
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
 
 export class PatchworkClient {
@@ -48,7 +69,7 @@ export class PatchworkClient {
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly retryBaseMs: number;
-  private dispatcher: Promise<{ agent: Dispatcher; request: typeof import('undici').request }> | undefined;
+  private dispatcher: Promise<Http> | undefined;
 
   constructor(options: ClientOptions) {
     this.instance = options.instance;
@@ -58,7 +79,6 @@ export class PatchworkClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.retries = options.retries ?? 4;
     this.retryBaseMs = options.retryBaseMs ?? 500;
-    this.apiVersion = options.apiVersion;
     const parsed = new URL(this.url);
     if (this.token && parsed.protocol === 'http:' && !LOOPBACK.test(parsed.hostname) && !options.allowInsecureHttp) {
       throw new PwnmError('CONFIG', `${this.instance}: refusing to send the token over plain http to ${parsed.host}; use https, or set allow_insecure_http = true`);
@@ -66,9 +86,10 @@ export class PatchworkClient {
   }
 
   /** undici is loaded on the first request: a --local-only run never pays for it. */
-  private http(): Promise<{ agent: Dispatcher; request: typeof import('undici').request }> {
-    this.dispatcher ??= import('undici').then(({ Agent, request }) => ({
+  private http(): Promise<Http> {
+    this.dispatcher ??= import('undici').then(({ Agent, request, interceptors }) => ({
       request,
+      retry: interceptors.retry,
       agent: new Agent({
         connections: this.concurrency,
         keepAliveTimeout: 30_000,
@@ -106,42 +127,9 @@ export class PatchworkClient {
     if (this.token) headers.authorization = `Token ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const path = new URL(url).pathname + new URL(url).search;
-    const { agent, request } = await this.http();
-    for (let attempt = 0; ; attempt++) {
-      let status: number;
-      let resHeaders: Response['headers'];
-      let text: string;
-      try {
-        this.requests++;
-        const res = await request(url, {
-          method,
-          headers,
-          body: body === undefined ? null : JSON.stringify(body),
-          dispatcher: agent,
-          headersTimeout: this.timeoutMs,
-          bodyTimeout: this.timeoutMs,
-        });
-        status = res.statusCode;
-        resHeaders = res.headers;
-        text = await res.body.text();
-      } catch (err) {
-        const dns = dnsFailure(err);
-        if (dns) {
-          // Retrying a name that does not resolve only delays the answer.
-          const host = new URL(this.url).hostname;
-          throw this.fail('UNREACHABLE', `Patchwork at ${this.url} is unreachable: the host name ${host} does not resolve (${dns}): a typo in the url, or no network?`, { method, path }, err);
-        }
-        if (attempt < this.retries) {
-          await sleep(this.backoff(attempt));
-          continue;
-        }
-        const reason = (err as { code?: string }).code ?? (err as Error).message;
-        throw this.fail('UNREACHABLE', `Patchwork at ${this.url} is unreachable (${reason}) after ${attempt + 1} attempts`, { method, path }, err);
-      }
-      if (RETRY_STATUS.has(status) && attempt < this.retries) {
-        await sleep(this.retryAfter(resHeaders['retry-after']) ?? this.backoff(attempt));
-        continue;
-      }
+    const tries: Tries = { attempts: 0 };
+    for (;;) {
+      const { status, headers: resHeaders, text } = await this.exchange(method, url, headers, body === undefined ? null : JSON.stringify(body), tries);
       const contentType = String(resHeaders['content-type'] ?? '');
       let parsed: unknown;
       let jsonError: unknown;
@@ -155,14 +143,63 @@ export class PatchworkClient {
       if (status >= 200 && status < 300) {
         if (contentType.includes('json') && jsonError === undefined) return { status, headers: resHeaders, body: parsed };
         const what = contentType.includes('json') ? 'truncated or malformed JSON' : `a ${contentType.split(';')[0] || 'non-JSON'} page instead of JSON (an anti-bot wall or a proxy login?)`;
-        if (attempt < this.retries && contentType.includes('json')) {
-          await sleep(this.backoff(attempt));
-          continue;
-        }
+        // undici never reads bodies: a 200 with broken JSON is retried here.
+        if (contentType.includes('json') && (await this.again(method, tries))) continue;
         throw this.fail('NOT_JSON', `${method} ${path} answered with ${what}`, { method, path, status });
       }
       throw this.statusError(method, path, status, resHeaders, parsed, text);
     }
+  }
+
+  /**
+   * One exchange, its body read whole. undici's retry interceptor retries
+   * what fails before an answer starts (see RETRY). An answer cut off
+   * mid-body is retried here: undici can only resume one with a Range
+   * request, which Patchwork's API and mbox views ignore (a 200 again, which
+   * undici then refuses), so the whole request is sent once more.
+   */
+  private async exchange(method: string, url: string, headers: Record<string, string>, body: string | null, tries: Tries): Promise<Raw> {
+    const path = new URL(url).pathname + new URL(url).search;
+    const { agent, request, retry } = await this.http();
+    for (;;) {
+      const dispatcher = agent.compose(
+        // Innermost, so it sees every attempt the retry interceptor makes.
+        (dispatch) => (opts, handler) => {
+          tries.attempts++;
+          this.requests++;
+          return dispatch(opts, handler);
+        },
+        retry({ ...RETRY, maxRetries: Math.max(0, this.retries - tries.attempts), minTimeout: this.retryBaseMs }),
+      );
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+      } catch (err) {
+        throw this.unreachable(err, method, path, tries.attempts);
+      }
+      try {
+        return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+      } catch (err) {
+        if (!(await this.again(method, tries))) throw this.unreachable(err, method, path, tries.attempts, 'answers cut off mid-body');
+      }
+    }
+  }
+
+  /** Whether to send a GET once more after a failure undici does not see; waits first. */
+  private async again(method: string, tries: Tries): Promise<boolean> {
+    if (!(RETRY.methods as string[]).includes(method) || tries.attempts > this.retries) return false;
+    await sleep(this.retryBaseMs * 2 ** (tries.attempts - 1));
+    return true;
+  }
+
+  private unreachable(err: unknown, method: string, path: string, attempts: number, why?: string): PwnmError {
+    const dns = dnsFailure(err);
+    if (dns) {
+      const host = new URL(this.url).hostname;
+      return this.fail('UNREACHABLE', `Patchwork at ${this.url} is unreachable: the host name ${host} does not resolve (${dns}): a typo in the url, or no network?`, { method, path }, err);
+    }
+    const reason = why ?? (err as { code?: string }).code ?? (err as Error).message;
+    return this.fail('UNREACHABLE', `Patchwork at ${this.url} is unreachable (${reason}) after ${attempts} attempt${attempts === 1 ? '' : 's'}`, { method, path }, err);
   }
 
   private statusError(method: string, path: string, status: number, headers: Response['headers'], parsed: unknown, text: string): PwnmError {
@@ -178,17 +215,6 @@ export class PatchworkClient {
       return this.fail('HTTP', `${method} ${path} was redirected to ${String(headers.location)}; check the instance URL ${this.url}`, details);
     }
     return this.fail('HTTP', `${method} ${path} answered ${status}${detail ? ` (${detail})` : ''}`, details);
-  }
-
-  private backoff(attempt: number): number {
-    return this.retryBaseMs * 2 ** attempt * (0.75 + Math.random() / 2);
-  }
-
-  private retryAfter(value: string | string[] | undefined): number | undefined {
-    if (typeof value !== 'string') return undefined;
-    const seconds = Number(value);
-    const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - Date.now();
-    return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), 60_000) : undefined;
   }
 
   /** The highest API version the server offers (filters newer than the version in use are silently dropped). */
@@ -262,33 +288,11 @@ export class PatchworkClient {
     const headers: Record<string, string> = { 'user-agent': USER_AGENT, accept: 'text/plain, application/mbox' };
     if (options.auth && this.token && target.origin === new URL(this.url).origin) headers.authorization = `Token ${this.token}`;
     const path = target.pathname + target.search;
-    const { agent, request } = await this.http();
-    for (let attempt = 0; ; attempt++) {
-      let status: number;
-      let text: string;
-      let resHeaders: Response['headers'];
-      try {
-        this.requests++;
-        const res = await request(target, { method: 'GET', headers, dispatcher: agent, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
-        status = res.statusCode;
-        resHeaders = res.headers;
-        text = await res.body.text();
-      } catch (err) {
-        if (attempt < this.retries) {
-          await sleep(this.backoff(attempt));
-          continue;
-        }
-        throw this.fail('UNREACHABLE', `Patchwork at ${this.url} is unreachable (${(err as { code?: string }).code ?? (err as Error).message}) after ${attempt + 1} attempts`, { method: 'GET', path }, err);
-      }
-      if (RETRY_STATUS.has(status) && attempt < this.retries) {
-        await sleep(this.retryAfter(resHeaders['retry-after']) ?? this.backoff(attempt));
-        continue;
-      }
-      const type = String(resHeaders['content-type'] ?? '');
-      if (status >= 200 && status < 300 && !type.includes('html')) return text;
-      if (status >= 200 && status < 300) throw this.fail('NOT_JSON', `GET ${path} answered with an HTML page instead of an mbox (an anti-bot wall or a proxy login?)`, { method: 'GET', path, status });
-      throw this.statusError('GET', path, status, resHeaders, undefined, text.slice(0, 200));
-    }
+    const { status, headers: resHeaders, text } = await this.exchange('GET', target.toString(), headers, null, { attempts: 0 });
+    const type = String(resHeaders['content-type'] ?? '');
+    if (status >= 200 && status < 300 && !type.includes('html')) return text;
+    if (status >= 200 && status < 300) throw this.fail('NOT_JSON', `GET ${path} answered with an HTML page instead of an mbox (an anti-bot wall or a proxy login?)`, { method: 'GET', path, status });
+    throw this.statusError('GET', path, status, resHeaders, undefined, text.slice(0, 200));
   }
 
   /** PATCH a patch and check that the server really took the change. */

@@ -31,7 +31,12 @@ const HTML_500 = '<!doctype html>\n<html lang="en">\n<head>\n  <title>Server Err
 
 interface Reply { status: number; body?: unknown; html?: string; headers?: Record<string, string>; allow?: string; text?: { body: string; contentType: string } }
 
-class HttpError { constructor(readonly reply: Reply) {} }
+/** A thrown answer: route handlers throw one to reply early, as Django views raise Http404. */
+class HttpError extends Error {
+  constructor(readonly reply: Reply) {
+    super(`HTTP ${reply.status}`);
+  }
+}
 
 const detail = (status: number, text: string): HttpError => new HttpError({ status, body: { detail: text } });
 
@@ -42,7 +47,7 @@ function encodeQuery(params: [string, string][]): string {
 }
 
 /** Naive UTC datetimes as Django parses them; 'tz' for an aware one (a 500 on SQLite). */
-function parseSince(value: string): string | 'tz' | undefined {
+function parseSince(value: string): string | undefined {
   const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(value);
   if (!m) return undefined;
   if (m[5]) return 'tz';
@@ -130,6 +135,8 @@ export class Sandbox {
       if (err instanceof HttpError) reply = err.reply;
       else {
         reply = { status: 500, html: HTML_500 };
+        // stderr, not stdout: a sandbox bug must show in the test log.
+        // eslint-disable-next-line no-console
         console.error(err);
       }
     }

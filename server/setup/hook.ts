@@ -10,7 +10,7 @@ import type { Notmuch } from '../notmuch/notmuch.js';
 export const MARKER = '# pwnm-sync: tag new patch mail (pwnm-sync hook install)';
 
 export async function hookFile(notmuch: Notmuch): Promise<string> {
-  let dir = '';
+  let dir: string;
   try {
     dir = (await notmuch.configGet('database.hook_dir')).trim();
   } catch {

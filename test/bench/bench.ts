@@ -78,7 +78,7 @@ async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ wallMs:
   const json = JSON.parse(r.stdout) as { projects: { httpRequests: number; errors: string[] }[]; notmuchCalls: number };
   const errors = json.projects.flatMap((p) => p.errors);
   if (errors.length) throw new Error(`pwnm-sync errors: ${errors.join('; ')}`);
-  return { wallMs, rssMb: stats ? JSON.parse(stats[1]!).maxRssKb / 1024 : NaN, json };
+  return { wallMs, rssMb: stats ? (JSON.parse(stats[1]!) as { maxRssKb: number }).maxRssKb / 1024 : NaN, json };
 }
 
 async function benchSize(n: number): Promise<{ rows: Row[]; ratio: number; binds: string }> {
@@ -101,7 +101,8 @@ async function benchSize(n: number): Promise<{ rows: Row[]; ratio: number; binds
   // Floor 1: every page, same per_page and concurrency, nothing done with them.
   let mark = sandbox.requests;
   let t0 = performance.now();
-  const client = new PatchworkClient({ instance: 'sandbox', url: sandbox.url, concurrency, apiVersion: '1.3' });
+  const client = new PatchworkClient({ instance: 'sandbox', url: sandbox.url, concurrency });
+  client.apiVersion = '1.3';
   await client.eachPage('patches', { project: project.id, order: 'id' }, () => undefined);
   await client.close();
   const fetchFloor = performance.now() - t0;

@@ -20,7 +20,7 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 export async function benchReal(n: number, concurrency: number): Promise<{ rows: Row[]; setup: string }> {
   const pw = await realPatchwork();
   if (!pw) throw new Error('the real Patchwork cannot run here (see the line above)');
-  let cleanup = async (): Promise<void> => undefined;
+  let cleanup = (): Promise<void> => Promise.resolve();
   const requests = (): number => pw.log().split('\n').filter((l) => /"(GET|PATCH|POST|PUT) \/api\//.test(l) && l.includes('pwnm-sync/')).length;
   try {
     let t0 = performance.now();
@@ -35,7 +35,8 @@ export async function benchReal(n: number, concurrency: number): Promise<{ rows:
 
     // Floor 1: every page of the project's patches, nothing done with them.
     t0 = performance.now();
-    const client = new PatchworkClient({ instance: 'real', url: pw.url, concurrency, apiVersion: '1.3' });
+    const client = new PatchworkClient({ instance: 'real', url: pw.url, concurrency });
+    client.apiVersion = '1.3';
     let pages = 0;
     await client.eachPage('patches', { project: t.projectId, order: 'id' }, () => void pages++);
     await client.close();

@@ -103,7 +103,7 @@ describe('apply', function () {
     expect(await git('rev-parse', 'HEAD')).to.equal(base);
     await git('checkout', '--', '.');
 
-    r = await cli('--series', scenario.conflict[0]!);
+    await cli('--series', scenario.conflict[0]!);
     expect(inAm()).to.equal(true);
     r = await cli(scenario.single);
     expect(r.exitCode).to.equal(1);

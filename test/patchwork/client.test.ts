@@ -69,6 +69,17 @@ describe('Patchwork client', function () {
     const items = await c.get<PwPatch[]>('patches', { project: projectId });
     expect(items).to.have.length(30);
     expect(Date.now() - started).to.be.at.least(900);
+    // Every request counts, the ones undici's retry interceptor resends too: discovery, 503, 503, 429, 200.
+    expect(c.requests).to.equal(5);
+    await c.close();
+  });
+
+  it('sends a PATCH once: a 503 may hide a change that was applied, so it is not resent', async () => {
+    sandbox.faults.push({ method: 'PATCH', times: 1, status: 503, body: '{"detail":"busy"}' });
+    const c = client();
+    const err = await failure(c.updatePatch(1, { state: 'accepted' }, 'skiboot'));
+    expect(err.message).to.equal('sandbox: PATCH /api/1.3/patches/1/ answered 503 (busy)');
+    expect(sandbox.log.filter((r) => r.method === 'PATCH')).to.have.length(1);
     await c.close();
   });
 

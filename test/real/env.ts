@@ -134,8 +134,9 @@ export async function makeRealEnv(pw: RealPatchwork, options: { patches?: number
     async retag(msgid, add, remove) {
       await notmuch.tag([{ msgid: notmuchMessageId(`<${msgid}>`), add, remove }]);
     },
-    async cleanup() {
+    cleanup() {
       rmSync(dir, { recursive: true, force: true });
+      return Promise.resolve();
     },
   };
   self.writeConfig({ who: options.who ?? 'maint' });

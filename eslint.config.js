@@ -1,0 +1,47 @@
+// ESLint over server/ and test/ (`npm run lint`, part of `npm test`):
+// typescript-eslint's recommended and type-checked rules, minus the few that
+// fight this code base (each turned off below says why), plus the house rule
+// that tsc cannot check: stdout belongs to JSON-RPC in `serve`.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const stdoutWrite = {
+  selector: "CallExpression[callee.object.object.name='process'][callee.object.property.name='stdout'][callee.property.name='write']",
+  message: 'stdout carries JSON-RPC in `serve`: print only from server/cli.ts; log to stderr or through the connection',
+};
+
+export default tseslint.config(
+  { ignores: ['build/', 'dist/', 'node_modules/', 'contrib/', 'elisp/', 'eslint.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    files: ['server/**/*.ts', 'test/**/*.ts'],
+    languageOptions: {
+      parserOptions: { project: './tsconfig.test.json', tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // The house rule: no stdout writes outside the CLI front end.
+      'no-console': 'error',
+      'no-restricted-syntax': ['error', stdoutWrite],
+      // The code writes `m[1]!` and `list[0]!` where an index may miss, as if
+      // noUncheckedIndexedAccess were on; stripping ~350 of them would remove
+      // that signal for the reader and for a later switch to that option.
+      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
+      // A failure caught earlier (`unknown`, as TypeScript types catch
+      // clauses) and rethrown later is still the original error object.
+      '@typescript-eslint/only-throw-error': ['error', { allowThrowingUnknown: true }],
+    },
+  },
+  {
+    // TEMPORARY (issue 16, branch infra): files the `sync` helper restructures
+    // at the same time; their findings are listed in the infra report and
+    // fixed by the lead after the merge. Revert this commit then.
+    ignores: ['server/sync/engine.ts', 'server/sync/tag-writer.ts'],
+  },
+  {
+    // The CLI front end prints its results; the sandbox demo is a CLI command
+    // of its own; tests print what they measure (bench) or debug output.
+    files: ['server/cli.ts', 'server/sandbox/demo.ts', 'test/**/*.ts'],
+    rules: { 'no-console': 'off', 'no-restricted-syntax': 'off' },
+  },
+);
