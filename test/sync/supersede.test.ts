@@ -12,7 +12,7 @@ describe('supersede_older_series', function () {
   afterEach(async () => t && (await t.cleanup()));
 
   /** v1 of a six-patch series, one patch in each of six states, synced; returns its patch ids by state. */
-  function seriesV1(): Record<string, number> {
+  async function seriesV1(): Promise<Record<string, number>> {
     const data = t.sandbox.data;
     const dev = data.addPerson('Dev Eloper', 'dev@example.org');
     const v1 = data.addSeries({ project: t.project.id, name: '[1/6] core: faster boot', version: 1, date: '2026-10-31T12:00:00', total: 6, submitter: dev.id, cover: null });
@@ -37,7 +37,7 @@ describe('supersede_older_series', function () {
   it('marks the undecided patches of the older version superseded, and leaves accepted and rejected ones alone', async () => {
     t = await makeEnv({ patches: 1 });
     t.writeConfig('', 'supersede_older_series = true');
-    const ids = seriesV1();
+    const ids = await seriesV1();
     const s = t.session();
     await sync(s);
     seriesV2();
@@ -54,7 +54,7 @@ describe('supersede_older_series', function () {
   it('read-only: sends no write request, reports what it would do', async () => {
     t = await makeEnv({ patches: 1, token: 'none' });
     t.writeConfig('', 'supersede_older_series = true');
-    const ids = seriesV1();
+    const ids = await seriesV1();
     const s = t.session();
     await sync(s);
     seriesV2();
