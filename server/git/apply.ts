@@ -7,7 +7,7 @@ import { notmuchMessageId } from '../notmuch/encoding.js';
 import type { PwPatch } from '../patchwork/types.js';
 import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
-import { toRemote } from '../sync/engine.js';
+import { toRemote } from '../patchwork/remote.js';
 import { findPatches, pushState, type SetStateResult } from '../sync/set-state.js';
 import { mapLimit } from '../util.js';
 

@@ -4,7 +4,7 @@ import type { PwPatch } from '../patchwork/types.js';
 import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
 import { slugify } from '../patchwork/client.js';
-import { toRemote } from './engine.js';
+import { toRemote } from '../patchwork/remote.js';
 import { mapLimit } from '../util.js';
 import { derivedTags } from './local.js';
 
