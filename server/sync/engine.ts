@@ -12,7 +12,7 @@ import { mapLimit, naiveUtc } from '../util.js';
 import { applyChange, derivedTags, readTags, retagChange, suffixMap, type Extras } from './local.js';
 import { crashPoint } from './crash.js';
 import { SyncLock } from './lock.js';
-import { plan, type Conflict } from './planner.js';
+import { plan, type Action, type Conflict } from './planner.js';
 import { TagWriter } from './tag-writer.js';
 
 // One sync. Per project, the remote side is read one of three ways:
@@ -151,6 +151,8 @@ export async function sync(session: Session, options: SyncOptions = {}): Promise
 
 /** A change to send: a new state, a new archived flag, or both. */
 interface Push { msgid: string; patchId: number; state?: string; archived?: boolean; remote: string; conflict?: Conflict }
+
+const readOnlyReason = (instance: string): string => `read-only: no token for ${instance}; the change waits until one is configured`;
 
 const describePush = (p: Pick<Push, 'state' | 'archived'>): string => [p.state, p.archived === undefined ? undefined : p.archived ? 'archived' : 'not archived'].filter(Boolean).join(', ');
 
@@ -434,7 +436,7 @@ class ProjectSync {
   /** Plan one message against a known server state; unknown local tags are looked up later. */
   private decide(msgid: string, patchId: number, remote: string, lookup = true): void {
     const { store, scheme } = this.session;
-    const { summary, inst, project } = this;
+    const { inst, project } = this;
     if (!this.suffixes.has(remote)) this.suffixes.set(remote, remote);
     const tags = this.local.get(msgid);
     if (!tags && lookup) {
@@ -442,78 +444,59 @@ class ProjectSync {
       return;
     }
     this.handled.add(msgid);
-    // A message a focused push claimed while this sync runs is that push's business.
-    if (!this.options.messageIds && this.session.claimed.has(msgid)) return;
     const stored = store.patch(inst.name, project, msgid);
     const view = tags ? readTags(scheme, project, tags, this.suffixes) : undefined;
-    const canPush = Boolean(this.client?.canWrite) || Boolean(this.options.localOnly);
-    const p = plan({
-      remote,
-      baseline: stored?.baseline ?? null,
+    const action = plan({
+      remote: { state: remote, archived: Boolean(stored?.archived) },
+      agreed: { state: stored?.baseline ?? null, archived: stored?.archived_base === null || stored?.archived_base === undefined ? null : Boolean(stored.archived_base) },
       journal: stored?.journal ?? null,
-      local: view?.states,
-      missingBaseTags: view?.missingBaseTags ?? false,
+      local: view && { states: view.states, missingBaseTags: view.missingBaseTags, archived: tags!.includes(scheme.archived(project)) },
       prefer: this.prefer,
-      canPush,
+      access: this.options.localOnly ? 'local-only' : this.client?.canWrite ? 'write' : 'read-only',
+      // Without a stored row (a dry run's new patch) there is no flag to follow yet.
+      archivedFamily: this.session.config.tags.archived && stored !== undefined,
+      claimed: !this.options.messageIds && this.session.claimed.has(msgid),
     });
-    const archived = this.planArchived(stored, tags);
-    const queue = (what: Pick<Push, 'state' | 'archived'>, reason: string): void => {
-      const label = describePush(what);
-      this.report('queued', summary.queued, { msgid, patchId, local: label, remote, reason });
-      if (!this.dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'push', state: label, reason });
-    };
-    switch (p.kind) {
+    this.act({ msgid, patchId, remote }, action, tags ?? [], stored);
+  }
+
+  /** Carry out one planned action: report, record, queue a push, or queue a retag. */
+  private act(msg: { msgid: string; patchId: number; remote: string }, action: Action, tags: readonly string[], stored: PatchRow | undefined): void {
+    const { store } = this.session;
+    const { summary, inst, project } = this;
+    const { msgid, patchId, remote } = msg;
+    switch (action.kind) {
+      case 'skip': return;
       case 'missing': summary.missingLocally++; return;
       case 'ambiguous': {
-        const reason = `tags name several new states (${p.states.join(', ')}); keep one of them`;
+        const reason = `tags name several new states (${action.states.join(', ')}); keep one of them`;
         this.report('ambiguous', summary.ambiguous, { msgid, patchId, remote, reason });
         if (!this.dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'ambiguous', state: null, reason });
         return;
       }
-      case 'blocked':
-        return queue({ state: p.state }, `read-only: no token for ${inst.name}; the change waits until one is configured`);
+      case 'queue': {
+        const label = describePush(action.change);
+        const reason = action.why === 'local-only' ? 'recorded by a local-only run; the next sync pushes it' : readOnlyReason(inst.name);
+        this.report('queued', summary.queued, { msgid, patchId, local: label, remote, reason });
+        if (!this.dryRun) store.putPending({ instance: inst.name, project, msgid, kind: 'push', state: label, reason });
+        return;
+      }
       case 'push':
-      case 'none':
+        this.pushes.push({ ...msg, ...action.change, ...(action.conflict ? { conflict: action.conflict } : {}) });
+        return;
       case 'retag': {
-        const push: Push = { msgid, patchId, remote, ...(p.kind === 'push' ? { state: p.state } : {}), ...(archived.push !== undefined ? { archived: archived.push } : {}), ...(p.kind === 'push' && p.conflict ? { conflict: p.conflict } : {}) };
-        if (push.state !== undefined || push.archived !== undefined) {
-          if (this.options.localOnly) return queue(push, 'recorded by a local-only run; the next sync pushes it');
-          if (!this.client?.canWrite) return queue(push, `read-only: no token for ${inst.name}; the change waits until one is configured`);
-          this.pushes.push(push);
-          if (p.kind === 'push') return;
-        }
-        if (p.kind === 'retag' && p.conflict) this.report('conflict', summary.conflicts, { msgid, patchId, local: p.conflict.local, remote: p.conflict.remote, reason: `changed on both sides; kept Patchwork's ${p.conflict.remote}` });
-        const state = p.kind === 'retag' ? p.state : remote;
-        // Nothing planned for the state can still leave a check, delegate or archived tag to fix.
-        // An archived flag on its way to Patchwork is left alone until the push confirms it.
-        const archivedTarget = archived.push !== undefined ? undefined : archived.target;
-        this.retag(msgid, tags!, state, {
+        if (action.push) this.pushes.push({ ...msg, ...action.push });
+        const { conflict } = action;
+        if (conflict) this.report('conflict', summary.conflicts, { msgid, patchId, local: conflict.local, remote: conflict.remote, reason: `changed on both sides; kept Patchwork's ${conflict.remote}` });
+        this.retag(msgid, tags, action.state, {
           stored,
-          ...(p.kind === 'retag' && p.conflict ? { conflict: `local ${p.conflict.local}, Patchwork ${p.conflict.remote}; kept Patchwork's` } : {}),
-          ...(archivedTarget !== undefined ? { archived: archivedTarget } : {}),
-          quiet: p.kind === 'none',
+          ...(conflict ? { conflict: `local ${conflict.local}, Patchwork ${conflict.remote}; kept Patchwork's` } : {}),
+          ...(action.archived !== undefined ? { archived: action.archived } : {}),
+          quiet: action.quiet,
         });
         return;
       }
     }
-  }
-
-  /** The archived flag, planned like a state with two values; target undefined when that family is off. */
-  private planArchived(stored: PatchRow | undefined, tags: readonly string[] | undefined): { target?: boolean; push?: boolean } {
-    if (!this.session.config.tags.archived || !stored || !tags) return {};
-    const word = (b: boolean): string => (b ? 'archived' : 'active');
-    const local = tags.includes(this.session.scheme.archived(this.project));
-    const a = plan({
-      remote: word(Boolean(stored.archived)),
-      baseline: stored.archived_base === null ? null : word(Boolean(stored.archived_base)),
-      journal: null,
-      local: [word(local)],
-      missingBaseTags: false,
-      prefer: this.prefer,
-      canPush: true, // whether it can go out is decided with the state's push
-    });
-    if (a.kind === 'push') return { target: local, push: local };
-    return { target: a.kind === 'retag' ? a.state === 'archived' : Boolean(stored.archived) };
   }
 
   /** Derived tags (checks, delegation) for a stored patch. */
