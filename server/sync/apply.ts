@@ -54,10 +54,10 @@ function act(run: ProjectRun, msg: Unseen, action: Action, tags: readonly string
       run.queue({ ...msg, ...action.change }, action.why === 'local-only' ? 'recorded by a local-only run; the next sync pushes it' : readOnlyReason(inst.name));
       return;
     case 'push':
-      run.pushes.push({ ...msg, ...action.change, ...(action.conflict ? { conflict: action.conflict } : {}) });
+      run.pushes.push({ ...msg, ...action.change, ...(action.conflict ? { conflict: action.conflict } : {}), row: stored });
       return;
     case 'retag': {
-      if (action.push) run.pushes.push({ ...msg, ...action.push });
+      if (action.push) run.pushes.push({ ...msg, ...action.push, row: stored });
       const { conflict } = action;
       if (conflict) run.report('conflict', summary.conflicts, { msgid, patchId, local: conflict.local, remote: conflict.remote, reason: `changed on both sides; kept Patchwork's ${conflict.remote}` });
       retag(run, msgid, tags, action.state, {

@@ -55,7 +55,7 @@ async function pushOne(run: ProjectRun, push: Push, auth: { failed?: string }): 
       const reason = err.code === 'FORBIDDEN' ? `not a maintainer of ${project} on ${inst.name}` : errorMessage(err);
       run.report('refused', summary.refused, { msgid: push.msgid, patchId: push.patchId, local: label, remote: push.remote, reason });
       store.putPending({ instance: inst.name, project, msgid: push.msgid, kind: 'refused', state: label, reason });
-      retagOutcome(run, { msgid: push.msgid }, push.remote);
+      retagOutcome(run, { msgid: push.msgid, row: push.row }, push.remote);
     } else if (err instanceof PwnmError && err.code === 'AUTH') {
       auth.failed = err.message;
       summary.errors.push(err.message);
@@ -68,9 +68,13 @@ async function pushOne(run: ProjectRun, push: Push, auth: { failed?: string }): 
   }
 }
 
-/** Retag after a push went through or was refused: the stored row now says what Patchwork has. */
-function retagOutcome(run: ProjectRun, push: Pick<Push, 'msgid' | 'archived'>, state: string, conflict?: string): void {
-  const stored = run.session.store.patch(run.inst.name, run.project, push.msgid);
+/**
+ * Retag after a push went through or was refused: to `state` and the
+ * archived flag Patchwork now has (the pushed one, else the planned row's),
+ * with the planned row's checks and delegate.
+ */
+function retagOutcome(run: ProjectRun, push: Pick<Push, 'msgid' | 'archived' | 'row'>, state: string, conflict?: string): void {
+  const stored = push.row;
   const archived = run.session.config.tags.archived ? push.archived ?? Boolean(stored?.archived) : undefined;
   const tags = run.local.get(push.msgid) ?? [];
   retag(run, push.msgid, tags, state, { stored, ...(conflict ? { conflict } : {}), ...(archived !== undefined ? { archived } : {}) });

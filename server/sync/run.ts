@@ -3,6 +3,7 @@ import { PwnmError } from '../errors.js';
 import type { Revision } from '../notmuch/notmuch.js';
 import type { PatchworkClient } from '../patchwork/client.js';
 import type { Session } from '../session.js';
+import type { PatchRow } from '../store/store.js';
 import type { Conflict } from './planner.js';
 import { TagWriter } from './tag-writer.js';
 import type { MessageEvent, ProjectSummary, Progress, Report, SyncOptions } from './types.js';
@@ -11,7 +12,11 @@ import type { MessageEvent, ProjectSummary, Progress, Report, SyncOptions } from
 // it has read, the pushes it has planned and the summary it builds.
 
 /** A change to send: a new state, a new archived flag, or both. */
-export interface Push { msgid: string; patchId: number; state?: string; archived?: boolean; remote: string; conflict?: Conflict }
+export interface Push {
+  msgid: string; patchId: number; state?: string; archived?: boolean; remote: string; conflict?: Conflict;
+  /** The stored row the push was planned from: its checks and delegate are retagged with the outcome. */
+  row?: PatchRow | undefined;
+}
 
 /** A patch whose mail was not among the tags read yet. */
 export interface Unseen { msgid: string; patchId: number; remote: string }
@@ -85,7 +90,7 @@ export class ProjectRun {
   }
 
   /** Record a change that waits: reported, and kept in the store's pending list. */
-  queue(push: Omit<Push, 'conflict'>, reason: string, attempts?: number): void {
+  queue(push: Omit<Push, 'conflict' | 'row'>, reason: string, attempts?: number): void {
     const label = describePush(push);
     this.report('queued', this.summary.queued, { msgid: push.msgid, patchId: push.patchId, local: label, remote: push.remote, reason });
     if (!this.dryRun) this.session.store.putPending({ instance: this.inst.name, project: this.project, msgid: push.msgid, kind: 'push', state: label, reason, ...(attempts ? { attempts } : {}) });

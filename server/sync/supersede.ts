@@ -27,7 +27,7 @@ export function supersede(run: ProjectRun, newRows: readonly RemotePatch[]): voi
         continue;
       }
       run.summary.notes.push(what);
-      run.pushes.push({ msgid: old.msgid, patchId: old.patch_id, state: 'superseded', remote: old.remote });
+      run.pushes.push({ msgid: old.msgid, patchId: old.patch_id, state: 'superseded', remote: old.remote, row: old });
     }
   }
 }
