@@ -4,7 +4,7 @@ import { apiAtLeast, FILTERS_SINCE } from '../patchwork/api-version.js';
 import type { PwPatch } from '../patchwork/types.js';
 import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
-import { toRemote } from '../sync/engine.js';
+import { toRemote } from '../patchwork/remote.js';
 
 // Finding patches by Message-ID or diff hash: the state database first,
 // else Patchwork's list filters, which only servers with API 1.2 or newer

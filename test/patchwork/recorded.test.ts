@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PatchworkClient } from '../../server/patchwork/client.js';
 import { readEvents, WATCHED } from '../../server/patchwork/events.js';
 import type { PwEvent, PwPatch } from '../../server/patchwork/types.js';
-import { toRemote } from '../../server/sync/engine.js';
+import { toRemote } from '../../server/patchwork/remote.js';
 import { RECORDINGS } from '../helpers.js';
 
 // The recorded real Patchwork 3.1.3 answers, byte for byte (status line,

@@ -1,0 +1,223 @@
+import { PwnmError } from '../errors.js';
+import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
+import { newestEvent, readEvents, type EventMark } from '../patchwork/events.js';
+import { toRemote } from '../patchwork/remote.js';
+import type { PwEvent, PwPatch } from '../patchwork/types.js';
+import type { ProjectRow, RemotePatch, SyncMark } from '../store/store.js';
+import { mapLimit, naiveUtc } from '../util.js';
+import { decide } from './apply.js';
+import { checkCancel, type ProjectRun } from './run.js';
+import { newSeriesVersions, supersede } from './supersede.js';
+import type { RemoteMode } from './types.js';
+
+// Read both sides of one project and feed what arrives to the planner:
+//   full:   every patch since the oldest mail of the list (first sync, --full, full_every);
+//   events: Patchwork's event log since the last sync (every other sync);
+//   window: patches mailed since the last sync (servers without events).
+// The local side is one dump of the project's mail (full) or of what
+// changed since notmuch's last revision (lastmod). Pages are stored and
+// planned as they arrive; tags go out in batches while fetching goes on.
+
+/** A window sync re-reads this far back, for mail that took a while to arrive. */
+const WINDOW_MARGIN_MS = 2 * 86_400_000;
+const DAY_MS = 86_400_000;
+/** Up to this many patches to re-read after events are fetched one by one; more, as one list. */
+const REFETCH_ONE_BY_ONE = 8;
+
+/** The client and the project's row; the API version and project id come from the store when known. */
+export async function connect(run: ProjectRun, cachedOnly = false): Promise<ProjectRow | undefined> {
+  const { store } = run.session;
+  const client = (run.client = await run.session.client(run.inst));
+  run.requestsBefore = client.requests;
+  const row = store.project(run.inst.name, run.project);
+  if (cachedOnly && !row) return undefined;
+  if (row?.api_version && !run.options.full) {
+    client.apiVersion ??= row.api_version;
+    return row;
+  }
+  const version = await client.discover();
+  const found = await client.project(run.project);
+  const fresh = { instance: run.inst.name, link_name: run.project, project_id: found.id, list_email: found.list_email || null, api_version: version };
+  if (!run.dryRun) store.putProject(fresh);
+  return store.project(run.inst.name, run.project) ?? { ...fresh, full_sync_at: null, event_mark: null, event_ids: null, has_events: null, nm_uuid: null, nm_lastmod: null, synced_at: null };
+}
+
+function chooseMode(run: ProjectRun, row: ProjectRow | undefined): RemoteMode {
+  if (run.options.localOnly || run.options.messageIds) return 'none';
+  if (run.options.full || !row?.synced_at) return 'full';
+  const fullEvery = run.session.config.fullEvery;
+  if (fullEvery > 0 && (!row.full_sync_at || Date.now() - Date.parse(row.full_sync_at) > fullEvery * DAY_MS)) return 'full';
+  return row.has_events === 0 ? 'window' : 'events';
+}
+
+/** The notmuch query for the project's mail: its tag, or its list's address. */
+function listQuery(run: ProjectRun, row: ProjectRow | undefined): string | undefined {
+  const list = run.configuredList ?? row?.list_email ?? undefined;
+  return list ? `to:"${list.replace(/"/g, '""')}"` : undefined;
+}
+
+/** Reads the local side into `run.local`. */
+async function readLocal(run: ProjectRun, row: ProjectRow | undefined, mode: RemoteMode): Promise<void> {
+  const { session, summary } = run;
+  const revision = run.changes.revision;
+  const lastmodUsable = row?.nm_uuid === revision.uuid && row.nm_lastmod !== null && mode !== 'full';
+  summary.local = lastmodUsable ? 'lastmod' : 'full';
+  if (row?.nm_uuid && row.nm_uuid !== revision.uuid) summary.notes.push('the notmuch database was rebuilt (new UUID); read all its patch mail again');
+  if (run.options.messageIds) {
+    const ids = run.options.messageIds.map(notmuchMessageId);
+    run.local = ids.length ? await session.notmuch.dump(ids.map(idQuery).join(' or ')) : new Map();
+    return;
+  }
+  const query = listQuery(run, row);
+  const projectTag = session.scheme.project(run.project);
+  run.local = lastmodUsable
+    ? new Map(await run.changes.since(row.nm_lastmod!))
+    : await session.notmuch.dump(query ? `tag:${projectTag} or ${query}` : `tag:${projectTag}`);
+}
+
+/** Reads both sides and plans what arrives; returns the mark to store when all went through. */
+export async function readBothSides(run: ProjectRun, row: ProjectRow | undefined): Promise<SyncMark | undefined> {
+  const mode = (run.summary.mode = chooseMode(run, row));
+  await readLocal(run, row, mode);
+  if (run.options.messageIds) return undefined;
+  if (mode === 'none') return row ? markFor(run, { date: row.event_mark, ids: JSON.parse(row.event_ids ?? '[]') as number[] }, row.has_events) : undefined;
+  if (mode === 'events') return eventsSync(run, row!);
+  if (mode === 'window') return windowSync(run, row!);
+  return fullSync(run, row!);
+}
+
+async function eventsSync(run: ProjectRun, row: ProjectRow): Promise<SyncMark> {
+  const mark: EventMark = { date: row.event_mark, ids: JSON.parse(row.event_ids ?? '[]') as number[] };
+  let read;
+  try {
+    read = await readEvents(run.client!, row.project_id, mark);
+  } catch (err) {
+    if (!(err instanceof PwnmError && err.code === 'NOT_FOUND')) throw err;
+    run.summary.notes.push(`${run.inst.name} has no events API: state changes of patches mailed before the last sync are seen only by --full`);
+    return windowSync(run, row);
+  }
+  run.summary.eventsRead = read.read;
+  await applyEvents(run, read.events);
+  return markFor(run, read.next, 1);
+}
+
+async function fullSync(run: ProjectRun, row: ProjectRow): Promise<SyncMark> {
+  // Take the event mark first, so that what changes while we list is seen next time.
+  let mark: EventMark = { date: null, ids: [] };
+  let hasEvents = 1;
+  try {
+    mark = await newestEvent(run.client!, row.project_id);
+  } catch (err) {
+    if (!(err instanceof PwnmError && err.code === 'NOT_FOUND')) throw err;
+    hasEvents = 0;
+  }
+  const epoch = run.options.epoch ?? run.inst.epoch;
+  const query = listQuery(run, row);
+  let since: string | undefined;
+  if (epoch) since = `${epoch}T00:00:00`;
+  else if (query) {
+    // Only patches whose mail can be here: since the oldest mail of the list (a day earlier, for time zones).
+    const oldest = await run.session.notmuch.oldest(`${query} or tag:${run.session.scheme.project(run.project)}`);
+    if (oldest) since = naiveUtc(new Date(oldest.getTime() - DAY_MS));
+  }
+  await listPatches(run, row.project_id, since);
+  return { ...markFor(run, mark, hasEvents), full_sync_at: new Date().toISOString() };
+}
+
+async function windowSync(run: ProjectRun, row: ProjectRow): Promise<SyncMark> {
+  run.summary.mode = 'window';
+  const last = row.synced_at ? Date.parse(row.synced_at) : Date.now();
+  await listPatches(run, row.project_id, naiveUtc(new Date(last - WINDOW_MARGIN_MS)));
+  return markFor(run, { date: null, ids: [] }, 0);
+}
+
+function markFor(run: ProjectRun, mark: EventMark, hasEvents: number | null): SyncMark {
+  const { revision } = run.changes;
+  return {
+    event_mark: mark.date, event_ids: JSON.stringify(mark.ids), has_events: hasEvents,
+    nm_uuid: revision.uuid, nm_lastmod: revision.lastmod, synced_at: new Date().toISOString(),
+  };
+}
+
+/** Stream the project's patch list through the planner, page by page. */
+async function listPatches(run: ProjectRun, projectId: number, since: string | undefined): Promise<void> {
+  run.summary.since = since ?? null;
+  let pages = 0;
+  await run.client!.eachPage<PwPatch>('patches', { project: projectId, since, order: 'id' }, async (items) => {
+    checkCancel(run.options.signal);
+    storeAndPlan(run, items);
+    run.progress('fetch', ++pages, 0, `${run.project}: ${run.summary.fetched} patches read`);
+    await run.writer.room();
+  });
+}
+
+/** What a batch of events says: new states, new delegates, and patches to read whole. */
+interface EventFacts {
+  states: Map<number, Omit<RemotePatch, 'archived'>>;
+  delegates: Map<number, { msgid: string; username: string | null }>;
+  /** Patch id to its mail date. */
+  refetch: Map<number, string>;
+}
+
+function readFacts(events: readonly PwEvent[]): EventFacts {
+  const facts: EventFacts = { states: new Map(), delegates: new Map(), refetch: new Map() };
+  for (const e of events) {
+    const patch = e.payload.patch;
+    if (!patch) continue;
+    if (e.category === 'patch-created' || e.category === 'check-created') facts.refetch.set(patch.id, patch.date ?? '');
+    if (e.category === 'patch-state-changed' && e.payload.current_state) {
+      facts.states.set(patch.id, { msgid: notmuchMessageId(patch.msgid), patch_id: patch.id, remote: e.payload.current_state, date: patch.date ?? null, name: patch.name ?? null, web_url: patch.web_url ?? null, mbox: null });
+    }
+    if (e.category === 'patch-delegated') facts.delegates.set(patch.id, { msgid: notmuchMessageId(patch.msgid), username: e.payload.current_delegate?.username ?? null });
+  }
+  return facts;
+}
+
+/**
+ * Apply events: states from state changes, delegates from delegations,
+ * and the whole patch where the events cannot tell (new patches' state,
+ * series and checks; a new check's effect on the combined check).
+ */
+async function applyEvents(run: ProjectRun, events: readonly PwEvent[]): Promise<void> {
+  const { store } = run.session;
+  const { states, delegates, refetch } = readFacts(events);
+  const rows = [...states.values()];
+  run.inTransaction(() => {
+    if (!run.dryRun) store.upsertStates(run.inst.name, run.project, rows);
+    for (const [id, d] of delegates) if (!run.dryRun) store.setDelegate(run.inst.name, run.project, id, d.username);
+    for (const r of rows) if (!refetch.has(r.patch_id)) decide(run, { msgid: r.msgid, patchId: r.patch_id, remote: r.remote });
+    for (const [id, d] of delegates) {
+      const stored = store.patch(run.inst.name, run.project, d.msgid);
+      if (stored && !states.has(id) && !refetch.has(id)) decide(run, { msgid: d.msgid, patchId: id, remote: stored.remote });
+    }
+  });
+  if (refetch.size > 0) await refetchPatches(run, refetch);
+}
+
+/** Few: one GET each; many: one paged list from the oldest one's mail date. */
+async function refetchPatches(run: ProjectRun, refetch: Map<number, string>): Promise<void> {
+  const projectId = run.session.store.project(run.inst.name, run.project)?.project_id;
+  const ids = [...refetch.keys()];
+  if (ids.length <= REFETCH_ONE_BY_ONE || projectId === undefined) {
+    const patches = await mapLimit(ids, run.session.config.concurrency, (id) => run.client!.get<PwPatch>(`patches/${id}`).catch((err: unknown) => {
+      if (err instanceof PwnmError && err.code === 'NOT_FOUND') return undefined; // deleted since
+      throw err;
+    }));
+    storeAndPlan(run, patches.filter((p): p is PwPatch => p !== undefined));
+  } else {
+    const oldest = [...refetch.values()].filter(Boolean).sort()[0];
+    await listPatches(run, projectId, oldest ? naiveUtc(new Date(Date.parse(`${oldest.slice(0, 19)}Z`) - 60_000)) : undefined);
+  }
+}
+
+/** Store whole patches from Patchwork and plan each. */
+function storeAndPlan(run: ProjectRun, patches: readonly PwPatch[]): void {
+  const rows = patches.map(toRemote);
+  run.summary.fetched += rows.length;
+  run.inTransaction(() => {
+    const newSeries = newSeriesVersions(run, rows);
+    if (!run.dryRun) run.session.store.upsertPatches(run.inst.name, run.project, rows);
+    for (const r of rows) decide(run, { msgid: r.msgid, patchId: r.patch_id, remote: r.remote });
+    supersede(run, newSeries);
+  });
+}

@@ -1,0 +1,103 @@
+import type { InstanceConfig, Prefer } from '../config.js';
+import { PwnmError } from '../errors.js';
+import type { Revision } from '../notmuch/notmuch.js';
+import type { PatchworkClient } from '../patchwork/client.js';
+import type { Session } from '../session.js';
+import type { PatchRow } from '../store/store.js';
+import type { Conflict } from './planner.js';
+import { TagWriter } from './tag-writer.js';
+import type { MessageEvent, ProjectSummary, Progress, Report, SyncOptions } from './types.js';
+
+// What one project's sync carries from step to step: its inputs, the tags
+// it has read, the pushes it has planned and the summary it builds.
+
+/** A change to send: a new state, a new archived flag, or both. */
+export interface Push {
+  msgid: string; patchId: number; state?: string; archived?: boolean; remote: string; conflict?: Conflict;
+  /** The stored row the push was planned from: its checks and delegate are retagged with the outcome. */
+  row?: PatchRow | undefined;
+}
+
+/** A patch whose mail was not among the tags read yet. */
+export interface Unseen { msgid: string; patchId: number; remote: string }
+
+export const readOnlyReason = (instance: string): string => `read-only: no token for ${instance}; the change waits until one is configured`;
+
+export const describePush = (p: Pick<Push, 'state' | 'archived'>): string => [p.state, p.archived === undefined ? undefined : p.archived ? 'archived' : 'not archived'].filter(Boolean).join(', ');
+
+export function checkCancel(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new PwnmError('CANCELLED', 'sync cancelled; what was applied is kept, the rest waits for the next sync');
+}
+
+/** Messages whose tags changed since `lastmod`, read once and shared by the projects. */
+export class LocalChanges {
+  private cache = new Map<number, Promise<Map<string, string[]>>>();
+  constructor(private readonly session: Session, readonly revision: Revision) {}
+
+  since(lastmod: number): Promise<Map<string, string[]>> {
+    if (lastmod >= this.revision.lastmod) return Promise.resolve(new Map());
+    let read = this.cache.get(lastmod);
+    if (!read) {
+      read = this.session.notmuch.dump(`lastmod:${lastmod + 1}..`);
+      this.cache.set(lastmod, read);
+    }
+    return read;
+  }
+}
+
+export class ProjectRun {
+  readonly summary: ProjectSummary;
+  readonly dryRun: boolean;
+  readonly prefer: Prefer;
+  readonly writer: TagWriter;
+  client: PatchworkClient | undefined;
+  requestsBefore = 0;
+  /** Tags of the messages this run looked at, kept current as we retag. */
+  local = new Map<string, string[]>();
+  readonly handled = new Set<string>();
+  readonly unseen: Unseen[] = [];
+  readonly pushes: Push[] = [];
+  suffixes = new Map<string, string>();
+
+  constructor(
+    readonly session: Session,
+    readonly inst: InstanceConfig,
+    readonly project: string,
+    readonly configuredList: string | undefined,
+    readonly options: SyncOptions,
+    readonly changes: LocalChanges,
+  ) {
+    this.dryRun = Boolean(options.dryRun);
+    this.prefer = options.prefer ?? session.config.prefer;
+    this.summary = {
+      instance: inst.name, project, mode: 'full', local: 'full', since: null, fetched: 0, eventsRead: 0, retagged: 0, pushed: 0,
+      conflicts: [], ambiguous: [], refused: [], queued: [], missingLocally: 0, httpRequests: 0, notmuchCalls: 0, notes: [], errors: [],
+    };
+    this.writer = new TagWriter(session.notmuch, {
+      transaction: (fn) => session.store.transaction(fn),
+      onBatch: () => this.progress('tag', this.writer.applied, 0, `${project}: tagged ${this.writer.applied} messages`),
+      skip: (msgid) => !options.messageIds && session.claimed.has(msgid),
+    });
+  }
+
+  progress(phase: Progress['phase'], done: number, total: number, message: string): void {
+    this.options.onProgress?.({ phase, project: this.project, done, total, message });
+  }
+
+  report(kind: MessageEvent['kind'], list: Report[], report: Report): void {
+    list.push(report);
+    this.options.onMessage?.({ msgid: report.msgid, project: this.project, kind, ...(report.local ? { state: report.local } : {}), reason: report.reason });
+  }
+
+  /** Record a change that waits: reported, and kept in the store's pending list. */
+  queue(push: Omit<Push, 'conflict' | 'row'>, reason: string, attempts?: number): void {
+    const label = describePush(push);
+    this.report('queued', this.summary.queued, { msgid: push.msgid, patchId: push.patchId, local: label, remote: push.remote, reason });
+    if (!this.dryRun) this.session.store.putPending({ instance: this.inst.name, project: this.project, msgid: push.msgid, kind: 'push', state: label, reason, ...(attempts ? { attempts } : {}) });
+  }
+
+  inTransaction(fn: () => void): void {
+    if (this.dryRun) fn();
+    else this.session.store.transaction(fn);
+  }
+}
