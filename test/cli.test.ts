@@ -103,9 +103,9 @@ describe('pwnm-sync command line', function () {
       `  web       ${t.sandbox.url}/project/skiboot/patch/${msgidOf(t, id)}/`,
       '  pending   none',
     ]);
-    const json = JSON.parse((await run(['-c', t.configFile, 'info', msgidOf(t, id), '--json'])).stdout);
+    const json = JSON.parse((await run(['-c', t.configFile, 'info', msgidOf(t, id), '--json'])).stdout) as { patches: { checks: { context: string; state: string }[] }[] };
     expect(json.patches[0]).to.include({ project: 'skiboot', patchId: id, state: patch.state, archived: true, delegate: 'maint' });
-    expect(json.patches[0].checks.map((c: { context: string; state: string }) => `${c.context} ${c.state}`)).to.deep.equal(['ci-build success', 'lint warning']);
+    expect(json.patches[0]!.checks.map((c) => `${c.context} ${c.state}`)).to.deep.equal(['ci-build success', 'lint warning']);
 
     const unknown = await run(['-c', t.configFile, 'info', 'nobody@example.org']);
     expect(unknown.exitCode).to.equal(1);
@@ -122,7 +122,7 @@ describe('pwnm-sync command line', function () {
     const list = await run(['-c', t.configFile, 'pending']);
     expect(list.exitCode, list.stderr).to.equal(0);
     expect(list.stdout.split('\n')[0]).to.match(new RegExp(`^refused   skiboot ${msgid.replace(/[.+]/g, '\\$&')} accepted: not a maintainer of skiboot on sandbox \\(0 attempts, \\d{4}-`));
-    const items = JSON.parse((await run(['-c', t.configFile, 'pending', '--json'])).stdout).items;
+    const { items } = JSON.parse((await run(['-c', t.configFile, 'pending', '--json'])).stdout) as { items: { id: string }[] };
     expect(items).to.have.length(1);
     expect(items[0]).to.include({ kind: 'refused', project: 'skiboot', messageId: msgid, state: 'accepted' });
     expect((await run(['-c', t.configFile, 'info', msgid])).stdout).to.include('  pending   refused accepted: not a maintainer of skiboot on sandbox');
@@ -131,7 +131,7 @@ describe('pwnm-sync command line', function () {
     expect(dropped.exitCode, dropped.stderr).to.equal(0);
     expect(dropped.stdout).to.equal('dropped 1 pending item');
     expect((await run(['-c', t.configFile, 'pending'])).stdout).to.equal('nothing pending');
-    const again = await run(['-c', t.configFile, 'pending', '--drop', items[0].id]);
+    const again = await run(['-c', t.configFile, 'pending', '--drop', String(items[0]!.id)]);
     expect(again.exitCode).to.equal(1);
     expect(again.stdout).to.equal('dropped 0 pending items');
     expect((await run(['-c', t.configFile, 'pending', '--retry', '--drop', msgid])).exitCode).to.equal(2);

@@ -37,7 +37,7 @@ class RedactingWriter extends StreamMessageWriter {
 /** Register a request handler whose errors become JSON-RPC errors. */
 function register(state: ServerState, method: string, fn: Handler, overrides: ConfigOverrides, log: (line: string) => void): void {
   state.connection.onRequest(method, async (raw: unknown, token: CancellationToken) => {
-    const work = (async () => fn(state, raw, token, overrides))();
+    const work = Promise.resolve().then(() => fn(state, raw, token, overrides));
     if (!SESSIONLESS.has(method)) state.inFlight.add(work);
     try {
       return await work;

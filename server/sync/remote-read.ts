@@ -65,7 +65,7 @@ async function readLocal(run: ProjectRun, row: ProjectRow | undefined, mode: Rem
   if (row?.nm_uuid && row.nm_uuid !== revision.uuid) summary.notes.push('the notmuch database was rebuilt (new UUID); read all its patch mail again');
   if (run.options.messageIds) {
     const ids = run.options.messageIds.map(notmuchMessageId);
-    run.local = ids.length ? await session.notmuch.dump(ids.map(idQuery).join(' or ')) : new Map();
+    run.local = ids.length ? await session.notmuch.dump(ids.map(idQuery).join(' or ')) : new Map<string, string[]>();
     return;
   }
   const query = listQuery(run, row);

@@ -35,7 +35,7 @@ export class LocalChanges {
   constructor(private readonly session: Session, readonly revision: Revision) {}
 
   since(lastmod: number): Promise<Map<string, string[]>> {
-    if (lastmod >= this.revision.lastmod) return Promise.resolve(new Map());
+    if (lastmod >= this.revision.lastmod) return Promise.resolve(new Map<string, string[]>());
     let read = this.cache.get(lastmod);
     if (!read) {
       read = this.session.notmuch.dump(`lastmod:${lastmod + 1}..`);

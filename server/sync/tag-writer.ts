@@ -29,7 +29,7 @@ export class TagWriter {
   private queue: TagItem[] = [];
   private batchSize = 250;
   private running: Promise<void> | undefined;
-  private failure: unknown;
+  private failure: Error | undefined;
   private stopped = false;
   /** Producers waiting for the queue to shrink. */
   private waiters: (() => void)[] = [];
@@ -78,8 +78,8 @@ export class TagWriter {
 
   private kick(all: boolean): void {
     if (this.running || this.failure) return;
-    this.running = this.drain(all).catch((err) => {
-      this.failure = err;
+    this.running = this.drain(all).catch((err: unknown) => {
+      this.failure = err instanceof Error ? err : new Error(String(err));
       this.queue = [];
     }).finally(() => {
       this.running = undefined;
