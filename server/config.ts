@@ -260,53 +260,11 @@ export interface LoadResult { config: Config; warnings: string[] }
 
 export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): LoadResult {
   const warnings: string[] = [];
-  let file: string | undefined;
-  if (overrides.configFile) {
-    file = resolve(expandHome(overrides.configFile, env));
-    if (!existsSync(file)) throw new PwnmError('CONFIG', `${file}: no such config file; check the path given with -c`);
-  } else {
-    file = defaultConfigFiles(env).find((f) => existsSync(f));
-  }
+  const file = findConfigFile(overrides, env);
   const draft: Draft = file ? readFile(file, env) : { global: {}, instances: [] };
-
-  // Command-line flags speak of the one instance the original knew.
-  const cli = { where: 'command line' } as Draft['instances'][number];
-  if (overrides.url) cli.url = parseUrl(overrides.url, '--patchwork-url');
-  holdSecret(overrides.token);
-  holdSecret(env.PWNM_SYNC_TOKEN);
-  if (overrides.token) cli.token = overrides.token;
-  if (overrides.sync) cli.projects = parseSync(overrides.sync, '--sync');
-  if (overrides.epoch) cli.epoch = parseEpoch(overrides.epoch, '--epoch');
-  const hasCli = cli.url || cli.token || cli.projects || cli.epoch;
-  if (hasCli) {
-    const target = draft.instances.length === 0 ? undefined : draft.instances.length === 1 ? draft.instances[0] : draft.instances.find((i) => !i.name);
-    if (target) Object.assign(target, Object.fromEntries(Object.entries(cli).filter(([k]) => k !== 'where')));
-    else if (draft.instances.length > 1) throw new PwnmError('CONFIG', `${file}: the command line flags -p -t -s -e apply to the [Defaults] instance, and this file has several [instance] sections; give the values in the file instead`);
-    else draft.instances.push(cli);
-  }
-
-  const instances: InstanceConfig[] = draft.instances.map((d) => {
-    const url = d.url ?? DEFAULT_URL;
-    const inst: InstanceConfig = {
-      name: d.name ?? hostOf(url),
-      url,
-      projects: d.projects ?? [],
-      allowInsecureHttp: d.allowInsecureHttp ?? false,
-    };
-    if (d.token) inst.token = d.token;
-    if (d.tokenCommand) inst.tokenCommand = d.tokenCommand;
-    if (d.epoch) inst.epoch = d.epoch;
-    if (d.me) inst.me = d.me;
-    if (inst.projects.length === 0) {
-      throw new PwnmError('CONFIG', `${d.where}: instance ${inst.name} has no projects to sync; add sync = project=list@host`);
-    }
-    return inst;
-  });
-  for (const [name, settings] of draft.projects ?? []) {
-    const targets = instances.flatMap((i) => i.projects).filter((p) => p.linkName === name);
-    if (targets.length === 0) throw new PwnmError('CONFIG', `${settings.where}: [project ${name}] is not in any sync setting (configured: ${instances.flatMap((i) => i.projects.map((p) => p.linkName)).join(', ') || 'none'})`);
-    for (const p of targets) if (settings.repo) p.repo = settings.repo;
-  }
+  applyFlags(draft, file, overrides, env);
+  const instances = draft.instances.map(finishInstance);
+  applyProjectSettings(draft, instances);
   const names = new Set<string>();
   for (const inst of instances) {
     if (names.has(inst.name)) throw new PwnmError('CONFIG', `${file}: two instances are named ${inst.name}; give each [instance NAME] its own name`);
@@ -318,7 +276,63 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     const mode = statSync(file).mode;
     if (mode & 0o044) warnings.push(`${file} holds a Patchwork token and is readable by others; run chmod 600 ${file}`);
   }
+  return { config: finishConfig(draft, file, instances, overrides, env), warnings };
+}
 
+/** `-c FILE`, else the first default file that exists, else none. */
+function findConfigFile(overrides: ConfigOverrides, env: NodeJS.ProcessEnv): string | undefined {
+  if (!overrides.configFile) return defaultConfigFiles(env).find((f) => existsSync(f));
+  const file = resolve(expandHome(overrides.configFile, env));
+  if (!existsSync(file)) throw new PwnmError('CONFIG', `${file}: no such config file; check the path given with -c`);
+  return file;
+}
+
+/** Command-line flags speak of the one instance the original knew. */
+function applyFlags(draft: Draft, file: string | undefined, overrides: ConfigOverrides, env: NodeJS.ProcessEnv): void {
+  const cli = { where: 'command line' } as Draft['instances'][number];
+  if (overrides.url) cli.url = parseUrl(overrides.url, '--patchwork-url');
+  holdSecret(overrides.token);
+  holdSecret(env.PWNM_SYNC_TOKEN);
+  if (overrides.token) cli.token = overrides.token;
+  if (overrides.sync) cli.projects = parseSync(overrides.sync, '--sync');
+  if (overrides.epoch) cli.epoch = parseEpoch(overrides.epoch, '--epoch');
+  if (!(cli.url || cli.token || cli.projects || cli.epoch)) return;
+  const target = draft.instances.length === 0 ? undefined : draft.instances.length === 1 ? draft.instances[0] : draft.instances.find((i) => !i.name);
+  if (target) Object.assign(target, Object.fromEntries(Object.entries(cli).filter(([k]) => k !== 'where')));
+  else if (draft.instances.length > 1) throw new PwnmError('CONFIG', `${file}: the command line flags -p -t -s -e apply to the [Defaults] instance, and this file has several [instance] sections; give the values in the file instead`);
+  else draft.instances.push(cli);
+}
+
+/** An instance as read, with its defaults filled in. */
+function finishInstance(d: Draft['instances'][number]): InstanceConfig {
+  const url = d.url ?? DEFAULT_URL;
+  const inst: InstanceConfig = {
+    name: d.name ?? hostOf(url),
+    url,
+    projects: d.projects ?? [],
+    allowInsecureHttp: d.allowInsecureHttp ?? false,
+  };
+  if (d.token) inst.token = d.token;
+  if (d.tokenCommand) inst.tokenCommand = d.tokenCommand;
+  if (d.epoch) inst.epoch = d.epoch;
+  if (d.me) inst.me = d.me;
+  if (inst.projects.length === 0) {
+    throw new PwnmError('CONFIG', `${d.where}: instance ${inst.name} has no projects to sync; add sync = project=list@host`);
+  }
+  return inst;
+}
+
+/** `[project NAME]` sections, onto every synced project of that name. */
+function applyProjectSettings(draft: Draft, instances: readonly InstanceConfig[]): void {
+  for (const [name, settings] of draft.projects ?? []) {
+    const targets = instances.flatMap((i) => i.projects).filter((p) => p.linkName === name);
+    if (targets.length === 0) throw new PwnmError('CONFIG', `${settings.where}: [project ${name}] is not in any sync setting (configured: ${instances.flatMap((i) => i.projects.map((p) => p.linkName)).join(', ') || 'none'})`);
+    for (const p of targets) if (settings.repo) p.repo = settings.repo;
+  }
+}
+
+/** The global settings with their defaults, flags over the file. */
+function finishConfig(draft: Draft, file: string | undefined, instances: InstanceConfig[], overrides: ConfigOverrides, env: NodeJS.ProcessEnv): Config {
   const config: Config = {
     stateDb: overrides.stateDb ? resolve(expandHome(overrides.stateDb, env)) : draft.global.stateDb ?? defaultStateDb(env),
     tagPrefix: draft.global.tagPrefix ?? 'pw',
@@ -338,7 +352,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   if (config.originalDb && resolve(config.originalDb) === resolve(config.stateDb)) {
     throw new PwnmError('CONFIG', `${file ?? 'command line'}: the state database ${config.stateDb} is the original tool's syncdb; give ours another path with state_db`);
   }
-  return { config, warnings };
+  return config;
 }
 
 /** The token for an instance: given, then token_command. Never logged. */
