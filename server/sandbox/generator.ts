@@ -110,83 +110,178 @@ function patchworkName(prefix: string, subject: string): string {
   return kept.length ? `[${kept.join(',')}] ${subject}` : subject;
 }
 
+type Header = [string, string];
+type Person = readonly [string, string];
+
+const [ALICE, BOB, CHLOE, , ERIN, , GRACE] = PEOPLE;
+
+const newestOf = (options: GenerateOptions): number => (options.newest ?? new Date(Date.UTC(2026, 10, 1))).getTime();
+
+/** A running count. Mail file names and some message-ids are made from it, so it must run the same every time. */
+class Serial {
+  value = 0;
+  next(): number {
+    return ++this.value;
+  }
+}
+
+/**
+ * Writes mails into the maildir's cur/ as `STEM.N:2,S` (N from `serial`) and
+ * keeps them for the caller. Without `writeMail` it still counts, so that a
+ * cached maildir and the rebuilt sandbox data agree on ids made from the count.
+ */
+class MailSink {
+  readonly mails: GeneratedMail[] = [];
+
+  constructor(private readonly cur: string, private readonly stem: string, private readonly writeMail: boolean, private readonly serial: Serial) {}
+
+  write(msgid: string, headers: Header[], body: string): void {
+    const text = `${headers.map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${body}`;
+    const file = join(this.cur, `${this.stem}.${this.serial.next()}:2,S`);
+    if (!this.writeMail) return;
+    writeFileSync(file, text);
+    this.mails.push({ msgid, file, text });
+  }
+}
+
+function openMaildir(maildir: string, stem: string, options: GenerateOptions, serial: Serial): MailSink {
+  const writeMail = options.writeMail ?? true;
+  if (writeMail) for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, sub), { recursive: true });
+  return new MailSink(join(maildir, 'cur'), stem, writeMail, serial);
+}
+
 /**
  * Generate `patches` patch mails for `project` into `maildir` (cur/ files)
  * and add the same patches, series and people to `data`.
  */
 export function generate(data: SandboxData, project: SbProject, maildir: string, options: GenerateOptions): Generated {
   if (options.git) return generateApplicable(data, project, maildir, options, options.git.repo);
-  const rand = prng(options.seed ?? 1);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-  const cur = join(maildir, 'cur');
-  const writeMail = options.writeMail ?? true;
-  if (writeMail) for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, sub), { recursive: true });
-  const newest = (options.newest ?? new Date(Date.UTC(2026, 10, 1))).getTime();
-  const mails: GeneratedMail[] = [];
-  const patchIds: number[] = [];
-  let made = 0;
-  let serial = 0;
-  const write = (msgid: string, headers: [string, string][], body: string): void => {
-    const text = `${headers.map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${body}`;
-    const file = join(cur, `${project.link_name}.${++serial}:2,S`);
-    if (writeMail) writeFileSync(file, text);
-    if (writeMail) mails.push({ msgid, file, text });
-  };
-  while (made < options.patches) {
-    const total = Math.min(options.patches - made, rand() < 0.6 ? 1 : 2 + Math.floor(rand() * 5));
-    const [name, email] = pick(PEOPLE);
-    const person = data.addPerson(name, email);
-    const version = (rand() < 0.7 ? 1 : 2 + Math.floor(rand() * 2)) + (options.versionBump ?? 0);
-    const area = pick(AREAS);
-    const topic = `${pick(VERBS)} ${pick(THINGS)}`;
-    const when = (i: number): Date => new Date(newest - (options.patches - made - i) * 3_600_000);
-    const tag = `${version > 1 ? `v${version} ` : ''}`;
-    const stamp = when(0).toISOString().replace(/\D/g, '').slice(0, 14);
-    const idBase = `${stamp}.${serial.toString(16)}${Math.floor(rand() * 0xffff).toString(16)}`;
-    const host = email.split('@')[1]!;
-    const common = (subject: string, msgid: string, date: Date, reply?: string): [string, string][] => {
-      const h: [string, string][] = [
-        ['From', `${name} <${email}>`], ['To', project.list_email], ['Cc', 'Erin Reviewer <erin@example.org>'],
-        ['Subject', subject], ['Date', rfc2822(date)], ['Message-ID', `<${msgid}>`],
-      ];
-      if (reply) h.push(['In-Reply-To', `<${reply}>`], ['References', `<${reply}>`]);
-      h.push(['List-Id', `<${project.list_id}>`], ['MIME-Version', '1.0'], ['Content-Type', 'text/plain; charset=UTF-8'], ['Content-Transfer-Encoding', '8bit']);
-      return h;
-    };
-    const hasCover = total > 1 && rand() < 0.5;
-    const coverId = hasCover ? `${idBase}-0-${email.split('@')[0]}@${host}` : undefined;
-    const seriesName = hasCover ? `${area}: ${topic}` : `${area}: ${topic}`;
-    const series = data.addSeries({ project: project.id, name: seriesName, version, date: when(0).toISOString().slice(0, 19), total, submitter: person.id, cover: null });
-    if (coverId) write(coverId, common(`[PATCH ${tag}0/${total}] ${area}: ${topic}`, coverId, when(0)), `This series does ${topic} in ${area}.\n\n${name} (${total}):\n  ...\n\n-- \n2.39.5\n`);
-    for (let i = 1; i <= total; i++) {
-      const msgid = options.msgids?.[made] ?? `${idBase}-${i}-${email.split('@')[0]}@${host}`;
-      const date = when(i - 1);
-      const prefix = total > 1 ? `[PATCH ${tag}${i}/${total}]` : `[PATCH ${tag}]`.replace(' ]', ']');
-      const subject = `${area}: ${topic}${total > 1 ? ` (part ${i})` : ''}`;
-      const file = `${area.replace('/', '-')}/${pick(['init', 'core', 'util', 'dev'])}.c`;
-      const diff = diffFor(rand, file);
-      const body = `Make ${area} ${topic.split(' ').slice(1).join(' ')} behave.\n\nSigned-off-by: ${name} <${email}>\n---\n ${file} | 3 ++-\n 1 file changed, 2 insertions(+), 1 deletion(-)\n\n${diff}-- \n2.39.5\n`;
-      write(msgid, common(`${prefix} ${subject}`, msgid, date, coverId), body);
-      const state = options.stateMix === false ? 'new' : pick(STATES);
-      const patch = data.addPatch({
-        // Patchwork keeps the subject's prefixes but PATCH: [v2,3/5] core: ...
-        project: project.id, msgid: `<${msgid}>`, name: patchworkName(prefix, subject), submitter: person.id,
-        date: date.toISOString().slice(0, 19), state, series: series.id, diff, content: body.split('\n---\n')[0]!,
-        headers: { 'Message-Id': `<${msgid}>`, To: project.list_email, 'List-Id': `<${project.list_id}>`, From: `${name} <${email}>` },
-      }, true);
-      patchIds.push(patch.id);
-      made++;
-      if (rand() < 0.3) {
-        const [rn, re] = pick(PEOPLE);
-        const replyId = `${msgid.split('@')[0]}.reply@${re.split('@')[1]}`;
-        write(replyId, [
-          ['From', `${rn} <${re}>`], ['To', project.list_email], ['Subject', `Re: ${prefix} ${subject}`], ['Date', rfc2822(new Date(date.getTime() + 600_000))],
-          ['Message-ID', `<${replyId}>`], ['In-Reply-To', `<${msgid}>`], ['References', `<${msgid}>`], ['List-Id', `<${project.list_id}>`],
-        ], `On ${rfc2822(date)}, ${name} wrote:\n> ${topic}\n\nReviewed-by: ${rn} <${re}>\n`);
-      }
-    }
+  const serial = new Serial();
+  return new RandomList(data, project, options, openMaildir(maildir, project.link_name, options, serial), serial).run();
+}
+
+/** A series the random generator is mailing: who sends it, what it is about, and the ids its mails share. */
+interface RandomSeries {
+  name: string;
+  email: string;
+  personId: number;
+  seriesId: number;
+  total: number;
+  area: string;
+  topic: string;
+  /** `v2 ` and so on for a resend, else empty: goes into the `[PATCH ...]` prefix. */
+  version: string;
+  idBase: string;
+  host: string;
+  coverMsgid: string | undefined;
+}
+
+/**
+ * The random generator: series after series until `options.patches` patches
+ * are made. Every draw comes from one seeded PRNG in a fixed order, so the
+ * same options give the same mail (test caches depend on it).
+ */
+class RandomList {
+  private readonly rand: () => number;
+  private readonly newest: number;
+  private readonly patchIds: number[] = [];
+  private made = 0;
+
+  constructor(
+    private readonly data: SandboxData,
+    private readonly project: SbProject,
+    private readonly options: GenerateOptions,
+    private readonly sink: MailSink,
+    private readonly serial: Serial,
+  ) {
+    this.rand = prng(options.seed ?? 1);
+    this.newest = newestOf(options);
   }
-  return { project, mails, patchIds };
+
+  run(): Generated {
+    while (this.made < this.options.patches) this.mailSeries(this.startSeries());
+    return { project: this.project, mails: this.sink.mails, patchIds: this.patchIds };
+  }
+
+  private pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.rand() * xs.length)]!;
+  }
+
+  /** An hour a step before `newest`, counted back from the patches still to make. */
+  private dateOf(step: number): Date {
+    return new Date(this.newest - (this.options.patches - this.made - step) * 3_600_000);
+  }
+
+  /** Draws the next series (60% single patches, the rest 2 to 6; 30% resends) and adds it and its sender to the data. */
+  private startSeries(): RandomSeries {
+    const total = Math.min(this.options.patches - this.made, this.rand() < 0.6 ? 1 : 2 + Math.floor(this.rand() * 5));
+    const [name, email] = this.pick(PEOPLE);
+    const person = this.data.addPerson(name, email);
+    const version = (this.rand() < 0.7 ? 1 : 2 + Math.floor(this.rand() * 2)) + (this.options.versionBump ?? 0);
+    const area = this.pick(AREAS);
+    const topic = `${this.pick(VERBS)} ${this.pick(THINGS)}`;
+    const stamp = this.dateOf(0).toISOString().replace(/\D/g, '').slice(0, 14);
+    const idBase = `${stamp}.${this.serial.value.toString(16)}${Math.floor(this.rand() * 0xffff).toString(16)}`;
+    const host = email.split('@')[1]!;
+    const hasCover = total > 1 && this.rand() < 0.5;
+    const coverMsgid = hasCover ? `${idBase}-0-${email.split('@')[0]}@${host}` : undefined;
+    const series = this.data.addSeries({ project: this.project.id, name: `${area}: ${topic}`, version, date: this.dateOf(0).toISOString().slice(0, 19), total, submitter: person.id, cover: null });
+    return { name, email, personId: person.id, seriesId: series.id, total, area, topic, version: version > 1 ? `v${version} ` : '', idBase, host, coverMsgid };
+  }
+
+  /** The cover letter, if the series has one, then each patch. */
+  private mailSeries(s: RandomSeries): void {
+    if (s.coverMsgid) {
+      const subject = `[PATCH ${s.version}0/${s.total}] ${s.area}: ${s.topic}`;
+      this.sink.write(s.coverMsgid, this.headers(s, subject, s.coverMsgid, this.dateOf(0)), `This series does ${s.topic} in ${s.area}.\n\n${s.name} (${s.total}):\n  ...\n\n-- \n2.39.5\n`);
+    }
+    for (let i = 1; i <= s.total; i++) this.mailPatch(s, i);
+  }
+
+  /** Patch `i` of the series: its mail, its row in the data (with a random state unless `stateMix` is false), sometimes a review. */
+  private mailPatch(s: RandomSeries, i: number): void {
+    const msgid = this.options.msgids?.[this.made] ?? `${s.idBase}-${i}-${s.email.split('@')[0]}@${s.host}`;
+    // `made` has already counted the earlier patches of this series: the dates
+    // the generator has always made, which caches and tests are built on.
+    const date = this.dateOf(i - 1);
+    const prefix = s.total > 1 ? `[PATCH ${s.version}${i}/${s.total}]` : `[PATCH ${s.version}]`.replace(' ]', ']');
+    const subject = `${s.area}: ${s.topic}${s.total > 1 ? ` (part ${i})` : ''}`;
+    const file = `${s.area.replace('/', '-')}/${this.pick(['init', 'core', 'util', 'dev'])}.c`;
+    const diff = diffFor(this.rand, file);
+    const body = `Make ${s.area} ${s.topic.split(' ').slice(1).join(' ')} behave.\n\nSigned-off-by: ${s.name} <${s.email}>\n---\n ${file} | 3 ++-\n 1 file changed, 2 insertions(+), 1 deletion(-)\n\n${diff}-- \n2.39.5\n`;
+    this.sink.write(msgid, this.headers(s, `${prefix} ${subject}`, msgid, date, s.coverMsgid), body);
+    const state = this.options.stateMix === false ? 'new' : this.pick(STATES);
+    const patch = this.data.addPatch({
+      // Patchwork keeps the subject's prefixes but PATCH: [v2,3/5] core: ...
+      project: this.project.id, msgid: `<${msgid}>`, name: patchworkName(prefix, subject), submitter: s.personId,
+      date: date.toISOString().slice(0, 19), state, series: s.seriesId, diff, content: body.split('\n---\n')[0]!,
+      headers: { 'Message-Id': `<${msgid}>`, To: this.project.list_email, 'List-Id': `<${this.project.list_id}>`, From: `${s.name} <${s.email}>` },
+    }, true);
+    this.patchIds.push(patch.id);
+    this.made++;
+    if (this.rand() < 0.3) this.mailReview(s, msgid, `${prefix} ${subject}`, date);
+  }
+
+  /** A Reviewed-by from a random person ten minutes after the patch: mail only, the data has no comments here. */
+  private mailReview(s: RandomSeries, msgid: string, subject: string, date: Date): void {
+    const [rn, re] = this.pick(PEOPLE);
+    const replyId = `${msgid.split('@')[0]}.reply@${re.split('@')[1]}`;
+    this.sink.write(replyId, [
+      ['From', `${rn} <${re}>`], ['To', this.project.list_email], ['Subject', `Re: ${subject}`], ['Date', rfc2822(new Date(date.getTime() + 600_000))],
+      ['Message-ID', `<${replyId}>`], ['In-Reply-To', `<${msgid}>`], ['References', `<${msgid}>`], ['List-Id', `<${this.project.list_id}>`],
+    ], `On ${rfc2822(date)}, ${s.name} wrote:\n> ${s.topic}\n\nReviewed-by: ${rn} <${re}>\n`);
+  }
+
+  /** The headers of the sender's mails as the list delivers them. */
+  private headers(s: RandomSeries, subject: string, msgid: string, date: Date, reply?: string): Header[] {
+    const h: Header[] = [
+      ['From', `${s.name} <${s.email}>`], ['To', this.project.list_email], ['Cc', 'Erin Reviewer <erin@example.org>'],
+      ['Subject', subject], ['Date', rfc2822(date)], ['Message-ID', `<${msgid}>`],
+    ];
+    if (reply) h.push(['In-Reply-To', `<${reply}>`], ['References', `<${reply}>`]);
+    h.push(['List-Id', `<${this.project.list_id}>`], ['MIME-Version', '1.0'], ['Content-Type', 'text/plain; charset=UTF-8'], ['Content-Transfer-Encoding', '8bit']);
+    return h;
+  }
 }
 
 const BASE_FILES: Record<string, string> = {
@@ -225,32 +320,125 @@ function writeTree(dir: string, files: Record<string, string>): void {
 
 interface Change { subject: string; message: string; files: Record<string, string> }
 
+/** Headers as the sandbox stores them for the API's `headers` field. */
+const stored = (h: Header[]): Record<string, string> => Object.fromEntries(h);
+
+/** A change as git committed it in the scratch clone. */
+interface MadeChange { change: Change; diff: string; stat: string }
+interface MailedPatch { msgid: string; subject: string; patch: SbPatch }
+interface MailedCover { msgid: string; subject: string; id: number }
+interface MailedSeries { cover: MailedCover | undefined; patches: MailedPatch[] }
+/** What every mail of one series shares. */
+interface SeriesSender { author: Person; user: string; personId: number; seriesId: number; tag: string; total: number }
+
 /** The git-mode generator: a base repository and patches made by git against it. */
 function generateApplicable(data: SandboxData, project: SbProject, maildir: string, options: GenerateOptions, repo: string): Generated {
-  const cur = join(maildir, 'cur');
-  const writeMail = options.writeMail ?? true;
-  if (writeMail) for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, sub), { recursive: true });
-  const newest = (options.newest ?? new Date(Date.UTC(2026, 10, 1))).getTime();
-  const mails: GeneratedMail[] = [];
-  const patchIds: number[] = [];
-  let serial = 0;
-  let clock = newest - 24 * 3_600_000;
-  const tick = (): Date => new Date((clock += 600_000));
-
-  mkdirSync(repo, { recursive: true });
-  const base = gitIn(repo);
-  base('init', '-q', '-b', 'main');
-  base('config', 'user.name', 'Alice Maintainer');
-  base('config', 'user.email', 'alice@example.org');
-  writeTree(repo, BASE_FILES);
-  base('add', '-A');
-  base('commit', '-q', '-m', 'Initial import');
-
-  // Patches are diffs git makes in a scratch clone, one commit after the other.
+  // One count numbers the mail files, the scratch clones and the reply ids.
+  const serial = new Serial();
+  const sink = openMaildir(maildir, `${project.link_name}.git`, options, serial);
+  initBaseRepository(repo);
   const scratch = mkdtempSync(join(tmpdir(), 'pwnm-gen-'));
-  const diffs = (changes: Change[], start: string, prepare?: Record<string, string>): { change: Change; diff: string; stat: string }[] => {
-    const work = join(scratch, String(++serial));
-    execFileSync('git', ['clone', '-q', repo, work], { stdio: 'ignore' });
+  try {
+    return new ApplyScenarioBuilder(data, project, sink, serial, repo, scratch, newestOf(options)).build();
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The maintainer's repository: BASE_FILES in one commit on `main`. */
+function initBaseRepository(repo: string): void {
+  mkdirSync(repo, { recursive: true });
+  const git = gitIn(repo);
+  git('init', '-q', '-b', 'main');
+  git('config', 'user.name', 'Alice Maintainer');
+  git('config', 'user.email', 'alice@example.org');
+  writeTree(repo, BASE_FILES);
+  git('add', '-A');
+  git('commit', '-q', '-m', 'Initial import');
+}
+
+/** Mails the three series of an ApplyScenario, with their replies, and adds them to the data. */
+class ApplyScenarioBuilder {
+  private readonly patchIds: number[] = [];
+  private readonly trailers: Record<string, string[]> = {};
+  private readonly host: string;
+  /** Mails go out ten minutes apart, starting a day before `newest`. */
+  private clock: number;
+
+  constructor(
+    private readonly data: SandboxData,
+    private readonly project: SbProject,
+    private readonly sink: MailSink,
+    private readonly serial: Serial,
+    private readonly repo: string,
+    private readonly scratch: string,
+    newest: number,
+  ) {
+    this.host = project.list_email.split('@')[1]!;
+    this.clock = newest - 24 * 3_600_000;
+  }
+
+  build(): Generated {
+    const single = this.singlePatch();
+    const series = this.dependentSeries();
+    const conflict = this.conflictingSeries();
+    const ids = (s: MailedSeries): string[] => s.patches.map((p) => p.msgid);
+    return {
+      project: this.project, mails: this.sink.mails, patchIds: this.patchIds,
+      scenario: { repo: this.repo, single: ids(single)[0]!, cover: series.cover!.msgid, series: ids(series), conflict: ids(conflict), trailers: this.trailers },
+    };
+  }
+
+  /** One patch on its own, reviewed. */
+  private singlePatch(): MailedSeries {
+    const init = BASE_FILES['core/init.c']!;
+    const single = this.mailSeries(BOB, 'core-init', this.commitChanges([{ subject: 'core: start at step zero', message: 'Count the init steps from zero, as the documentation says.', files: { 'core/init.c': replaceLine(init, '\tstep_init(3);', '\tstep_init(0);') } }], 'main'), false);
+    this.reply(single.patches[0]!, ERIN, 'Reviewed-by');
+    return single;
+  }
+
+  /** A series under a cover letter whose second patch needs the first; replies on two patches and the cover. */
+  private dependentSeries(): MailedSeries {
+    const util1 = replaceLine(BASE_FILES['core/util.c']!, '\tstep_util(20);', '\tstep_util(20);\n\tutil_check();');
+    const util2 = replaceLine(util1, '\tutil_check();', '\tutil_check();\n\tutil_report();');
+    const dev = BASE_FILES['hw/dev.c']!;
+    const series = this.mailSeries(CHLOE, 'util-checks', this.commitChanges([
+      { subject: 'util: check after step 20', message: 'The state is only consistent after step 20: check it there.', files: { 'core/util.c': util1 } },
+      { subject: 'util: report the check', message: 'Say what the check found.', files: { 'core/util.c': util2 } },
+      { subject: 'hw/dev: probe before step 5', message: 'Probe the device before it is used.', files: { 'hw/dev.c': replaceLine(dev, '\tstep_dev(5);', '\tdev_probe();\n\tstep_dev(5);') } },
+    ], 'main'), true);
+    this.reply(series.patches[0]!, GRACE, 'Tested-by');
+    this.reply(series.patches[1]!, ERIN, 'Reviewed-by');
+    this.reply(series.patches[1]!, ALICE, 'Acked-by');
+    this.reply(series.cover!, BOB, 'Acked-by');
+    return series;
+  }
+
+  /** A series whose second patch was made against a tree the repository never had. */
+  private conflictingSeries(): MailedSeries {
+    const init = BASE_FILES['core/init.c']!;
+    const dev = BASE_FILES['hw/dev.c']!;
+    const lateInit = replaceLine(init, '\tstep_init(30);', '\tstep_init_late(30);');
+    const devWithout50 = replaceLine(dev, '\tstep_dev(50);\n', '');
+    return this.mailSeries(BOB, 'dev-rework', [
+      ...this.commitChanges([{ subject: 'hw/dev: drop step 50', message: 'Step 50 does nothing.', files: { 'hw/dev.c': devWithout50 } }], 'main'),
+      ...this.commitChanges([{ subject: 'core: rename step 30', message: 'Follow the new name.', files: { 'core/init.c': replaceLine(lateInit, '\tstep_init_late(30);', '\tstep_init_final(30);') } }], 'main', { 'core/init.c': lateInit }),
+      ...this.commitChanges([{ subject: 'hw/dev: drop step 40', message: 'Step 40 does nothing either.', files: { 'hw/dev.c': replaceLine(devWithout50, '\tstep_dev(40);\n', '') } }], 'main', { 'hw/dev.c': devWithout50 }),
+    ], false);
+  }
+
+  private tick(): Date {
+    return new Date((this.clock += 600_000));
+  }
+
+  /**
+   * Commits `changes` one after the other in a fresh clone of the repository
+   * at `start` (on top of `prepare`, if given, committed first: a tree the
+   * repository never sees), so that each diff is git's own.
+   */
+  private commitChanges(changes: Change[], start: string, prepare?: Record<string, string>): MadeChange[] {
+    const work = join(this.scratch, String(this.serial.next()));
+    execFileSync('git', ['clone', '-q', this.repo, work], { stdio: 'ignore' });
     const git = gitIn(work);
     git('checkout', '-q', start);
     if (prepare) {
@@ -265,105 +453,61 @@ function generateApplicable(data: SandboxData, project: SbProject, maildir: stri
       git('commit', '-q', '-m', change.subject);
       return { change, diff, stat };
     });
-  };
+  }
 
-  const write = (msgid: string, headers: [string, string][], body: string): void => {
-    const text = `${headers.map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${body}`;
-    const file = join(cur, `${project.link_name}.git.${++serial}:2,S`);
-    if (writeMail) writeFileSync(file, text);
-    if (writeMail) mails.push({ msgid, file, text });
-  };
-  const host = project.list_email.split('@')[1]!;
-  const headersOf = (from: readonly [string, string], subject: string, msgid: string, date: Date, reply?: string): [string, string][] => {
+  /** Mails `made` as one series from `author` (after a cover letter if `withCover`) and adds it to the data. */
+  private mailSeries(author: Person, tag: string, made: MadeChange[], withCover: boolean): MailedSeries {
+    const person = this.data.addPerson(author[0], author[1]);
+    const start = this.tick();
+    const series = this.data.addSeries({ project: this.project.id, name: withCover ? `${tag}: series` : made[0]!.change.subject, version: 1, date: start.toISOString().slice(0, 19), total: made.length, submitter: person.id, cover: null });
+    const sender: SeriesSender = { author, user: author[1].split('@')[0]!, personId: person.id, seriesId: series.id, tag, total: made.length };
+    const cover = withCover ? this.mailCover(sender, start, made) : undefined;
+    return { cover, patches: made.map((m, i) => this.mailPatch(sender, m, i + 1, cover?.msgid)) };
+  }
+
+  private mailCover(s: SeriesSender, date: Date, made: MadeChange[]): MailedCover {
+    const msgid = `${s.tag}-0-${s.user}@${this.host}`;
+    const subject = `[PATCH 0/${s.total}] ${s.tag}: series`;
+    const h = this.headers(s.author, subject, msgid, date);
+    const content = `This series reworks ${s.tag}.\n\n${made.map((m) => m.change.subject).join('\n')}\n`;
+    this.sink.write(msgid, h, `${content}\n-- \n2.39.5\n`);
+    const cover = this.data.addCover({ project: this.project.id, msgid: `<${msgid}>`, date: date.toISOString().slice(0, 19), name: `[0/${s.total}] ${s.tag}: series`, submitter: s.personId, series: s.seriesId, content, headers: stored(h) });
+    return { msgid, subject, id: cover.id };
+  }
+
+  private mailPatch(s: SeriesSender, { change, diff, stat }: MadeChange, number: number, cover: string | undefined): MailedPatch {
+    const msgid = `${s.tag}-${number}-${s.user}@${this.host}`;
+    const subject = `${s.total > 1 ? `[PATCH ${number}/${s.total}]` : '[PATCH]'} ${change.subject}`;
+    const date = this.tick();
+    const h = this.headers(s.author, subject, msgid, date, cover);
+    const content = `${change.message}\n\nSigned-off-by: ${s.author[0]} <${s.author[1]}>\n---\n${stat}\n`;
+    this.sink.write(msgid, h, `${content}${diff}-- \n2.39.5\n`);
+    const patch = this.data.addPatch({
+      project: this.project.id, msgid: `<${msgid}>`, name: s.total > 1 ? `[${number}/${s.total}] ${change.subject}` : change.subject, submitter: s.personId,
+      date: date.toISOString().slice(0, 19), state: 'new', series: s.seriesId, number, diff, content, headers: stored(h),
+    }, true);
+    this.patchIds.push(patch.id);
+    return { msgid, subject, patch };
+  }
+
+  /** A reply giving `trailer` (Reviewed-by, ...) to a patch or cover letter: mailed, stored as a comment, and for a patch noted in `trailers`. */
+  private reply(to: MailedPatch | MailedCover, who: Person, trailer: string): void {
+    const msgid = `${to.msgid.split('@')[0]}.re${this.serial.next()}@${who[1].split('@')[1]}`;
+    const date = this.tick();
+    const content = `On ${rfc2822(date)}, someone wrote:\n> looks right\n\n${trailer}: ${who[0]} <${who[1]}>\n`;
+    this.sink.write(msgid, this.headers(who, `Re: ${to.subject}`, msgid, date, to.msgid), content);
+    const patch = 'patch' in to ? to.patch : undefined;
+    this.data.addComment({ patch: patch?.id ?? null, cover: 'id' in to ? to.id : null, msgid: `<${msgid}>`, date: date.toISOString().slice(0, 19), submitter: this.data.addPerson(who[0], who[1]).id, content });
+    if (patch) (this.trailers[to.msgid] ??= []).push(`${trailer}: ${who[0]} <${who[1]}>`);
+  }
+
+  private headers(from: Person, subject: string, msgid: string, date: Date, reply?: string): Header[] {
     // As git send-email writes it: a non-ASCII name RFC 2047-encoded (a raw
     // 8-bit header reaches Patchwork's mbox as unknown-8bit, which git am refuses).
-    const h: [string, string][] = [['From', formataddr(from[0], from[1])], ['To', project.list_email], ['Subject', subject], ['Date', rfc2822(date)], ['Message-ID', `<${msgid}>`]];
+    const h: Header[] = [['From', formataddr(from[0], from[1])], ['To', this.project.list_email], ['Subject', subject], ['Date', rfc2822(date)], ['Message-ID', `<${msgid}>`]];
     if (reply) h.push(['In-Reply-To', `<${reply}>`], ['References', `<${reply}>`]);
-    h.push(['List-Id', `<${project.list_id}>`], ['MIME-Version', '1.0'], ['Content-Type', 'text/plain; charset=UTF-8'], ['Content-Transfer-Encoding', '8bit']);
+    h.push(['List-Id', `<${this.project.list_id}>`], ['MIME-Version', '1.0'], ['Content-Type', 'text/plain; charset=UTF-8'], ['Content-Transfer-Encoding', '8bit']);
     return h;
-  };
-  const stored = (h: [string, string][]): Record<string, string> => Object.fromEntries(h);
-  const trailers: Record<string, string[]> = {};
-  const reply = (to: string, toSubject: string, who: readonly [string, string], trailer: string, target: { patch?: SbPatch; cover?: number }): void => {
-    const msgid = `${to.split('@')[0]}.re${++serial}@${who[1].split('@')[1]}`;
-    const date = tick();
-    const content = `On ${rfc2822(date)}, someone wrote:\n> looks right\n\n${trailer}: ${who[0]} <${who[1]}>\n`;
-    write(msgid, headersOf([who[0], who[1]], `Re: ${toSubject}`, msgid, date, to), content);
-    data.addComment({ patch: target.patch?.id ?? null, cover: target.cover ?? null, msgid: `<${msgid}>`, date: date.toISOString().slice(0, 19), submitter: data.addPerson(who[0], who[1]).id, content });
-    if (target.patch) (trailers[to] ??= []).push(`${trailer}: ${who[0]} <${who[1]}>`);
-  };
-
-  const mailSeries = (author: readonly [string, string], tag: string, made: { change: Change; diff: string; stat: string }[], withCover: boolean): { ids: string[]; cover?: string; patches: SbPatch[]; subjects: string[]; coverId?: number } => {
-    const person = data.addPerson(author[0], author[1]);
-    const total = made.length;
-    const start = tick();
-    const series = data.addSeries({ project: project.id, name: withCover ? `${tag}: series` : made[0]!.change.subject, version: 1, date: start.toISOString().slice(0, 19), total, submitter: person.id, cover: null });
-    const user = author[1].split('@')[0];
-    let cover: string | undefined;
-    let coverId: number | undefined;
-    if (withCover) {
-      cover = `${tag}-0-${user}@${host}`;
-      const h = headersOf(author, `[PATCH 0/${total}] ${tag}: series`, cover, start);
-      const content = `This series reworks ${tag}.\n\n${made.map((m) => m.change.subject).join('\n')}\n`;
-      write(cover, h, `${content}\n-- \n2.39.5\n`);
-      coverId = data.addCover({ project: project.id, msgid: `<${cover}>`, date: start.toISOString().slice(0, 19), name: `[0/${total}] ${tag}: series`, submitter: person.id, series: series.id, content, headers: stored(h) }).id;
-    }
-    const ids: string[] = [];
-    const patches: SbPatch[] = [];
-    const subjects: string[] = [];
-    made.forEach(({ change, diff, stat }, i) => {
-      const msgid = `${tag}-${i + 1}-${user}@${host}`;
-      const prefix = total > 1 ? `[PATCH ${i + 1}/${total}]` : '[PATCH]';
-      const date = tick();
-      const h = headersOf(author, `${prefix} ${change.subject}`, msgid, date, cover);
-      const content = `${change.message}\n\nSigned-off-by: ${author[0]} <${author[1]}>\n---\n${stat}\n`;
-      write(msgid, h, `${content}${diff}-- \n2.39.5\n`);
-      const patch = data.addPatch({
-        project: project.id, msgid: `<${msgid}>`, name: total > 1 ? `[${i + 1}/${total}] ${change.subject}` : change.subject, submitter: person.id,
-        date: date.toISOString().slice(0, 19), state: 'new', series: series.id, number: i + 1, diff, content, headers: stored(h),
-      }, true);
-      ids.push(msgid);
-      patches.push(patch);
-      subjects.push(`${prefix} ${change.subject}`);
-      patchIds.push(patch.id);
-    });
-    return { ids, ...(cover ? { cover } : {}), patches, subjects, ...(coverId ? { coverId } : {}) };
-  };
-
-  const [alice, bob, chloe, , erin, , grace] = PEOPLE;
-  try {
-    // One patch on its own.
-    const init = BASE_FILES['core/init.c']!;
-    const single = mailSeries(bob, 'core-init', diffs([{ subject: 'core: start at step zero', message: 'Count the init steps from zero, as the documentation says.', files: { 'core/init.c': replaceLine(init, '\tstep_init(3);', '\tstep_init(0);') } }], 'main'), false);
-    reply(single.ids[0]!, single.subjects[0]!, erin, 'Reviewed-by', { patch: single.patches[0]! });
-
-    // A series whose second patch needs the first.
-    const util = BASE_FILES['core/util.c']!;
-    const util1 = replaceLine(util, '\tstep_util(20);', '\tstep_util(20);\n\tutil_check();');
-    const util2 = replaceLine(util1, '\tutil_check();', '\tutil_check();\n\tutil_report();');
-    const dev = BASE_FILES['hw/dev.c']!;
-    const series = mailSeries(chloe, 'util-checks', diffs([
-      { subject: 'util: check after step 20', message: 'The state is only consistent after step 20: check it there.', files: { 'core/util.c': util1 } },
-      { subject: 'util: report the check', message: 'Say what the check found.', files: { 'core/util.c': util2 } },
-      { subject: 'hw/dev: probe before step 5', message: 'Probe the device before it is used.', files: { 'hw/dev.c': replaceLine(dev, '\tstep_dev(5);', '\tdev_probe();\n\tstep_dev(5);') } },
-    ], 'main'), true);
-    reply(series.ids[0]!, series.subjects[0]!, grace, 'Tested-by', { patch: series.patches[0]! });
-    reply(series.ids[1]!, series.subjects[1]!, erin, 'Reviewed-by', { patch: series.patches[1]! });
-    reply(series.ids[1]!, series.subjects[1]!, alice, 'Acked-by', { patch: series.patches[1]! });
-    reply(series.cover!, `[PATCH 0/3] util-checks: series`, bob, 'Acked-by', { cover: series.coverId! });
-
-    // A series whose second patch was made against another tree.
-    const conflict = mailSeries(bob, 'dev-rework', [
-      ...diffs([{ subject: 'hw/dev: drop step 50', message: 'Step 50 does nothing.', files: { 'hw/dev.c': replaceLine(dev, '\tstep_dev(50);\n', '') } }], 'main'),
-      ...diffs([{ subject: 'core: rename step 30', message: 'Follow the new name.', files: { 'core/init.c': replaceLine(replaceLine(init, '\tstep_init(30);', '\tstep_init_late(30);'), '\tstep_init_late(30);', '\tstep_init_final(30);') } }], 'main', { 'core/init.c': replaceLine(init, '\tstep_init(30);', '\tstep_init_late(30);') }),
-      ...diffs([{ subject: 'hw/dev: drop step 40', message: 'Step 40 does nothing either.', files: { 'hw/dev.c': replaceLine(replaceLine(dev, '\tstep_dev(50);\n', ''), '\tstep_dev(40);\n', '') } }], 'main', { 'hw/dev.c': replaceLine(dev, '\tstep_dev(50);\n', '') }),
-    ], false);
-    return {
-      project, mails, patchIds,
-      scenario: { repo, single: single.ids[0]!, cover: series.cover!, series: series.ids, conflict: conflict.ids, trailers },
-    };
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
   }
 }
 

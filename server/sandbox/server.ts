@@ -67,6 +67,44 @@ function lastValues(params: URLSearchParams): URLSearchParams {
   return out;
 }
 
+/** The Allow headers DRF sends: read-only views, the detail views of patches, projects and users, and a patch's checks. */
+const READ_ONLY = 'GET, HEAD, OPTIONS';
+const READ_WRITE = 'GET, PUT, PATCH, HEAD, OPTIONS';
+const CHECKS_ALLOW = 'GET, POST, HEAD, OPTIONS';
+
+/** DRF sends Allow with every answer of a view, errors included. */
+function allowOf(path: string): string {
+  return /^\/api\/\d\.\d\/(patches|projects|users)\/\d+\/$/.test(path) || /^\/api\/\d\.\d\/projects\/[^/]+\/$/.test(path) ? READ_WRITE : READ_ONLY;
+}
+
+/** Django's HTML 404 for a path no view serves; a fresh object each time, so no caller can change a shared one. */
+const notFoundPage = (): Reply => ({ status: 404, html: HTML_404 });
+
+/** The API root's index of resources, as /api/ and /api/VERSION/ answer it. */
+function resourceIndex(prefix: string): Record<string, string> {
+  const names = ['projects', 'users', 'people', 'patches', 'covers', 'series', 'events', 'bundles'];
+  return Object.fromEntries(names.map((n) => [n, `${prefix}/${n}/`]));
+}
+
+/** An API request as the views see it, parsed once. */
+interface ApiCall {
+  method: string;
+  url: URL;
+  /** This server as the client reached it, for the URLs in answers. */
+  base: string;
+  version: Version;
+  ser: Serializer;
+  /** The query as Django's QueryDict.get reads it (see lastValues). */
+  query: URLSearchParams;
+  user: SbUser | undefined;
+  /** The view's Allow header (allowOf). */
+  allow: string;
+  rawBody: string;
+  contentType: string;
+}
+
+interface ApiRoute { pattern: RegExp; handle: (call: ApiCall, match: RegExpExecArray) => Reply }
+
 export class Sandbox {
   readonly data = new SandboxData();
   /** Valid state slugs, in order; tests may add more. */
@@ -167,7 +205,7 @@ export class Sandbox {
 
   /** POST .../checks/ as Patchwork 3.1.3 answers it (NOTES.md section 1): maintainers only, 201 with Location. */
   private createCheck(base: string, v: Version, patch: SbPatch, user: SbUser | undefined, rawBody: string): Reply {
-    const allow = 'GET, POST, HEAD, OPTIONS';
+    const allow = CHECKS_ALLOW;
     const project = this.data.projects.get(patch.project)!;
     if (!user || !project.maintainers.includes(user.id)) throw new HttpError({ status: 403, allow, body: { detail: 'You do not have permission to perform this action.' } });
     const b = (rawBody ? JSON.parse(rawBody) : {}) as { state?: string; context?: string; target_url?: string | null; description?: string | null };
@@ -179,121 +217,144 @@ export class Sandbox {
     return { status: 201, allow, headers: { Location: `${base}/api/${v}/patches/${patch.id}/checks/${c.id}/` }, body: new Serializer(base, v, this.data).check(c) };
   }
 
+  /** Answers one request: the web views' mbox files, else the REST API. */
   private route(req: IncomingMessage, rawBody: string): Reply {
     const url = new URL(req.url ?? '/', 'http://sandbox');
-    const path = url.pathname;
-    const method = req.method ?? 'GET';
-    const base = `http://${req.headers.host ?? '127.0.0.1'}`;
     // The web views' mbox files are plain Django views: no token needed, and a bad one is ignored.
-    const mbox = this.mboxRoute(req, url);
-    if (mbox) return mbox;
+    return this.mboxRoute(req, url) ?? this.apiRoute(req, url, rawBody);
+  }
+
+  /**
+   * The REST API's views, tried in order; group 1 is the API version, group 2
+   * (and 3) the ids. A path none matches is Django's HTML 404.
+   */
+  private readonly apiRoutes: ApiRoute[] = [
+    { pattern: /^\/api\/(\d\.\d)\/$/, handle: (c) => ({ status: 200, allow: READ_ONLY, body: resourceIndex(`${c.base}/api/${c.version}`) }) },
+    { pattern: /^\/api\/(\d\.\d)\/series\/(?:(\d+)\/)?$/, handle: (c, m) => this.seriesView(c, m[2]) },
+    { pattern: /^\/api\/(\d\.\d)\/covers\/(?:(\d+)\/)?$/, handle: (c, m) => this.coversView(c, m[2]) },
+    { pattern: /^\/api\/(\d\.\d)\/patches\/(\d+)\/checks\/(?:(\d+)\/)?$/, handle: (c, m) => this.checksView(c, m[2]!, m[3]) },
+    { pattern: /^\/api\/(\d\.\d)\/projects\/(?:([^/]+)\/)?$/, handle: (c, m) => this.projectsView(c, m[2]) },
+    { pattern: /^\/api\/(\d\.\d)\/patches\/(?:([^/]+)\/)?$/, handle: (c, m) => this.patchesView(c, m[2]) },
+    // An id after /events/ is ignored: the list is served.
+    { pattern: /^\/api\/(\d\.\d)\/events\/(?:[^/]+\/)?$/, handle: (c) => this.eventsView(c) },
+    { pattern: /^\/api\/(\d\.\d)\/users\/(?:([^/]+)\/)?$/, handle: (c, m) => this.usersView(c, m[2]) },
+  ];
+
+  private apiRoute(req: IncomingMessage, url: URL, rawBody: string): Reply {
+    const path = url.pathname;
     if (path.startsWith('/api') && !path.endsWith('/')) {
       return { status: 301, html: '', headers: { Location: `${path}/${url.search}` } };
     }
-    // DRF sends Allow with every answer of a view, errors included.
-    const allow = /^\/api\/\d\.\d\/(patches|projects|users)\/\d+\/$/.test(path) || /^\/api\/\d\.\d\/projects\/[^/]+\/$/.test(path) ? 'GET, PUT, PATCH, HEAD, OPTIONS' : 'GET, HEAD, OPTIONS';
-    let user: SbUser | undefined;
+    const allow = allowOf(path);
+    const user = this.authenticateFor(req, path, allow);
+    const base = `http://${req.headers.host ?? '127.0.0.1'}`;
+    if (path === '/api/') return { status: 200, allow: READ_ONLY, body: resourceIndex(`${base}/api`) };
+    for (const route of this.apiRoutes) {
+      const m = route.pattern.exec(path);
+      if (!m) continue;
+      const version = m[1] as Version;
+      // A version this sandbox does not serve is a path the server has no view for.
+      if (!this.versions.includes(version)) return notFoundPage();
+      return route.handle({
+        method: req.method ?? 'GET', url, base, version, ser: new Serializer(base, version, this.data), query: lastValues(url.searchParams),
+        user, allow, rawBody, contentType: String(req.headers['content-type'] ?? ''),
+      }, m);
+    }
+    return notFoundPage();
+  }
+
+  /** The token's user, or none without a token; a bad token's 403 carries the view's Allow where DRF sends it. */
+  private authenticateFor(req: IncomingMessage, path: string, allow: string): SbUser | undefined {
     try {
-      user = this.authenticate(req);
+      return this.authenticate(req);
     } catch (err) {
       if (err instanceof HttpError && /^\/api\/\d\.\d\/[a-z]+\/(\d+\/)?$/.test(path)) err.reply.allow = allow;
       throw err;
     }
-    if (path === '/api/') {
-      const names = ['projects', 'users', 'people', 'patches', 'covers', 'series', 'events', 'bundles'];
-      return { status: 200, allow: 'GET, HEAD, OPTIONS', body: Object.fromEntries(names.map((n) => [n, `${base}/api/${n}/`])) };
+  }
+
+  private seriesView(c: ApiCall, id: string | undefined): Reply {
+    if (id === undefined) return this.paginate(c, [...this.data.series.values()], (x) => c.ser.seriesDetail(x));
+    const series = this.data.series.get(Number(id));
+    if (!series) throw detail(404, 'Not found.');
+    return { status: 200, allow: READ_ONLY, body: c.ser.seriesDetail(series) };
+  }
+
+  /** One cover letter with its headers and content, or the list (`msgid` filters from API 1.2). */
+  private coversView(c: ApiCall, id: string | undefined): Reply {
+    if (id !== undefined) {
+      const cover = this.data.covers.get(Number(id));
+      if (!cover) throw detail(404, 'Not found.');
+      return { status: 200, allow: READ_ONLY, body: { ...c.ser.cover(cover), headers: cover.headers, content: cover.content } };
     }
-    const covers = /^\/api\/(\d\.\d)\/(covers|series)\/(?:(\d+)\/)?$/.exec(path);
-    if (covers && this.versions.includes(covers[1] as Version)) {
-      const ser = new Serializer(base, covers[1] as Version, this.data);
-      if (covers[2] === 'series') {
-        const series = covers[3] === undefined ? undefined : this.data.series.get(Number(covers[3]));
-        if (covers[3] === undefined) return this.paginate(base, url, [...this.data.series.values()], (x) => ser.seriesDetail(x));
-        if (!series) throw detail(404, 'Not found.');
-        return { status: 200, allow: 'GET, HEAD, OPTIONS', body: ser.seriesDetail(series) };
-      }
-      let all = [...this.data.covers.values()];
-      if (covers[3] !== undefined) {
-        const cover = this.data.covers.get(Number(covers[3]));
-        if (!cover) throw detail(404, 'Not found.');
-        return { status: 200, allow: 'GET, HEAD, OPTIONS', body: { ...ser.cover(cover), headers: cover.headers, content: cover.content } };
-      }
-      const q = lastValues(url.searchParams);
-      const project = q.get('project');
-      if (project !== null) {
-        const p = this.data.findProject(project);
-        all = p ? all.filter((c) => c.project === p.id) : [];
-      }
-      const msgid = q.get('msgid');
-      if (msgid !== null && VERSIONS.indexOf(covers[1] as Version) >= 2) all = all.filter((c) => c.msgid === `<${msgid}>`);
-      return this.paginate(base, url, all, (c) => ser.cover(c));
+    let all = [...this.data.covers.values()];
+    const project = c.query.get('project');
+    if (project !== null) {
+      const p = this.data.findProject(project);
+      all = p ? all.filter((x) => x.project === p.id) : [];
     }
-    const checks = /^\/api\/(\d\.\d)\/patches\/(\d+)\/checks\/(?:(\d+)\/)?$/.exec(path);
-    if (checks && this.versions.includes(checks[1] as Version)) {
-      const ser = new Serializer(base, checks[1] as Version, this.data);
-      const patch = this.data.patches.get(Number(checks[2]));
-      if (!patch) throw new HttpError({ status: 404, allow: 'GET, POST, HEAD, OPTIONS', body: { detail: 'Not found.' } });
-      if (checks[3] === undefined && method === 'POST') return this.createCheck(base, checks[1] as Version, patch, user, rawBody);
-      const own = this.data.checks.filter((c) => c.patch === patch.id);
-      if (checks[3] === undefined) return { ...this.paginate(base, url, own, (c) => ser.check(c)), allow: 'GET, POST, HEAD, OPTIONS' };
-      const c = own.find((x) => x.id === Number(checks[3]));
-      if (!c) throw new HttpError({ status: 404, allow: 'GET, HEAD, OPTIONS', body: { detail: 'Not found.' } });
-      return { status: 200, allow: 'GET, HEAD, OPTIONS', body: ser.check(c) };
+    const msgid = c.query.get('msgid');
+    if (msgid !== null && VERSIONS.indexOf(c.version) >= 2) all = all.filter((x) => x.msgid === `<${msgid}>`);
+    return this.paginate(c, all, (x) => c.ser.cover(x));
+  }
+
+  /** A patch's checks: the list (GET, or POST to add one) or one check. */
+  private checksView(c: ApiCall, patchId: string, checkId: string | undefined): Reply {
+    const patch = this.data.patches.get(Number(patchId));
+    if (!patch) throw new HttpError({ status: 404, allow: CHECKS_ALLOW, body: { detail: 'Not found.' } });
+    if (checkId === undefined && c.method === 'POST') return this.createCheck(c.base, c.version, patch, c.user, c.rawBody);
+    const own = this.data.checks.filter((x) => x.patch === patch.id);
+    if (checkId === undefined) return { ...this.paginate(c, own, (x) => c.ser.check(x)), allow: CHECKS_ALLOW };
+    const check = own.find((x) => x.id === Number(checkId));
+    if (!check) throw new HttpError({ status: 404, allow: READ_ONLY, body: { detail: 'Not found.' } });
+    return { status: 200, allow: READ_ONLY, body: c.ser.check(check) };
+  }
+
+  private projectsView(c: ApiCall, id: string | undefined): Reply {
+    if (id === undefined) return this.paginate(c, [...this.data.projects.values()], (p) => c.ser.project(p, true));
+    const p = this.data.findProject(id);
+    if (!p) throw detail(404, 'Not found.');
+    return { status: 200, allow: READ_WRITE, body: c.ser.project(p, true) };
+  }
+
+  /** The filtered list, one patch, or (PATCH/PUT) an update of one. */
+  private patchesView(c: ApiCall, id: string | undefined): Reply {
+    if (id === undefined) return this.paginate(c, this.filterPatches(c.query, c.version), (p) => c.ser.patch(p));
+    if (!/^\d+$/.test(id)) return notFoundPage();
+    const patch = this.data.patches.get(Number(id));
+    if (c.method === 'PATCH' || c.method === 'PUT') return this.updateView(c, patch);
+    if (!patch) throw new HttpError({ status: 404, allow: READ_WRITE, body: { detail: 'Not found.' } });
+    return { status: 200, allow: READ_WRITE, body: c.ser.patch(patch, 'get') };
+  }
+
+  /** DRF checks the credentials before it looks the patch up: 403 without a user, even for a missing patch. */
+  private updateView(c: ApiCall, patch: SbPatch | undefined): Reply {
+    if (!c.user) throw new HttpError({ status: 403, allow: READ_WRITE, body: { detail: 'Authentication credentials were not provided.' } });
+    if (!patch) throw new HttpError({ status: 404, allow: READ_WRITE, body: { detail: 'Not found.' } });
+    this.update(patch, c.user, c.rawBody, c.contentType, READ_WRITE);
+    return { status: 200, allow: READ_WRITE, body: c.ser.patch(patch, 'update') };
+  }
+
+  private eventsView(c: ApiCall): Reply {
+    if (!this.events) return notFoundPage();
+    return this.paginate(c, this.filterEvents(c.query), (e) => c.ser.event(e));
+  }
+
+  /** Users are for logged-in clients only; `q` searches names and e-mail; your own entry shows your settings (API 1.2+). */
+  private usersView(c: ApiCall, id: string | undefined): Reply {
+    const user = c.user;
+    if (!user) throw new HttpError({ status: 403, allow: c.allow, body: { detail: 'Authentication credentials were not provided.' } });
+    if (id === undefined) {
+      const needle = (c.query.get('q') ?? '').toLowerCase();
+      const users = [...this.data.users.values()].filter((u) => !needle || [u.username, u.first_name, u.last_name, u.email].some((f) => f.toLowerCase().includes(needle)));
+      return this.paginate(c, users, (u) => c.ser.user(u));
     }
-    const m = /^\/api\/(\d\.\d)\/(?:([a-z]+)\/(?:([^/]+)\/)?)?$/.exec(path);
-    if (!m || !this.versions.includes(m[1] as Version)) return { status: 404, html: HTML_404 };
-    const v = m[1] as Version;
-    const [resource, id] = [m[2], m[3]];
-    const ser = new Serializer(base, v, this.data);
-    const q = lastValues(url.searchParams);
-    if (!resource) {
-      const names = ['projects', 'users', 'people', 'patches', 'covers', 'series', 'events', 'bundles'];
-      return { status: 200, allow: 'GET, HEAD, OPTIONS', body: Object.fromEntries(names.map((n) => [n, `${base}/api/${v}/${n}/`])) };
-    }
-    // Serialise only the page asked for: a list can be 100,000 patches long.
-    const list = <T>(items: T[], serialize: (item: T) => unknown): Reply => this.paginate(base, url, items, serialize);
-    switch (resource) {
-      case 'projects': {
-        if (id === undefined) return list([...this.data.projects.values()], (p) => ser.project(p, true));
-        const p = this.data.findProject(id);
-        if (!p) throw detail(404, 'Not found.');
-        return { status: 200, allow: 'GET, PUT, PATCH, HEAD, OPTIONS', body: ser.project(p, true) };
-      }
-      case 'patches': {
-        if (id === undefined) return list(this.filterPatches(q, v), (p) => ser.patch(p));
-        if (!/^\d+$/.test(id)) return { status: 404, html: HTML_404 };
-        const allow = 'GET, PUT, PATCH, HEAD, OPTIONS';
-        const patch = this.data.patches.get(Number(id));
-        if (method === 'PATCH' || method === 'PUT') {
-          if (!user) throw new HttpError({ status: 403, allow, body: { detail: 'Authentication credentials were not provided.' } });
-          if (!patch) throw new HttpError({ status: 404, allow, body: { detail: 'Not found.' } });
-          this.update(patch, user, rawBody, String(req.headers['content-type'] ?? ''), allow);
-          return { status: 200, allow, body: ser.patch(patch, 'update') };
-        }
-        if (!patch) throw new HttpError({ status: 404, allow, body: { detail: 'Not found.' } });
-        return { status: 200, allow, body: ser.patch(patch, 'get') };
-      }
-      case 'events': {
-        if (!this.events) return { status: 404, html: HTML_404 };
-        return list(this.filterEvents(q), (e) => ser.event(e));
-      }
-      case 'users': {
-        if (!user) throw new HttpError({ status: 403, allow, body: { detail: 'Authentication credentials were not provided.' } });
-        if (id === undefined) {
-          const needle = (q.get('q') ?? '').toLowerCase();
-          const users = [...this.data.users.values()].filter((u) => !needle || [u.username, u.first_name, u.last_name, u.email].some((f) => f.toLowerCase().includes(needle)));
-          return list(users, (u) => ser.user(u));
-        }
-        if (!/^\d+$/.test(id)) return { status: 404, html: HTML_404 };
-        const u = this.data.users.get(Number(id));
-        if (!u) throw detail(404, 'Not found.');
-        const body = ser.user(u);
-        if (u.id === user.id && VERSIONS.indexOf(v) >= 2) body.settings = { send_email: false, items_per_page: 100, show_ids: false };
-        return { status: 200, allow: 'GET, PUT, PATCH, HEAD, OPTIONS', body };
-      }
-      default:
-        return { status: 404, html: HTML_404 };
-    }
+    if (!/^\d+$/.test(id)) return notFoundPage();
+    const u = this.data.users.get(Number(id));
+    if (!u) throw detail(404, 'Not found.');
+    const body = c.ser.user(u);
+    if (u.id === user.id && VERSIONS.indexOf(c.version) >= 2) body.settings = { send_email: false, items_per_page: 100, show_ids: false };
+    return { status: 200, allow: READ_WRITE, body };
   }
 
   /**
@@ -342,7 +403,7 @@ export class Sandbox {
     return user;
   }
 
-  private paginate<T>(base: string, url: URL, items: T[], serialize: (item: T) => unknown): Reply {
+  private paginate<T>({ base, url }: { base: string; url: URL }, items: T[], serialize: (item: T) => unknown): Reply {
     const q = url.searchParams;
     let perPage = Number(q.get('per_page') ?? '30');
     if (!Number.isInteger(perPage) || perPage <= 0) perPage = 30;
@@ -350,14 +411,14 @@ export class Sandbox {
     const pages = Math.max(1, Math.ceil(items.length / size));
     const pageParam = q.get('page') ?? '1';
     const page = /^\d+$/.test(pageParam) ? Number(pageParam) : NaN;
-    if (!(page >= 1 && page <= pages)) throw new HttpError({ status: 404, allow: 'GET, HEAD, OPTIONS', body: { detail: 'Invalid page.' } });
+    if (!(page >= 1 && page <= pages)) throw new HttpError({ status: 404, allow: READ_ONLY, body: { detail: 'Invalid page.' } });
     const params: [string, string][] = [...q.entries()].filter(([k]) => k !== 'page');
     const link = (n: number, rel: string): string => `<${base}${url.pathname}?${encodeQuery([...params, ['page', String(n)]])}>; rel="${rel}"`;
     const links = [];
     if (page < pages) links.push(link(page + 1, 'next'));
     if (page > 1) links.push(link(page - 1, 'prev'));
     links.push(link(1, 'first'), link(pages, 'last'));
-    return { status: 200, allow: 'GET, HEAD, OPTIONS', headers: { Link: links.join(', ') }, body: items.slice((page - 1) * size, page * size).map(serialize) };
+    return { status: 200, allow: READ_ONLY, headers: { Link: links.join(', ') }, body: items.slice((page - 1) * size, page * size).map(serialize) };
   }
 
   private filterPatches(q: URLSearchParams, v: Version): SbPatch[] {
