@@ -2,7 +2,8 @@ import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
 import type { PatchRow } from '../store/store.js';
 import { applyChange, derivedTags, readTags, retagChange, type Extras } from './local.js';
 import { plan, type Action } from './planner.js';
-import { checkCancel, readOnlyReason, type ProjectRun, type Unseen } from './run.js';
+import { readOnlyReason } from '../reasons.js';
+import { checkCancel, type ProjectRun, type Unseen } from './run.js';
 
 // Plan and apply: read one message's stored row and tags, ask the planner,
 // and carry the action out (report, pending list, push list, tag batches).

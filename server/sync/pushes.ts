@@ -1,5 +1,6 @@
 import { PwnmError, errorMessage, isTransient } from '../errors.js';
 import { idQuery } from '../notmuch/encoding.js';
+import { isRefusal, refusalReason } from '../reasons.js';
 import { mapLimit } from '../util.js';
 import { retag } from './apply.js';
 import { crashPoint } from './crash.js';
@@ -50,9 +51,9 @@ async function pushOne(run: ProjectRun, push: Push, auth: { failed?: string }): 
     if (push.conflict) run.report('conflict', summary.conflicts, { msgid: push.msgid, patchId: push.patchId, local: push.conflict.local, remote: push.conflict.remote, reason: `changed on both sides; pushed the local ${label}` });
     retagOutcome(run, push, push.state ?? push.remote, push.conflict ? `local ${push.conflict.local}, Patchwork ${push.conflict.remote}; pushed local` : undefined);
   } catch (err) {
-    if (err instanceof PwnmError && (err.code === 'FORBIDDEN' || err.code === 'BAD_REQUEST')) {
+    if (isRefusal(err)) {
       // Refused for good: put Patchwork's values back, as a sync would.
-      const reason = err.code === 'FORBIDDEN' ? `not a maintainer of ${project} on ${inst.name}` : errorMessage(err);
+      const reason = refusalReason(err, project, inst.name);
       run.report('refused', summary.refused, { msgid: push.msgid, patchId: push.patchId, local: label, remote: push.remote, reason });
       store.putPending({ instance: inst.name, project, msgid: push.msgid, kind: 'refused', state: label, reason });
       retagOutcome(run, { msgid: push.msgid, row: push.row }, push.remote);

@@ -21,8 +21,6 @@ export interface Push {
 /** A patch whose mail was not among the tags read yet. */
 export interface Unseen { msgid: string; patchId: number; remote: string }
 
-export const readOnlyReason = (instance: string): string => `read-only: no token for ${instance}; the change waits until one is configured`;
-
 export const describePush = (p: Pick<Push, 'state' | 'archived'>): string => [p.state, p.archived === undefined ? undefined : p.archived ? 'archived' : 'not archived'].filter(Boolean).join(', ');
 
 export function checkCancel(signal: AbortSignal | undefined): void {
