@@ -144,3 +144,8 @@ export async function runErt(file: string, env: NodeJS.ProcessEnv): Promise<{ ex
   console.log(r.all.split('\n').filter((l) => /^\s*(passed|FAILED|skipped)\s|^Ran \d+ tests/.test(l)).map((l) => `      ${l.trim()}`).join('\n'));
   return { exitCode: r.exitCode, all: r.all };
 }
+
+/** Our CLI as its own process, on the Node that runs the tests (not whatever `node` is first on PATH). */
+export function runCli(args: readonly string[], options: { env: NodeJS.ProcessEnv; cwd?: string }) {
+  return execa(process.execPath, [CLI, ...args], { ...options, extendEnv: false, reject: false, all: true });
+}

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { execa } from 'execa';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, makeEnv, startServe, stopServe, type Served, type TestEnv } from './helpers.js';
+import { makeEnv, runCli, startServe, stopServe, type Served, type TestEnv } from './helpers.js';
 
 // Tokens never printed, whatever their source: the config file, -t,
 // PWNM_SYNC_TOKEN, token_command, or a client's initialize. "Patchwork"
@@ -23,7 +22,7 @@ describe('secrets are never printed', function () {
   const echoToken = (token: string): void => {
     t.sandbox.faults = [{ times: Infinity, status: 500, body: JSON.stringify({ detail: `proxy error for Token ${token}` }), headers: { 'Retry-After': '0' } }];
   };
-  const run = (args: string[], env: NodeJS.ProcessEnv = t.env) => execa('node', [CLI, ...args], { env, extendEnv: false, reject: false, all: true });
+  const run = (args: string[], env: NodeJS.ProcessEnv = t.env) => runCli(args, { env });
   /** A config with no token in it, the token coming from token_command. */
   const tokenCommandConfig = (token: string): string => {
     const file = join(t.dir, 'cmd.ini');

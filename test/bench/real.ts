@@ -1,8 +1,6 @@
-import { execa } from 'execa';
-import { join } from 'node:path';
 import { Notmuch } from '../../server/notmuch/notmuch.js';
 import { PatchworkClient } from '../../server/patchwork/client.js';
-import { ROOT } from '../helpers.js';
+import { runCli } from '../helpers.js';
 import { makeRealEnv, patchMsgids } from '../real/env.js';
 import { realPatchwork, stopRealPatchwork } from '../real/harness.js';
 
@@ -14,7 +12,6 @@ import { realPatchwork, stopRealPatchwork } from '../real/harness.js';
 
 export interface Row { step: string; wallMs: number; http?: number; notmuch?: number; rssMb?: number; note?: string }
 
-const CLI = join(ROOT, 'dist', 'cli.js');
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 export async function benchReal(n: number, concurrency: number): Promise<{ rows: Row[]; setup: string }> {
@@ -55,7 +52,7 @@ export async function benchReal(n: number, concurrency: number): Promise<{ rows:
     const step = async (name: string, args: string[]): Promise<Row> => {
       const before = requests();
       const started = performance.now();
-      const r = await execa('node', [CLI, '-c', t.configFile, ...args, '--json'], { env: { ...t.env, PWNM_SYNC_STATS: '1' }, extendEnv: false, reject: false });
+      const r = await runCli(['-c', t.configFile, ...args, '--json'], { env: { ...t.env, PWNM_SYNC_STATS: '1' } });
       const wallMs = performance.now() - started;
       if (r.exitCode !== 0) throw new Error(`pwnm-sync ${args.join(' ')} exited ${r.exitCode}: ${r.stderr}`);
       const json = JSON.parse(r.stdout) as { projects: { httpRequests: number; fetched: number; retagged: number; pushed: number }[]; notmuchCalls: number };

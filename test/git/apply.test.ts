@@ -4,7 +4,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { applyPatches } from '../../server/git/apply.js';
 import { generate, type ApplyScenario } from '../../server/sandbox/generator.js';
-import { CLI, makeEnv, startServe, stopServe, type Served, type TestEnv } from '../helpers.js';
+import { makeEnv, runCli, startServe, stopServe, type Served, type TestEnv } from '../helpers.js';
 
 // `apply` against a real git repository that the mail generator built, with
 // patches it made by git against it (so they really apply), the sandbox
@@ -24,7 +24,7 @@ describe('apply', function () {
   const subjects = async (): Promise<string[]> => (await git('log', '--format=%s', `${base}..HEAD`)).split('\n').filter(Boolean).reverse();
   const bodies = async (): Promise<string[]> => (await git('log', '--format=%B%x00', `${base}..HEAD`)).split('\0').map((b) => b.trim()).filter(Boolean).reverse();
   const mboxDir = (): string => join(t.dir, 'mbox');
-  const cli = (...args: string[]) => execa('node', [CLI, '-c', t.configFile, 'apply', '--repo', repo, ...args], { env: t.env, reject: false });
+  const cli = (...args: string[]) => runCli(['-c', t.configFile, 'apply', '--repo', repo, ...args], { env: t.env });
   const inAm = (): boolean => existsSync(join(repo, '.git', 'rebase-apply', 'applying'));
   const state = (msgid: string): string => t.sandbox.data.patchByMsgid(t.project.id, `<${msgid}>`)!.state;
 
@@ -58,15 +58,15 @@ describe('apply', function () {
 
   it('applies into the repo of the [project NAME] section, and names file:line for a bad one', async () => {
     t.writeConfig(`\n[project skiboot]\nrepo = ${repo}\n`);
-    const r = await execa('node', [CLI, '-c', t.configFile, 'apply', scenario.single], { env: t.env, reject: false, cwd: t.dir });
+    const r = await runCli(['-c', t.configFile, 'apply', scenario.single], { env: t.env, cwd: t.dir });
     expect(r.exitCode, r.stderr).to.equal(0);
     expect(await subjects()).to.deep.equal(['core: start at step zero']);
     t.writeConfig(`\n[project skiboot]\nrepo = ${repo}\n[project nope]\nrepo = /tmp\n`);
-    const bad = await execa('node', [CLI, '-c', t.configFile, 'apply', scenario.single], { env: t.env, reject: false });
+    const bad = await runCli(['-c', t.configFile, 'apply', scenario.single], { env: t.env });
     expect(bad.exitCode).to.equal(2);
     expect(bad.stderr, bad.stderr).to.include(`${t.configFile}:11: [project nope] is not in any sync setting (configured: skiboot)`);
     t.writeConfig(`\n[project skiboot]\nrpeo = ${repo}\n`);
-    const typo = await execa('node', [CLI, '-c', t.configFile, 'apply', scenario.single], { env: t.env, reject: false });
+    const typo = await runCli(['-c', t.configFile, 'apply', scenario.single], { env: t.env });
     expect(typo.exitCode).to.equal(2);
     expect(typo.stderr).to.include(`${t.configFile}:10: unknown key "rpeo" in [project skiboot]; known keys: repo`);
   });

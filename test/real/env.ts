@@ -6,7 +6,7 @@ import { idQuery, notmuchMessageId } from '../../server/notmuch/encoding.js';
 import { Notmuch } from '../../server/notmuch/notmuch.js';
 import { generateMail, type GenerateOptions, type GeneratedMail } from '../../server/sandbox/generator.js';
 import type { ProjectSummary } from '../../server/sync/engine.js';
-import { CLI } from '../helpers.js';
+import { runCli } from '../helpers.js';
 import type { RealPatchwork, RealUser } from './harness.js';
 
 // One test's world against the shared real Patchwork: a project of its own
@@ -80,7 +80,7 @@ export async function makeRealEnv(pw: RealPatchwork, options: { patches?: number
       writeFileSync(configFile, `[pwnm-sync]\nstate_db = ${join(dir, 'state.db')}\n${global}\n[instance real]\nurl = ${pw.url}\n${token ? `token = ${token}\n` : ''}sync = ${link}=${listEmail}\n${instance}`, { mode: 0o600 });
     },
     async cli(args) {
-      const r = await execa('node', [CLI, '-c', configFile, ...args], { env, extendEnv: false, reject: false });
+      const r = await runCli(['-c', configFile, ...args], { env });
       return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
     },
     async sync(args = []) {
