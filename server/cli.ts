@@ -14,6 +14,8 @@ import { Session } from './session.js';
 import { sync } from './sync/engine.js';
 import { holdSecret, redact } from './secrets.js';
 import { VERSION } from './version.js';
+import { printStatsAtExit } from './stats.js';
+import { formatTimeline, timeline } from './timeline.js';
 
 // argv -> commands. Exit status: 0 done, 1 some changes failed or a runtime
 // error, 2 usage or config error.
@@ -62,6 +64,8 @@ Options (the original pwnm-sync's flags work unchanged):
       --dry-run                 say what would change, change nothing
       --prefer server|local     who wins when both sides changed (default server)
       --json                    machine-readable output
+      --timings                 sync: print a timeline of the run on stderr (each
+                                request, notmuch call, tag batch, store write)
 `;
 
 const OPTIONS = {
@@ -83,6 +87,7 @@ const OPTIONS = {
   state: { type: 'string' },
   prefer: { type: 'string' },
   json: { type: 'boolean' },
+  timings: { type: 'boolean' },
   retry: { type: 'boolean' },
   drop: { type: 'string', multiple: true },
   keep: { type: 'boolean' },
@@ -121,7 +126,8 @@ type Command = (run: Run) => Promise<number>;
 
 async function syncCommand({ v, args, session }: Run): Promise<number> {
   if (args.length) throw new PwnmError('USAGE', `sync takes no arguments (got ${args.join(' ')}); use --project P`);
-  const tty = process.stderr.isTTY && !v.json;
+  const tty = process.stderr.isTTY && !v.json && !v.timings;
+  timeline.enabled = Boolean(v.timings);
   const summary = await sync(session, {
     ...(v.project ? { projects: v.project } : {}),
     ...(v.epoch ? { epoch: v.epoch } : {}),
@@ -131,6 +137,7 @@ async function syncCommand({ v, args, session }: Run): Promise<number> {
     ...(tty ? { onProgress: (p) => err(`\r\x1b[K${p.message}`) } : {}),
   });
   if (tty) err('\r\x1b[K');
+  if (v.timings) err(`${formatTimeline(timeline.spans)}\n`);
   print(v, summary, () => formatSync(summary));
   return summary.ok ? 0 : 1;
 }
@@ -286,8 +293,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// For the benchmark: the peak memory of this process, on stderr.
-if (process.env.PWNM_SYNC_STATS) process.on('exit', () => process.stderr.write(`pwnm-sync-stats ${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS })}\n`));
+// For the benchmark: this process's peak memory, CPU and timeline marks, on stderr at exit.
+if (process.env.PWNM_SYNC_STATS) printStatsAtExit();
 
 main(process.argv.slice(2)).then(
   // Exit now: the event loop takes another ~0.2 s to wind down, which a

@@ -1,5 +1,6 @@
 import { execa, type ExecaError } from 'execa';
 import { PwnmError } from '../errors.js';
+import { timeline } from '../timeline.js';
 import { batchLine, parseDumpLine, type TagChange } from './encoding.js';
 
 // Every call here is one process for a whole batch: one dump for all the
@@ -35,6 +36,15 @@ export class Notmuch {
    * never wait for it (count, search, config) get no limit of ours.
    */
   private async run(args: string[], input?: string, workMs?: number, onLine?: (line: string) => void): Promise<string> {
+    const end = timeline.begin(args[0] === 'tag' ? 'tag' : 'notmuch', `notmuch ${args.join(' ').slice(0, 100)}`, timeline.enabled && input ? countLines(input) : undefined);
+    try {
+      return await this.runOnce(args, input, workMs, onLine);
+    } finally {
+      end();
+    }
+  }
+
+  private async runOnce(args: string[], input: string | undefined, workMs: number | undefined, onLine: ((line: string) => void) | undefined): Promise<string> {
     const started = Date.now();
     const deadline = workMs === undefined ? Infinity : started + this.lockTimeoutMs + workMs;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
@@ -130,6 +140,12 @@ export class Notmuch {
     const [, uuid, lastmod] = (await this.run(['count', '--lastmod', '--', 'id:""'])).trim().split('\t');
     return { uuid: uuid ?? '', lastmod: Number(lastmod) };
   }
+}
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
 }
 
 /** What a newcomer's notmuch lacks, from its stderr, and the one command that fixes it. */

@@ -3,6 +3,7 @@ import { PwnmError, type ErrorCode } from '../errors.js';
 import { slugify } from '../tags.js';
 import { USER_AGENT } from '../version.js';
 import { mapLimit, sleep } from '../util.js';
+import { timeline } from '../timeline.js';
 import type { PwPatch, PwProject } from './types.js';
 
 // A Patchwork REST client. Facts it is built on (test/fixtures/patchwork-3.1.3/NOTES.md):
@@ -128,6 +129,15 @@ export class PatchworkClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     const path = new URL(url).pathname + new URL(url).search;
     const tries: Tries = { attempts: 0 };
+    const end = timeline.begin('fetch', `${method} ${path}`);
+    try {
+      return await this.callOnce(method, url, path, headers, body, tries);
+    } finally {
+      end();
+    }
+  }
+
+  private async callOnce(method: 'GET' | 'PATCH' | 'POST', url: string, path: string, headers: Record<string, string>, body: unknown, tries: Tries): Promise<Response> {
     for (;;) {
       const { status, headers: resHeaders, text } = await this.exchange(method, url, headers, body === undefined ? null : JSON.stringify(body), tries);
       const contentType = String(resHeaders['content-type'] ?? '');

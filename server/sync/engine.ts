@@ -3,6 +3,7 @@ import { notmuchMessageId } from '../notmuch/encoding.js';
 import type { Session } from '../session.js';
 import type { ProjectRow, SyncMark } from '../store/store.js';
 import { planLocalChanges, resolveUnseen } from './apply.js';
+import { timeline } from '../timeline.js';
 import { crashPoint } from './crash.js';
 import { suffixMap } from './local.js';
 import { SyncLock } from './lock.js';
@@ -21,6 +22,7 @@ export type { MessageEvent, ProjectSummary, Progress, RemoteMode, Report, SyncOp
 
 export async function sync(session: Session, options: SyncOptions = {}): Promise<SyncSummary> {
   const started = performance.now();
+  const end = timeline.begin('sync', options.localOnly ? 'sync --local-only' : 'sync');
   const nmBefore = session.notmuch.calls;
   const selected = session.select(options.projects);
   // A push of a few messages does not wait for a long sync: it claims its
@@ -41,6 +43,7 @@ export async function sync(session: Session, options: SyncOptions = {}): Promise
   } finally {
     lock?.release();
     if (!focused && --session.syncing === 0) session.claimed.clear();
+    end();
   }
   const ok = projects.every((p) => p.errors.length === 0 && p.refused.length === 0 && p.queued.length === 0 && p.ambiguous.length === 0);
   return { dryRun: Boolean(options.dryRun), durationMs: Math.round(performance.now() - started), projects, notmuchCalls: session.notmuch.calls - nmBefore, ok };
@@ -66,14 +69,15 @@ async function syncProject(run: ProjectRun): Promise<ProjectSummary> {
 async function pipeline(run: ProjectRun): Promise<void> {
   const row = await projectRow(run);
   run.suffixes = suffixMap(run.session.store.knownStates(run.inst.name, run.project));
-  const mark = await readBothSides(run, row);
-  await resolveUnseen(run);
-  await planLocalChanges(run);
+  const phase = (what: string, work: Promise<void>): Promise<void> => timeline.around('phase', `${run.project}: ${what}`, work);
+  const mark = await timeline.around('phase', `${run.project}: read both sides`, readBothSides(run, row));
+  await phase('tag mail not read yet', resolveUnseen(run));
+  await phase('plan local changes', planLocalChanges(run));
   crashPoint('after-fetch');
   checkCancel(run.options.signal);
-  await runPushes(run);
+  await phase('push', runPushes(run));
   checkCancel(run.options.signal);
-  await run.writer.flush();
+  await phase('last tag batches', run.writer.flush());
   record(run, row, mark);
   run.progress('done', 1, 1, `${run.project}: done`);
 }

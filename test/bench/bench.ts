@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
@@ -11,6 +11,7 @@ import { generate } from '../../server/sandbox/generator.js';
 import { Sandbox } from '../../server/sandbox/server.js';
 import { ROOT } from '../helpers.js';
 import { benchReal } from './real.js';
+import { runStats, seconds, table, type Row } from './stats.js';
 
 // npm run bench [-- --patches N[,N...] --latency-ms L --concurrency C]
 // npm run bench -- --real [--patches 5000]   (the real Patchwork of test/real; see real.ts)
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     out: { type: 'string' },
     // Corpora are built once per size and kept here between runs.
     'cache-dir': { type: 'string', default: tmpdir() },
+    // While working on the first sync: the floors and the first sync only.
+    'first-only': { type: 'boolean', default: false },
   },
 });
 const sizes = (values.patches ?? (values.real ? '5000' : '1000,10000')).split(',').map(Number);
@@ -41,10 +44,7 @@ const concurrency = Number(values.concurrency);
 const CLI = join(ROOT, 'dist', 'cli.js');
 const TOKEN = 'bench-token-0123456789abcdef';
 
-interface Row { step: string; wallMs: number; http?: number; notmuch?: number; rssMb?: number; note?: string }
-
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
-const seconds = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
 
 async function corpus(n: number): Promise<{ dir: string; maildir: string; notmuchConfig: string }> {
   const dir = join(values['cache-dir']!, `pwnm-sync-bench-${n}-v1`);
@@ -69,19 +69,18 @@ async function corpus(n: number): Promise<{ dir: string; maildir: string; notmuc
   return { dir, maildir, notmuchConfig };
 }
 
-async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ wallMs: number; rssMb: number; json: { projects: { httpRequests: number; errors: string[] }[]; notmuchCalls: number } }> {
+async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ wallMs: number; rssMb: number; loadMs: number | undefined; timeline: string; json: { projects: { httpRequests: number; errors: string[] }[]; notmuchCalls: number } }> {
   const started = performance.now();
-  const r = await execa(process.execPath, [CLI, ...args, '--json'], { env: { ...env, PWNM_SYNC_STATS: '1' }, reject: false });
+  const r = await execa(process.execPath, [CLI, ...args, '--json', '--timings'], { env: { ...env, PWNM_SYNC_STATS: '1' }, reject: false });
   const wallMs = performance.now() - started;
   if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`pwnm-sync ${args.join(' ')} failed: ${r.stderr}`);
-  const stats = /pwnm-sync-stats (\{.*\})/.exec(r.stderr);
   const json = JSON.parse(r.stdout) as { projects: { httpRequests: number; errors: string[] }[]; notmuchCalls: number };
   const errors = json.projects.flatMap((p) => p.errors);
   if (errors.length) throw new Error(`pwnm-sync errors: ${errors.join('; ')}`);
-  return { wallMs, rssMb: stats ? (JSON.parse(stats[1]!) as { maxRssKb: number }).maxRssKb / 1024 : NaN, json };
+  return { wallMs, ...runStats(r.stderr), json };
 }
 
-async function benchSize(n: number): Promise<{ rows: Row[]; ratio: number; binds: string }> {
+async function benchSize(n: number): Promise<{ rows: Row[]; timeline: string }> {
   const { dir, notmuchConfig } = await corpus(n);
   const sandbox = new Sandbox();
   await sandbox.start();
@@ -116,16 +115,24 @@ async function benchSize(n: number): Promise<{ rows: Row[]; ratio: number; binds
   rows.push({ step: 'tag floor (one notmuch tag --batch)', wallMs: tagFloor, notmuch: 1, note: `${(tagFloor / n).toFixed(2)} ms per message` });
   await notmuch.tag(changes.map((c) => ({ msgid: c.msgid, add: [], remove: c.add })));
 
+  let timeline = '';
   const step = async (name: string, args: string[], note?: string): Promise<Row> => {
     const before = sandbox.requests;
     const r = await runCli(['-c', configFile, ...args], env);
-    const row = { step: name, wallMs: r.wallMs, http: sandbox.requests - before, notmuch: r.json.notmuchCalls, rssMb: r.rssMb, ...(note ? { note } : {}) };
+    const row = { step: name, wallMs: r.wallMs, ...(r.loadMs === undefined ? {} : { loadMs: r.loadMs }), http: sandbox.requests - before, notmuch: r.json.notmuchCalls, rssMb: r.rssMb, ...(note ? { note } : {}) };
     rows.push(row);
+    timeline ||= r.timeline;
     log(`  ${n}: ${name}: ${seconds(r.wallMs)}`);
     return row;
   };
 
   const full = await step('first full sync', ['sync']);
+  const floor = Math.max(fetchFloor, tagFloor);
+  full.note = `${(full.wallMs / floor).toFixed(2)} x max(floors); ${tagFloor > fetchFloor ? 'tag' : 'fetch'} floor binds`;
+  if (values['first-only']) {
+    await sandbox.stop();
+    return { rows, timeline };
+  }
   await runCli(['-c', configFile, 'sync'], env); // reads back its own tags once
   await step('no-change incremental sync', ['sync']);
 
@@ -160,29 +167,28 @@ async function benchSize(n: number): Promise<{ rows: Row[]; ratio: number; binds
   rows.push({ step: 'setState via serve, p50 of 50', wallMs: p50, http: http / times.length, note: `p95 ${seconds(p95)}; target p95 < ${4 * latency} ms` });
 
   await sandbox.stop();
-  const floor = Math.max(fetchFloor, tagFloor);
-  const ratio = full.wallMs / floor;
-  full.note = `${ratio.toFixed(2)} x max(floors); ${tagFloor > fetchFloor ? 'tag' : 'fetch'} floor binds`;
-  return { rows, ratio, binds: tagFloor > fetchFloor ? 'tag' : 'fetch' };
+  return { rows, timeline };
 }
 
 const lines: string[] = [];
 const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
 const { stdout: nmVersion } = await execa('notmuch', ['--version']);
 const against = values.real ? 'the real Patchwork 3.1.3 (gunicorn, 2 sync workers, sqlite) on loopback, no added latency' : `latency ${latency} ms per request`;
-lines.push(`# pwnm-sync benchmark`, '', `${when} UTC; ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${nmVersion}; ${against}, concurrency ${concurrency}.`, '');
+lines.push(`# pwnm-sync benchmark`, '', `${when} UTC; load average before ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${nmVersion}; ${against}, concurrency ${concurrency}.`, '');
+const outDir = values.out ? join(values.out, '..') : join(ROOT, 'test', 'bench', 'results');
+mkdirSync(outDir, { recursive: true });
 for (const n of sizes) {
-  log(`benchmark: ${n} patches, ${values.real ? 'real Patchwork' : `${latency} ms latency`}, concurrency ${concurrency}`);
-  const { rows, setup } = values.real ? await benchReal(n, concurrency) : { ...(await benchSize(n)), setup: '' };
-  lines.push(`## ${n.toLocaleString('en-US')} patches${values.real ? ', real Patchwork' : ''}`, '', ...(setup ? [setup, ''] : []), '| step | wall | HTTP requests | notmuch calls | peak RSS | notes |', '| --- | ---: | ---: | ---: | ---: | --- |');
-  for (const r of rows) {
-    lines.push(`| ${r.step} | ${seconds(r.wallMs)} | ${r.http ?? ''} | ${r.notmuch ?? ''} | ${r.rssMb ? `${Math.round(r.rssMb)} MB` : ''} | ${r.note ?? ''} |`);
-  }
-  lines.push('');
+  log(`benchmark: ${n} patches, ${values.real ? 'real Patchwork' : `${latency} ms latency`}, concurrency ${concurrency}; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const { rows, setup, timeline } = values.real ? await benchReal(n, concurrency, Boolean(values['first-only'])) : { ...(await benchSize(n)), setup: '' };
+  lines.push(`## ${n.toLocaleString('en-US')} patches${values.real ? ', real Patchwork' : ''}`, '', ...(setup ? [setup, ''] : []), ...table(rows, Boolean(values.real)), '', `load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`, '');
+  // The first full sync's timeline, for seeing where its time goes.
+  const timelineFile = join(outDir, `timeline-${n}${values.real ? '-real' : ''}.txt`);
+  writeFileSync(timelineFile, timeline);
+  log(`timeline of the first full sync: ${timelineFile}`);
 }
-const table = lines.join('\n');
-process.stdout.write(`${table}\n`);
+const text = lines.join('\n');
+process.stdout.write(`${text}\n`);
 const out = values.out ?? join(ROOT, 'test', 'bench', 'results', values.real ? 'latest-real.md' : 'latest.md');
 mkdirSync(join(out, '..'), { recursive: true });
-writeFileSync(out, `${table}\n`);
+writeFileSync(out, `${text}\n`);
 log(`written to ${out}`);

@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { Notmuch } from '../../server/notmuch/notmuch.js';
 import { PatchworkClient } from '../../server/patchwork/client.js';
 import { runCli } from '../helpers.js';
 import { makeRealEnv, patchMsgids } from '../real/env.js';
 import { realPatchwork, stopRealPatchwork } from '../real/harness.js';
+import { runStats, type Row } from './stats.js';
 
 // `npm run bench -- --real`: the benchmark's steps against the real
 // Patchwork 3.1.3 of test/real (gunicorn, 2 sync workers, sqlite), with
@@ -10,11 +12,29 @@ import { realPatchwork, stopRealPatchwork } from '../real/harness.js';
 // latency: the real server's own. Requests are counted from gunicorn's
 // access log, so they are what the server saw.
 
-export interface Row { step: string; wallMs: number; http?: number; notmuch?: number; rssMb?: number; note?: string }
-
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
-export async function benchReal(n: number, concurrency: number): Promise<{ rows: Row[]; setup: string }> {
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/**
+ * CPU seconds (user + system) the gunicorn workers have used so far. The
+ * workers' pids come from gunicorn's log ("Booting worker with pid"); a
+ * worker that has exited counts 0, so a step that restarts one undercounts.
+ */
+export function workerCpuSeconds(gunicornLog: string): number {
+  let ticks = 0;
+  for (const m of gunicornLog.matchAll(/Booting worker with pid: (\d+)/g)) {
+    let stat: string;
+    try { stat = readFileSync(`/proc/${m[1]!}/stat`, 'utf8'); } catch { continue; }
+    // Fields after the command name (which may hold spaces), from field 3 on: utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / USER_HZ;
+}
+
+export async function benchReal(n: number, concurrency: number, firstOnly = false): Promise<{ rows: Row[]; setup: string; timeline: string }> {
   const pw = await realPatchwork();
   if (!pw) throw new Error('the real Patchwork cannot run here (see the line above)');
   let cleanup = (): Promise<void> => Promise.resolve();
@@ -32,13 +52,14 @@ export async function benchReal(n: number, concurrency: number): Promise<{ rows:
 
     // Floor 1: every page of the project's patches, nothing done with them.
     t0 = performance.now();
+    const cpu = workerCpuSeconds(pw.log());
     const client = new PatchworkClient({ instance: 'real', url: pw.url, concurrency });
     client.apiVersion = '1.3';
     let pages = 0;
     await client.eachPage('patches', { project: t.projectId, order: 'id' }, () => void pages++);
     await client.close();
     const fetchFloor = performance.now() - t0;
-    rows.push({ step: 'fetch floor (all pages, per_page 250)', wallMs: fetchFloor, http: pages });
+    rows.push({ step: 'fetch floor (all pages, per_page 250)', wallMs: fetchFloor, http: pages, serverCpuS: workerCpuSeconds(pw.log()) - cpu });
 
     // Floor 2: one notmuch tag batch of the same changes, then undone.
     const server = await t.patches();
@@ -49,18 +70,21 @@ export async function benchReal(n: number, concurrency: number): Promise<{ rows:
     rows.push({ step: 'tag floor (one notmuch tag --batch)', wallMs: tagFloor, notmuch: 1, note: `${(tagFloor / n).toFixed(2)} ms per message` });
     await notmuch.tag(changes.map((c) => ({ msgid: c.msgid, add: [], remove: c.add })));
 
+    let timeline = '';
     const step = async (name: string, args: string[]): Promise<Row> => {
       const before = requests();
+      const cpuBefore = workerCpuSeconds(pw.log());
       const started = performance.now();
-      const r = await runCli(['-c', t.configFile, ...args, '--json'], { env: { ...t.env, PWNM_SYNC_STATS: '1' } });
+      const r = await runCli(['-c', t.configFile, ...args, '--json', '--timings'], { env: { ...t.env, PWNM_SYNC_STATS: '1' } });
       const wallMs = performance.now() - started;
       if (r.exitCode !== 0) throw new Error(`pwnm-sync ${args.join(' ')} exited ${r.exitCode}: ${r.stderr}`);
       const json = JSON.parse(r.stdout) as { projects: { httpRequests: number; fetched: number; retagged: number; pushed: number }[]; notmuchCalls: number };
-      const stats = /pwnm-sync-stats (\{.*\})/.exec(r.stderr);
+      const stats = runStats(r.stderr);
+      timeline ||= stats.timeline;
       const p = json.projects[0]!;
       const row: Row = {
-        step: name, wallMs, http: requests() - before, notmuch: json.notmuchCalls, rssMb: stats ? (JSON.parse(stats[1]!) as { maxRssKb: number }).maxRssKb / 1024 : NaN,
-        note: `${p.fetched} fetched, ${p.retagged} retagged, ${p.pushed} pushed`,
+        step: name, wallMs, ...(stats.loadMs === undefined ? {} : { loadMs: stats.loadMs }), http: requests() - before, serverCpuS: workerCpuSeconds(pw.log()) - cpuBefore,
+        notmuch: json.notmuchCalls, rssMb: stats.rssMb, note: `${p.fetched} fetched, ${p.retagged} retagged, ${p.pushed} pushed`,
       };
       rows.push(row);
       log(`  ${n} (real): ${name}: ${(wallMs / 1000).toFixed(2)} s`);
@@ -70,6 +94,7 @@ export async function benchReal(n: number, concurrency: number): Promise<{ rows:
     const full = await step('first full sync', ['sync']);
     const floor = Math.max(fetchFloor, tagFloor);
     full.note = `${full.note}; ${(full.wallMs / floor).toFixed(2)} x max(floors), ${tagFloor > fetchFloor ? 'tag' : 'fetch'} floor binds`;
+    if (firstOnly) return { rows, setup, timeline };
     await step('second sync (reads back its own tags)', ['sync']);
     await step('no-change incremental sync', ['sync']);
 
@@ -79,7 +104,7 @@ export async function benchReal(n: number, concurrency: number): Promise<{ rows:
     await notmuch.tag(ids.slice(-20).map((id) => ({ msgid: id, add: [`pw-${t.link}-under-review`], remove: [`pw-${t.link}-new`] })));
     await step('incremental, 20 server + 20 local changes', ['sync']);
     await step('--local-only, nothing to do', ['sync', '--local-only']);
-    return { rows, setup };
+    return { rows, setup, timeline };
   } finally {
     await cleanup();
     await stopRealPatchwork(false);

@@ -21,7 +21,13 @@ describe('benchmark smoke run', function () {
       for (const step of ['fetch floor', 'tag floor', 'first full sync', 'no-change incremental sync', 'incremental, 100 server + 100 local changes', '--local-only, nothing to do', 'setState via serve']) {
         expect(table, step).to.include(`| ${step}`);
       }
-      expect(table).to.match(/first full sync \| [\d.]+ m?s \| \d+ \| \d+ \| \d+ MB \| [\d.]+ x max\(floors\)/);
+      // wall, module load, requests, notmuch calls, peak RSS, the ratio to the floors
+      expect(table).to.match(/first full sync \| [\d.]+ m?s \| [\d.]+ m?s \| \d+ \| \d+ \| \d+ MB \| [\d.]+ x max\(floors\)/);
+      // The first full sync's timeline: pages fetched, tag batches and store writes, each lane summed up.
+      const timeline = readFileSync(join(dir, 'timeline-200.txt'), 'utf8');
+      expect(timeline).to.match(/GET \/api\/1\.3\/patches\/\?project=/);
+      expect(timeline).to.match(/notmuch tag --batch/);
+      for (const lane of ['fetch', 'tag', 'store', 'plan', 'sync']) expect(timeline).to.match(new RegExp(`^  ${lane} +\\d+ spans, `, 'm'));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

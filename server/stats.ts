@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { timeline } from './timeline.js';
+
+// One line on stderr at exit for the benchmark (PWNM_SYNC_STATS=1): peak
+// memory, this process's CPU and its children's (notmuch), and when the
+// sync's own work began and ended, counted from the process's start.
+
+/** CPU seconds of the child processes this process has waited for: /proc/self/stat's cutime and cstime, in USER_HZ (100). */
+function childCpuSeconds(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+export function printStatsAtExit(): void {
+  process.on('exit', () => {
+    const cpu = process.cpuUsage();
+    const sync = timeline.spans.find((s) => s.lane === 'sync');
+    const stats = {
+      maxRssKb: process.resourceUsage().maxRSS,
+      cpuS: (cpu.user + cpu.system) / 1e6,
+      childCpuS: childCpuSeconds(),
+      ...(sync ? { syncStartMs: Math.round(sync.start), syncEndMs: Math.round(sync.end) } : {}),
+    };
+    process.stderr.write(`pwnm-sync-stats ${JSON.stringify(stats)}\n`);
+  });
+}
