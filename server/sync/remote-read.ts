@@ -4,6 +4,7 @@ import { newestEvent, readEvents, type EventMark } from '../patchwork/events.js'
 import { toRemote } from '../patchwork/remote.js';
 import type { PwEvent, PwPatch } from '../patchwork/types.js';
 import type { ProjectRow, RemotePatch, SyncMark } from '../store/store.js';
+import { timeline } from '../timeline.js';
 import { mapLimit, naiveUtc } from '../util.js';
 import { decide } from './apply.js';
 import { checkCancel, type ProjectRun } from './run.js';
@@ -78,7 +79,16 @@ async function readLocal(run: ProjectRun, row: ProjectRow | undefined, mode: Rem
 /** Reads both sides and plans what arrives; returns the mark to store when all went through. */
 export async function readBothSides(run: ProjectRun, row: ProjectRow | undefined): Promise<SyncMark | undefined> {
   const mode = (run.summary.mode = chooseMode(run, row));
-  await readLocal(run, row, mode);
+  // The local side is read while the remote one is: the first planning step awaits it.
+  run.localRead = readLocal(run, row, mode);
+  // Nothing may await it if the remote side fails first: that must not be an unhandled rejection.
+  run.localRead.catch(() => undefined);
+  const mark = await readRemote(run, row, mode);
+  await run.localRead;
+  return mark;
+}
+
+function readRemote(run: ProjectRun, row: ProjectRow | undefined, mode: RemoteMode): Promise<SyncMark | undefined> | SyncMark | undefined {
   if (run.options.messageIds) return undefined;
   if (mode === 'none') return row ? markFor(run, { date: row.event_mark, ids: JSON.parse(row.event_ids ?? '[]') as number[] }, row.has_events) : undefined;
   if (mode === 'events') return eventsSync(run, row!);
@@ -102,26 +112,29 @@ async function eventsSync(run: ProjectRun, row: ProjectRow): Promise<SyncMark> {
 }
 
 async function fullSync(run: ProjectRun, row: ProjectRow): Promise<SyncMark> {
-  // Take the event mark first, so that what changes while we list is seen next time.
-  let mark: EventMark = { date: null, ids: [] };
-  let hasEvents = 1;
-  try {
-    mark = await newestEvent(run.client!, row.project_id);
-  } catch (err) {
-    if (!(err instanceof PwnmError && err.code === 'NOT_FOUND')) throw err;
-    hasEvents = 0;
-  }
-  const epoch = run.options.epoch ?? run.inst.epoch;
-  const query = listQuery(run, row);
-  let since: string | undefined;
-  if (epoch) since = `${epoch}T00:00:00`;
-  else if (query) {
-    // Only patches whose mail can be here: since the oldest mail of the list (a day earlier, for time zones).
-    const oldest = await run.session.notmuch.oldest(`${query} or tag:${run.session.scheme.project(run.project)}`);
-    if (oldest) since = naiveUtc(new Date(oldest.getTime() - DAY_MS));
-  }
+  // The event mark is taken before listing, so that what changes while we list is seen next time.
+  const [{ mark, hasEvents }, since] = await Promise.all([eventMark(run, row), fullSince(run, row)]);
   await listPatches(run, row.project_id, since);
   return { ...markFor(run, mark, hasEvents), full_sync_at: new Date().toISOString() };
+}
+
+async function eventMark(run: ProjectRun, row: ProjectRow): Promise<{ mark: EventMark; hasEvents: number }> {
+  try {
+    return { mark: await newestEvent(run.client!, row.project_id), hasEvents: 1 };
+  } catch (err) {
+    if (!(err instanceof PwnmError && err.code === 'NOT_FOUND')) throw err;
+    return { mark: { date: null, ids: [] }, hasEvents: 0 };
+  }
+}
+
+/** Only patches whose mail can be here: since the epoch, else the oldest mail of the list (a day earlier, for time zones). */
+async function fullSince(run: ProjectRun, row: ProjectRow): Promise<string | undefined> {
+  const epoch = run.options.epoch ?? run.inst.epoch;
+  if (epoch) return `${epoch}T00:00:00`;
+  const query = listQuery(run, row);
+  if (!query) return undefined;
+  const oldest = await run.session.notmuch.oldest(`${query} or tag:${run.session.scheme.project(run.project)}`);
+  return oldest ? naiveUtc(new Date(oldest.getTime() - DAY_MS)) : undefined;
 }
 
 async function windowSync(run: ProjectRun, row: ProjectRow): Promise<SyncMark> {
@@ -145,6 +158,7 @@ async function listPatches(run: ProjectRun, projectId: number, since: string | u
   let pages = 0;
   await run.client!.eachPage<PwPatch>('patches', { project: projectId, since, order: 'id' }, async (items) => {
     checkCancel(run.options.signal);
+    await run.localRead;
     storeAndPlan(run, items);
     run.progress('fetch', ++pages, 0, `${run.project}: ${run.summary.fetched} patches read`);
     await run.writer.room();
@@ -181,6 +195,7 @@ function readFacts(events: readonly PwEvent[]): EventFacts {
 async function applyEvents(run: ProjectRun, events: readonly PwEvent[]): Promise<void> {
   const { store } = run.session;
   const { states, delegates, refetch } = readFacts(events);
+  await run.localRead;
   const rows = [...states.values()];
   run.inTransaction(() => {
     if (!run.dryRun) store.upsertStates(run.inst.name, run.project, rows);
@@ -203,6 +218,7 @@ async function refetchPatches(run: ProjectRun, refetch: Map<number, string>): Pr
       if (err instanceof PwnmError && err.code === 'NOT_FOUND') return undefined; // deleted since
       throw err;
     }));
+    await run.localRead;
     storeAndPlan(run, patches.filter((p): p is PwPatch => p !== undefined));
   } else {
     const oldest = [...refetch.values()].filter(Boolean).sort()[0];
@@ -214,10 +230,12 @@ async function refetchPatches(run: ProjectRun, refetch: Map<number, string>): Pr
 function storeAndPlan(run: ProjectRun, patches: readonly PwPatch[]): void {
   const rows = patches.map(toRemote);
   run.summary.fetched += rows.length;
+  const end = timeline.begin('plan', `store and plan ${rows.length} patches`, rows.length);
   run.inTransaction(() => {
     const newSeries = newSeriesVersions(run, rows);
     if (!run.dryRun) run.session.store.upsertPatches(run.inst.name, run.project, rows);
     for (const r of rows) decide(run, { msgid: r.msgid, patchId: r.patch_id, remote: r.remote });
     supersede(run, newSeries);
   });
+  end();
 }

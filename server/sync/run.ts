@@ -52,6 +52,8 @@ export class ProjectRun {
   requestsBefore = 0;
   /** Tags of the messages this run looked at, kept current as we retag. */
   local = new Map<string, string[]>();
+  /** Resolves once `local` holds the local side; the remote side is read meanwhile. */
+  localRead: Promise<void> = Promise.resolve();
   readonly handled = new Set<string>();
   readonly unseen: Unseen[] = [];
   readonly pushes: Push[] = [];

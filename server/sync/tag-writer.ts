@@ -1,5 +1,6 @@
 import type { TagChange } from '../notmuch/encoding.js';
 import type { Notmuch } from '../notmuch/notmuch.js';
+import { timeline } from '../timeline.js';
 import { crashPoint } from './crash.js';
 
 // Applies tag changes in `notmuch tag --batch` calls of about a second each,
@@ -88,24 +89,45 @@ export class TagWriter {
     });
   }
 
+  /**
+   * Batches one after another. Each batch is recorded in the store while
+   * notmuch already applies the next one, so the store never holds up the
+   * tagger; a batch is recorded only once notmuch has applied it, also when
+   * the next one fails.
+   */
   private async drain(all: boolean): Promise<void> {
     const target = this.options.targetMs ?? 1000;
-    while (this.queue.length >= this.batchSize || (all && this.queue.length > 0)) {
-      const batch = this.queue.splice(0, this.batchSize).filter((i) => !this.options.skip?.(i.msgid));
-      const changes = batch.flatMap((i) => (i.change ? [i.change] : []));
-      const started = performance.now();
-      await this.notmuch.tag(changes);
-      crashPoint('after-tag');
-      this.options.transaction(() => batch.forEach((i) => i.commit()));
-      this.applied += changes.length;
-      this.options.onBatch?.(changes.length);
-      this.wake();
-      const elapsed = performance.now() - started;
-      if (changes.length >= 50 && elapsed > 0) {
-        // Aim the next batch at the target duration from the rate just seen.
-        const rate = changes.length / elapsed;
-        this.batchSize = Math.max(50, Math.min(5000, Math.round(rate * target)));
+    let record: (() => void) | undefined;
+    try {
+      while (this.queue.length >= this.batchSize || (all && this.queue.length > 0)) {
+        const batch = this.queue.splice(0, this.batchSize).filter((i) => !this.options.skip?.(i.msgid));
+        const changes = batch.flatMap((i) => (i.change ? [i.change] : []));
+        const started = performance.now();
+        const tagging = this.notmuch.tag(changes);
+        record?.();
+        record = undefined;
+        await tagging;
+        crashPoint('after-tag');
+        record = () => this.record(batch, changes.length);
+        const elapsed = performance.now() - started;
+        if (changes.length >= 50 && elapsed > 0) {
+          // Aim the next batch at the target duration from the rate just seen.
+          const rate = changes.length / elapsed;
+          this.batchSize = Math.max(50, Math.min(5000, Math.round(rate * target)));
+        }
       }
+    } finally {
+      record?.();
     }
+  }
+
+  /** Commit one applied batch to the store. */
+  private record(batch: readonly TagItem[], changed: number): void {
+    const end = timeline.begin('store', `record ${batch.length} tagged messages`, batch.length);
+    this.options.transaction(() => batch.forEach((i) => i.commit()));
+    end();
+    this.applied += changed;
+    this.options.onBatch?.(changed);
+    this.wake();
   }
 }
