@@ -252,22 +252,31 @@ export class PatchworkClient {
    * order). Page URLs are built from our base URL: the Link header is read
    * for the page count only, never followed.
    */
-  async eachPage<T>(path: string, query: Query, onPage: (items: T[], page: number) => Promise<void> | void): Promise<number> {
+  async eachPage<T>(path: string, query: Query, onPage: (items: T[], page: number) => Promise<void> | void, options: { firstPages?: number } = {}): Promise<number> {
     await this.discover();
+    const fetchPage = async (page: number): Promise<T[] | undefined> => {
+      try {
+        return (await this.call('GET', this.apiUrl(path, { ...query, per_page: PER_PAGE, page }))).body as T[];
+      } catch (err) {
+        // The list shrank while we paged through it (or was shorter than a caller guessed).
+        if (err instanceof PwnmError && err.code === 'NOT_FOUND') return undefined;
+        throw err;
+      }
+    };
+    // A caller that knows the list is long asks for its first pages at once: the Link header comes with the first.
+    const early = new Map<number, Promise<T[] | undefined>>();
+    for (let page = 2; page <= Math.min(options.firstPages ?? 1, this.concurrency); page++) {
+      const answer = fetchPage(page);
+      answer.catch(() => undefined); // awaited below, unless the first page fails
+      early.set(page, answer);
+    }
     const first = await this.call('GET', this.apiUrl(path, { ...query, per_page: PER_PAGE }));
     const last = lastPage(first.headers.link);
     await onPage(first.body as T[], 1);
-    const rest = Array.from({ length: Math.max(0, last - 1) }, (_, i) => i + 2);
+    const rest = Array.from({ length: Math.max(0, last - 1, early.size) }, (_, i) => i + 2);
     await mapLimit(rest, this.concurrency, async (page) => {
-      let items: T[];
-      try {
-        items = (await this.call('GET', this.apiUrl(path, { ...query, per_page: PER_PAGE, page }))).body as T[];
-      } catch (err) {
-        // The list shrank while we paged through it.
-        if (err instanceof PwnmError && err.code === 'NOT_FOUND') return;
-        throw err;
-      }
-      await onPage(items, page);
+      const items = await (early.get(page) ?? fetchPage(page));
+      if (items && page <= last) await onPage(items, page);
     });
     return last;
   }

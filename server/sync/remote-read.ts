@@ -2,6 +2,7 @@ import { PwnmError } from '../errors.js';
 import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
 import { newestEvent, readEvents, type EventMark } from '../patchwork/events.js';
 import { toRemote } from '../patchwork/remote.js';
+import { PER_PAGE } from '../patchwork/client.js';
 import type { PwEvent, PwPatch } from '../patchwork/types.js';
 import type { ProjectRow, RemotePatch, SyncMark } from '../store/store.js';
 import { timeline } from '../timeline.js';
@@ -113,8 +114,9 @@ async function eventsSync(run: ProjectRun, row: ProjectRow): Promise<SyncMark> {
 
 async function fullSync(run: ProjectRun, row: ProjectRow): Promise<SyncMark> {
   // The event mark is taken before listing, so that what changes while we list is seen next time.
-  const [{ mark, hasEvents }, since] = await Promise.all([eventMark(run, row), fullSince(run, row)]);
-  await listPatches(run, row.project_id, since);
+  const [{ mark, hasEvents }, since] = await Promise.all([eventMark(run, row), fullSince(run, row), run.localRead]);
+  // Planning waits for the local side anyway; with it read, a list of many pages starts two pages at once.
+  await listPatches(run, row.project_id, since, run.local.size >= 2 * PER_PAGE ? 2 : 1);
   return { ...markFor(run, mark, hasEvents), full_sync_at: new Date().toISOString() };
 }
 
@@ -153,7 +155,7 @@ function markFor(run: ProjectRun, mark: EventMark, hasEvents: number | null): Sy
 }
 
 /** Stream the project's patch list through the planner, page by page. */
-async function listPatches(run: ProjectRun, projectId: number, since: string | undefined): Promise<void> {
+async function listPatches(run: ProjectRun, projectId: number, since: string | undefined, firstPages = 1): Promise<void> {
   run.summary.since = since ?? null;
   let pages = 0;
   await run.client!.eachPage<PwPatch>('patches', { project: projectId, since, order: 'id' }, async (items) => {
@@ -162,7 +164,7 @@ async function listPatches(run: ProjectRun, projectId: number, since: string | u
     storeAndPlan(run, items);
     run.progress('fetch', ++pages, 0, `${run.project}: ${run.summary.fetched} patches read`);
     await run.writer.room();
-  });
+  }, { firstPages });
 }
 
 /** What a batch of events says: new states, new delegates, and patches to read whole. */

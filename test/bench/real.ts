@@ -56,7 +56,7 @@ export async function benchReal(n: number, concurrency: number, firstOnly = fals
     const client = new PatchworkClient({ instance: 'real', url: pw.url, concurrency });
     client.apiVersion = '1.3';
     let pages = 0;
-    await client.eachPage('patches', { project: t.projectId, order: 'id' }, () => void pages++);
+    await client.eachPage('patches', { project: t.projectId, order: 'id' }, () => void pages++, { firstPages: 2 });
     await client.close();
     const fetchFloor = performance.now() - t0;
     rows.push({ step: 'fetch floor (all pages, per_page 250)', wallMs: fetchFloor, http: pages, serverCpuS: workerCpuSeconds(pw.log()) - cpu });

@@ -44,6 +44,34 @@ describe('Patchwork client', function () {
     await c.close();
   });
 
+  it('asks for the first pages at once when told the list is long, and reads each page once', async () => {
+    sandbox.delayMs = 50;
+    const c = client();
+    const ids: number[] = [];
+    const pages = (): string[] => sandbox.log.filter((r) => r.url.includes('/patches/')).map((r) => new URL(r.url, 'http://x').searchParams.get('page') ?? '1');
+    let seenWithFirst: string[] = [];
+    await c.eachPage<PwPatch>('patches', { project: projectId }, (items, page) => {
+      if (page === 1) seenWithFirst = pages();
+      ids.push(...items.map((p) => p.id));
+    }, { firstPages: 2 });
+    expect(ids).to.have.length(600);
+    expect(new Set(ids).size).to.equal(600);
+    expect(pages().sort()).to.deep.equal(['1', '2', '3']);
+    // Page 2 went out before page 1's answer (and its Link header) came back.
+    expect(seenWithFirst.sort()).to.deep.equal(['1', '2']);
+    await c.close();
+  });
+
+  it('ignores a guessed page past the end of a short list', async () => {
+    const c = client();
+    const ids: number[] = [];
+    const last = await c.eachPage<PwPatch>('patches', { project: projectId, since: '2030-01-01T00:00:00' }, (items) => void ids.push(...items.map((p) => p.id)), { firstPages: 2 });
+    expect(last).to.equal(1);
+    expect(ids).to.deep.equal([]);
+    expect(sandbox.log.filter((r) => r.url.includes('/patches/'))).to.have.length(2);
+    await c.close();
+  });
+
   it('builds page URLs itself: a Link pointing elsewhere is never followed', async () => {
     sandbox.faults.push({ path: /patches\/\?/, times: 1, status: 200, body: '[]', headers: { Link: '<http://evil.example.org/api/1.3/patches/?page=2>; rel="next", <http://evil.example.org/api/1.3/patches/?page=2>; rel="last"' } });
     const c = client();
