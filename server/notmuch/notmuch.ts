@@ -1,6 +1,7 @@
 import { execa, type ExecaError } from 'execa';
 import { PwnmError } from '../errors.js';
 import { timeline } from '../timeline.js';
+import { TagSets } from './tag-sets.js';
 import { batchLine, parseDumpLine, type TagChange } from './encoding.js';
 
 // Every call here is one process for a whole batch: one dump for all the
@@ -60,8 +61,9 @@ export class Notmuch {
           // A large dump is read line by line, never held whole.
           ...(onLine ? { buffer: { stdout: false } } : {}),
         });
-        if (onLine) for await (const line of subprocess) onLine(line);
+        const lines = onLine && splitLines(subprocess.stdout!, onLine);
         const result = await subprocess;
+        await lines;
         return onLine ? '' : result.stdout;
       } catch (err) {
         const e = err as ExecaError;
@@ -93,22 +95,19 @@ export class Notmuch {
     return (await this.run(['config', 'get', key])).trim();
   }
 
-  /** Current tags of every message matching `query`, by message-id. */
-  async dump(query: string): Promise<Map<string, string[]>> {
+  /**
+   * Current tags of every message matching `query`, by message-id. With
+   * `shared`, messages with the same tags share one frozen array (a large
+   * sync holds them all): copy one to change it.
+   */
+  async dump(query: string, shared?: TagSets): Promise<Map<string, string[]>> {
     const result = new Map<string, string[]>();
-    // Every message carries the same few tags: keep one copy of each.
-    const interned = new Map<string, string>();
-    const intern = (tag: string): string => {
-      const known = interned.get(tag);
-      if (known !== undefined) return known;
-      if (interned.size < 10_000) interned.set(tag, tag);
-      return tag;
-    };
+    const sets = shared ?? new TagSets();
     // dump waits for the write lock too (seen with notmuch 0.37); reading
     // 100,000 messages takes about a second, so 30 s is ample work time.
     await this.run(['dump', '--format=batch-tag', '--', query], undefined, 30_000, (line) => {
       const parsed = parseDumpLine(line);
-      if (parsed) result.set(parsed.msgid, parsed.tags.map(intern));
+      if (parsed) result.set(parsed.msgid, shared ? sets.intern(parsed.tags) : sets.intern(parsed.tags).slice());
     });
     return result;
   }
@@ -140,6 +139,33 @@ export class Notmuch {
     const [, uuid, lastmod] = (await this.run(['count', '--lastmod', '--', 'id:""'])).trim().split('\t');
     return { uuid: uuid ?? '', lastmod: Number(lastmod) };
   }
+}
+
+/**
+ * Hand each line of a stream to `onLine` as chunks arrive: a dump of
+ * 100,000 messages is parsed while notmuch still writes it, without one
+ * await per line (execa's line iterator took longer than notmuch itself).
+ */
+function splitLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): Promise<void> {
+  let rest = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    let start = 0;
+    for (let end = chunk.indexOf('\n'); end !== -1; end = chunk.indexOf('\n', start)) {
+      onLine(rest + chunk.slice(start, end));
+      rest = '';
+      start = end + 1;
+    }
+    rest += chunk.slice(start);
+  });
+  return new Promise((resolve) => {
+    stream.on('end', () => {
+      if (rest) onLine(rest);
+      resolve();
+    });
+    // A stream cut short (notmuch failed) ends the wait too; the failure comes from the process.
+    stream.on('close', resolve);
+  });
 }
 
 function countLines(text: string): number {

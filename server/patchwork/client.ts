@@ -275,7 +275,9 @@ export class PatchworkClient {
     await onPage(first.body as T[], 1);
     const rest = Array.from({ length: Math.max(0, last - 1, early.size) }, (_, i) => i + 2);
     await mapLimit(rest, this.concurrency, async (page) => {
-      const items = await (early.get(page) ?? fetchPage(page));
+      const guessed = early.get(page);
+      early.delete(page);
+      const items = await (guessed ?? fetchPage(page));
       if (items && page <= last) await onPage(items, page);
     });
     return last;

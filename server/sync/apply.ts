@@ -99,7 +99,7 @@ export function retag(run: ProjectRun, msgid: string, tags: readonly string[], s
     run.options.onMessage?.({ msgid, project, kind: 'retagged', state });
   }
   if (run.dryRun) return;
-  run.local.set(msgid, applyChange(tags, change));
+  run.local.set(msgid, run.tagSets.intern(applyChange(tags, change)));
   if (change) store.setJournal(inst.name, project, msgid, state);
   run.writer.add({
     msgid,
@@ -120,7 +120,7 @@ export async function resolveUnseen(run: ProjectRun): Promise<void> {
   for (let i = 0; i < unseen.length; i += ID_BATCH) {
     checkCancel(run.options.signal);
     const chunk = unseen.slice(i, i + ID_BATCH);
-    const found = await run.session.notmuch.dump(chunk.map((u) => idQuery(u.msgid)).join(' or '));
+    const found = await run.session.notmuch.dump(chunk.map((u) => idQuery(u.msgid)).join(' or '), run.tagSets);
     for (const [msgid, tags] of found) run.local.set(msgid, tags);
     run.inTransaction(() => chunk.forEach((u) => decide(run, u, false)));
   }

@@ -67,14 +67,14 @@ async function readLocal(run: ProjectRun, row: ProjectRow | undefined, mode: Rem
   if (row?.nm_uuid && row.nm_uuid !== revision.uuid) summary.notes.push('the notmuch database was rebuilt (new UUID); read all its patch mail again');
   if (run.options.messageIds) {
     const ids = run.options.messageIds.map(notmuchMessageId);
-    run.local = ids.length ? await session.notmuch.dump(ids.map(idQuery).join(' or ')) : new Map<string, string[]>();
+    run.local = ids.length ? await session.notmuch.dump(ids.map(idQuery).join(' or '), run.tagSets) : new Map<string, string[]>();
     return;
   }
   const query = listQuery(run, row);
   const projectTag = session.scheme.project(run.project);
   run.local = lastmodUsable
     ? new Map(await run.changes.since(row.nm_lastmod!))
-    : await session.notmuch.dump(query ? `tag:${projectTag} or ${query}` : `tag:${projectTag}`);
+    : await session.notmuch.dump(query ? `tag:${projectTag} or ${query}` : `tag:${projectTag}`, run.tagSets);
 }
 
 /** Reads both sides and plans what arrives; returns the mark to store when all went through. */
@@ -158,13 +158,12 @@ function markFor(run: ProjectRun, mark: EventMark, hasEvents: number | null): Sy
 async function listPatches(run: ProjectRun, projectId: number, since: string | undefined, firstPages = 1): Promise<void> {
   run.summary.since = since ?? null;
   let pages = 0;
-  await run.client!.eachPage<PwPatch>('patches', { project: projectId, since, order: 'id' }, async (items) => {
+  // Not an async function: a page's items are let go once planned, not held while waiting for room.
+  await run.client!.eachPage<PwPatch>('patches', { project: projectId, since, order: 'id' }, (items) => run.localRead.then(() => {
     checkCancel(run.options.signal);
-    await run.localRead;
     storeAndPlan(run, items);
     run.progress('fetch', ++pages, 0, `${run.project}: ${run.summary.fetched} patches read`);
-    await run.writer.room();
-  }, { firstPages });
+  }).then(() => run.writer.room()), { firstPages });
 }
 
 /** What a batch of events says: new states, new delegates, and patches to read whole. */

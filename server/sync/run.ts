@@ -1,6 +1,7 @@
 import type { InstanceConfig, Prefer } from '../config.js';
 import { PwnmError } from '../errors.js';
 import type { Revision } from '../notmuch/notmuch.js';
+import { TagSets } from '../notmuch/tag-sets.js';
 import type { PatchworkClient } from '../patchwork/client.js';
 import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
@@ -30,13 +31,14 @@ export function checkCancel(signal: AbortSignal | undefined): void {
 /** Messages whose tags changed since `lastmod`, read once and shared by the projects. */
 export class LocalChanges {
   private cache = new Map<number, Promise<Map<string, string[]>>>();
+  private readonly tagSets = new TagSets();
   constructor(private readonly session: Session, readonly revision: Revision) {}
 
   since(lastmod: number): Promise<Map<string, string[]>> {
     if (lastmod >= this.revision.lastmod) return Promise.resolve(new Map<string, string[]>());
     let read = this.cache.get(lastmod);
     if (!read) {
-      read = this.session.notmuch.dump(`lastmod:${lastmod + 1}..`);
+      read = this.session.notmuch.dump(`lastmod:${lastmod + 1}..`, this.tagSets);
       this.cache.set(lastmod, read);
     }
     return read;
@@ -54,6 +56,8 @@ export class ProjectRun {
   local = new Map<string, string[]>();
   /** Resolves once `local` holds the local side; the remote side is read meanwhile. */
   localRead: Promise<void> = Promise.resolve();
+  /** Shared arrays for the tags kept in `local` (most messages end with the same few). */
+  readonly tagSets = new TagSets();
   readonly handled = new Set<string>();
   readonly unseen: Unseen[] = [];
   readonly pushes: Push[] = [];
