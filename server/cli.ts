@@ -6,14 +6,16 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config, type ConfigOverrides } from './config.js';
 import { PwnmError, errorMessage } from './errors.js';
 import type { retryPending } from './ops/pending.js';
-import type { Session } from './session.js';
+import { formatSync } from './report.js';
+import { Session } from './session.js';
+import { sync } from './sync/engine.js';
 import { holdSecret, redact } from './secrets.js';
 import { VERSION } from './version.js';
 
 // argv -> commands. Exit status: 0 done, 1 some changes failed or a runtime
-// error, 2 usage or config error. Each command loads its modules when it
-// runs (import()): `sync` runs in notmuch's post-new hook after every
-// `notmuch new`, and should not pay for loading what other commands use.
+// error, 2 usage or config error. Other commands than `sync` load their
+// modules when they run (import()): `sync` runs in notmuch's post-new hook
+// after every `notmuch new`, and should not pay for what they use.
 
 const USAGE = `Usage: pwnm-sync [OPTIONS] [COMMAND] [ARGS]
 
@@ -119,7 +121,6 @@ type Command = (run: Run) => Promise<number>;
 async function syncCommand({ v, args, session }: Run): Promise<number> {
   if (args.length) throw new PwnmError('USAGE', `sync takes no arguments (got ${args.join(' ')}); use --project P`);
   const tty = process.stderr.isTTY && !v.json;
-  const [{ sync }, { formatSync }] = await Promise.all([import('./sync/engine.js'), import('./report.js')]);
   const summary = await sync(session, {
     ...(v.project ? { projects: v.project } : {}),
     ...(v.epoch ? { epoch: v.epoch } : {}),
@@ -281,7 +282,6 @@ async function main(argv: string[]): Promise<number> {
   if (config.instances.length === 0) {
     throw new PwnmError('CONFIG', `no projects to sync: write ${config.file ?? '~/.config/pwnm-sync/config.ini'} (see README "Configure"), or give -s project=list@host`);
   }
-  const { Session } = await import('./session.js');
   const session = new Session(config);
   try {
     return await run({ v, args, session, config });
