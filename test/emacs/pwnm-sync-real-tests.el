@@ -101,7 +101,7 @@
 
 (ert-deftest pwnm-sync-real-test-z-shutdown ()
   "The server stops cleanly."
-  (pwnm-sync--connect)
+  (pwnm-sync-test--connect)
   (let ((proc (jsonrpc--process pwnm-sync--connection)))
     (pwnm-sync-shutdown)
     (should (pwnm-sync-real-test--wait (lambda () (not (process-live-p proc)))))))
