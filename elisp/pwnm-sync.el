@@ -151,6 +151,9 @@ the server has started.  nil: remember them for this session only."
 (defvar pwnm-sync--automatic nil
   "Non-nil while the timer starts a sync: its failures are said once per kind.")
 
+(defvar pwnm-sync--sync-quiet nil
+  "Non-nil while a sync the timer started runs: its progress is not shown.")
+
 (defvar pwnm-sync--last-progress 0
   "Time of the last progress message shown, as a float.")
 
@@ -453,7 +456,7 @@ a sync's steps, at most twice a second."
                         (if (plist-get r :reason) (format " (%s)" (plist-get r :reason)) ""))
         (pwnm-sync--message "Series: %s" (plist-get params :message)))
     (let ((now (float-time)))
-      (when (> (- now pwnm-sync--last-progress) 0.5)
+      (when (and (not pwnm-sync--sync-quiet) (> (- now pwnm-sync--last-progress) 0.5))
         (setq pwnm-sync--last-progress now)
         (let ((message-log-max nil))
           (pwnm-sync--message "%s" (plist-get params :message)))))))
@@ -611,7 +614,8 @@ it, says nothing either."
   (if pwnm-sync--sync-running
       (pwnm-sync--message "A sync is already running (M-x pwnm-sync-cancel to stop it)")
     (let ((automatic pwnm-sync--automatic))
-      (setq pwnm-sync--sync-running t)
+      (setq pwnm-sync--sync-running t
+            pwnm-sync--sync-quiet automatic)
       (unless automatic (pwnm-sync--message "Syncing%s..." (if full " everything" "")))
       (pwnm-sync--request
        :sync (list :full (if full t :json-false))

@@ -678,6 +678,29 @@ the server starts afterwards, and auth-source is not asked."
       (should (string-match-p "pwnm-sync-state-accepted" (buffer-string)))
       (should (string-match-p "pwnm-sync-cancel" (buffer-string))))))
 
+(ert-deftest pwnm-sync-test-r-quiet-auto-sync ()
+  "A sync from the timer that changes nothing updates no buffer and says nothing."
+  (pwnm-sync-test--synced)
+  (notmuch-hello)
+  (let* ((said nil) (updated 0)
+         (record (lambda (format-string &rest args)
+                   (when format-string (push (apply #'format format-string args) said))))
+         (count (lambda (&rest _) (cl-incf updated))))
+    (advice-add 'message :before record)
+    (dolist (f '(pwnm-sync--retag-buffer pwnm-sync--refresh-hello notmuch-refresh-this-buffer))
+      (advice-add f :before count))
+    (unwind-protect
+        (progn
+          (pwnm-sync--auto-sync)
+          (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 60))
+          (pwnm-sync-test--idle))
+      (advice-remove 'message record)
+      (dolist (f '(pwnm-sync--retag-buffer pwnm-sync--refresh-hello notmuch-refresh-this-buffer))
+        (advice-remove f count)))
+    (should (string-match-p "sync: skiboot: 0 retagged, 0 pushed" (pwnm-sync-test--log)))
+    (should (equal (seq-filter (lambda (m) (string-prefix-p "[pwnm-sync]" m)) said) nil))
+    (should (= updated 0))))
+
 (ert-deftest pwnm-sync-test-z-shutdown ()
   "The server stops cleanly."
   (pwnm-sync-test--connect)
