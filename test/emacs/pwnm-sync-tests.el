@@ -660,8 +660,10 @@ the server starts afterwards, and auth-source is not asked."
           (should (= full 0))
           (with-current-buffer search-a
             (goto-char (point-min))
+            ;; The thread's line shows the thread's tags as notmuch has them now.
             (should (member "pw-skiboot-accepted" (notmuch-search-get-tags)))
-            (should-not (member "pw-skiboot-new" (notmuch-search-get-tags)))))
+            (should (equal (sort (copy-sequence (notmuch-search-get-tags)) #'string<)
+                           (sort (pwnm-sync--tags-of (car (funcall thread-of a))) #'string<)))))
       (advice-remove 'pwnm-sync--retag-buffer count-retag)
       (advice-remove 'pwnm-sync--refresh-hello count-hello)
       (advice-remove 'notmuch-refresh-this-buffer count-full)
