@@ -866,7 +866,10 @@ pushes it."
   (interactive)
   (let* ((tags (pwnm-sync--tags-at-point))
          (project (car (pwnm-sync--read-project tags)))
-         (tag (pwnm-sync--family-tag project "archived"))
+         (tag (or (pwnm-sync--family-tag project "archived")
+                  ;; Facts remembered from a server that did not name it yet.
+                  (progn (pwnm-sync--with-connection #'ignore #'ignore)
+                         (user-error "The server has not named the archived tag yet; try again in a moment"))))
          (changes (list (concat (if (member tag tags) "-" "+") tag))))
     (pcase major-mode
       ('notmuch-show-mode (notmuch-show-tag changes))
