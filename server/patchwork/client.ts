@@ -1,4 +1,5 @@
 import type { Dispatcher, RetryHandler } from 'undici';
+import { currentSignal, throwIfCancelled } from '../cancel.js';
 import { PwnmError, type ErrorCode } from '../errors.js';
 import { slugify } from '../tags.js';
 import { USER_AGENT } from '../version.js';
@@ -176,13 +177,16 @@ export class PatchworkClient {
       );
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+        res = await request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, signal: currentSignal() ?? null });
       } catch (err) {
+        // Aborted because the request this serves was cancelled (server/cancel.ts): not a network failure.
+        throwIfCancelled();
         throw this.unreachable(err, method, path, tries.attempts);
       }
       try {
         return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
       } catch (err) {
+        throwIfCancelled();
         if (!(await this.again(method, tries))) throw this.unreachable(err, method, path, tries.attempts, 'answers cut off mid-body');
       }
     }
@@ -190,6 +194,7 @@ export class PatchworkClient {
 
   /** Whether to send a GET once more after a failure undici does not see; waits first. */
   private async again(method: string, tries: Tries): Promise<boolean> {
+    throwIfCancelled();
     if (!(RETRY.methods as string[]).includes(method) || tries.attempts > this.retries) return false;
     await sleep(this.retryBaseMs * 2 ** (tries.attempts - 1));
     return true;
