@@ -5,11 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config, type ConfigOverrides } from './config.js';
 import { PwnmError, errorMessage } from './errors.js';
-import { counts } from './ops/counts.js';
-import { patchInfo } from './ops/info.js';
-import { dropPending, listPending, pendingRows, retryPending } from './ops/pending.js';
-import { setState } from './ops/set-state.js';
-import { formatCounts, formatInfo, formatPending, formatPush, formatSetState, formatSync } from './report.js';
+import type { retryPending } from './ops/pending.js';
+import { formatSync } from './report.js';
 import { Session } from './session.js';
 import { sync } from './sync/engine.js';
 import { holdSecret, redact } from './secrets.js';
@@ -18,7 +15,9 @@ import { printStatsAtExit } from './stats.js';
 import { formatTimeline, timeline } from './timeline.js';
 
 // argv -> commands. Exit status: 0 done, 1 some changes failed or a runtime
-// error, 2 usage or config error.
+// error, 2 usage or config error. Other commands than `sync` load their
+// modules when they run (import()): `sync` runs in notmuch's post-new hook
+// after every `notmuch new`, and should not pay for what they use.
 
 const USAGE = `Usage: pwnm-sync [OPTIONS] [COMMAND] [ARGS]
 
@@ -143,6 +142,7 @@ async function syncCommand({ v, args, session }: Run): Promise<number> {
 }
 
 async function statusCommand({ v, session }: Run): Promise<number> {
+  const [{ counts }, { formatCounts }] = await Promise.all([import('./ops/counts.js'), import('./report.js')]);
   const result = await counts(session, v.project);
   print(v, result, () => formatCounts(result));
   return 0;
@@ -196,6 +196,7 @@ async function applyCommand({ v, args, session }: Run): Promise<number> {
 
 async function setStateCommand({ v, args, session }: Run): Promise<number> {
   if (args.length !== 2) throw new PwnmError('USAGE', 'set-state takes MESSAGE-ID and STATE, e.g. pwnm-sync set-state 20180101.1234@example.org accepted');
+  const [{ setState }, { formatSetState }] = await Promise.all([import('./ops/set-state.js'), import('./report.js')]);
   const results = await setState(session, args[0]!, args[1]!, { ...projectOpt(v), series: Boolean(v.series) });
   print(v, results, () => formatSetState(results));
   return results.every((r) => r.outcome === 'pushed' || r.outcome === 'unchanged') ? 0 : 1;
@@ -203,6 +204,7 @@ async function setStateCommand({ v, args, session }: Run): Promise<number> {
 
 async function infoCommand({ v, args, session }: Run): Promise<number> {
   if (args.length !== 1) throw new PwnmError('USAGE', 'info takes one MESSAGE-ID, e.g. pwnm-sync info 20180101.1234@example.org');
+  const [{ patchInfo }, { formatInfo }] = await Promise.all([import('./ops/info.js'), import('./report.js')]);
   const patches = await patchInfo(session, args[0]!, { lookUp: true });
   print(v, { patches }, () => formatInfo(patches));
   return 0;
@@ -210,6 +212,7 @@ async function infoCommand({ v, args, session }: Run): Promise<number> {
 
 async function pendingCommand({ v, args, session }: Run): Promise<number> {
   if (v.retry && v.drop) throw new PwnmError('USAGE', 'pending takes --retry or --drop, not both');
+  const [{ dropPending, listPending, pendingRows }, { formatPending }] = await Promise.all([import('./ops/pending.js'), import('./report.js')]);
   if (v.drop || args.length) {
     const refs = [...(v.drop ?? []), ...args];
     if (!v.retry && !v.drop) throw new PwnmError('USAGE', `pending takes no arguments without --retry (got ${args.join(' ')})`);
@@ -226,6 +229,7 @@ async function pendingCommand({ v, args, session }: Run): Promise<number> {
 }
 
 async function retryCommand(v: Values, session: Session, rows: Parameters<typeof retryPending>[1]): Promise<number> {
+  const [{ retryPending }, { formatPush }] = await Promise.all([import('./ops/pending.js'), import('./report.js')]);
   const { results } = await retryPending(session, rows);
   print(v, { results }, () => formatPush(results));
   return results.every((r) => r.outcome === 'pushed' || r.outcome === 'nothing') ? 0 : 1;
@@ -293,7 +297,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// For the benchmark: this process's peak memory, CPU and timeline marks, on stderr at exit.
+// For the benchmark, on stderr at exit: the peak memory of this process,
+// when (ms since the process started) its modules were loaded and when it
+// ended, the CPU time it had used by then (less disturbed by a busy
+// machine), its notmuch children's CPU, and the sync's own start and end.
 if (process.env.PWNM_SYNC_STATS) printStatsAtExit();
 
 main(process.argv.slice(2)).then(

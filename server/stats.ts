@@ -16,13 +16,21 @@ function childCpuSeconds(): number | undefined {
   }
 }
 
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return Math.round((u.user + u.system) / 1000);
+};
+
+/** Call once the CLI's own modules are loaded: that moment is `loadedMs`. */
 export function printStatsAtExit(): void {
+  const loaded = { loadedMs: Math.round(performance.now()), loadedCpuMs: cpuMs() };
   process.on('exit', () => {
-    const cpu = process.cpuUsage();
     const sync = timeline.spans.find((s) => s.lane === 'sync');
     const stats = {
       maxRssKb: process.resourceUsage().maxRSS,
-      cpuS: (cpu.user + cpu.system) / 1e6,
+      ...loaded,
+      exitMs: Math.round(performance.now()),
+      exitCpuMs: cpuMs(),
       childCpuS: childCpuSeconds(),
       ...(sync ? { syncStartMs: Math.round(sync.start), syncEndMs: Math.round(sync.end) } : {}),
     };

@@ -1,6 +1,6 @@
 import { PwnmError } from '../errors.js';
 import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
-import { newestEvent, readEvents, type EventMark } from '../patchwork/events.js';
+import { markEvents, readEvents, type EventMark } from '../patchwork/events.js';
 import { toRemote } from '../patchwork/remote.js';
 import { PER_PAGE } from '../patchwork/client.js';
 import type { PwEvent, PwPatch } from '../patchwork/types.js';
@@ -122,7 +122,7 @@ async function fullSync(run: ProjectRun, row: ProjectRow): Promise<SyncMark> {
 
 async function eventMark(run: ProjectRun, row: ProjectRow): Promise<{ mark: EventMark; hasEvents: number }> {
   try {
-    return { mark: await newestEvent(run.client!, row.project_id), hasEvents: 1 };
+    return { mark: await markEvents(run.client!, row.project_id), hasEvents: 1 };
   } catch (err) {
     if (!(err instanceof PwnmError && err.code === 'NOT_FOUND')) throw err;
     return { mark: { date: null, ids: [] }, hasEvents: 0 };
