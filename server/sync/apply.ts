@@ -104,13 +104,9 @@ export function retag(run: ProjectRun, msgid: string, tags: readonly string[], s
   run.writer.add({
     msgid,
     change,
-    commit: () => {
-      store.commitBaseline(inst.name, project, msgid, state);
-      if (archived !== undefined) store.commitArchived(inst.name, project, msgid, archived);
-      store.dropPending(inst.name, project, msgid, 'push');
-      store.dropPending(inst.name, project, msgid, 'ambiguous');
-      if (conflict) store.putPending({ instance: inst.name, project, msgid, kind: 'conflict', state, reason: conflict });
-    },
+    state,
+    ...(archived !== undefined ? { archived } : {}),
+    ...(conflict ? { conflict } : {}),
   });
 }
 

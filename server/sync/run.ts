@@ -6,7 +6,7 @@ import type { PatchworkClient } from '../patchwork/client.js';
 import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
 import type { Conflict } from './planner.js';
-import { TagWriter } from './tag-writer.js';
+import { TagWriter, type TagItem } from './tag-writer.js';
 import type { MessageEvent, ProjectSummary, Progress, Report, SyncOptions } from './types.js';
 
 // What one project's sync carries from step to step: its inputs, the tags
@@ -79,9 +79,21 @@ export class ProjectRun {
     };
     this.writer = new TagWriter(session.notmuch, {
       transaction: (fn) => session.store.transaction(fn),
+      commit: (item) => this.commitTagged(item),
       onBatch: () => this.progress('tag', this.writer.applied, 0, `${project}: tagged ${this.writer.applied} messages`),
       skip: (msgid) => !options.messageIds && session.claimed.has(msgid),
     });
+  }
+
+  /** Record an applied tag change as agreed (see retag in apply.ts). */
+  private commitTagged({ msgid, state, archived, conflict }: TagItem): void {
+    const { store } = this.session;
+    const instance = this.inst.name;
+    store.commitBaseline(instance, this.project, msgid, state);
+    if (archived !== undefined) store.commitArchived(instance, this.project, msgid, archived);
+    store.dropPending(instance, this.project, msgid, 'push');
+    store.dropPending(instance, this.project, msgid, 'ambiguous');
+    if (conflict) store.putPending({ instance, project: this.project, msgid, kind: 'conflict', state, reason: conflict });
   }
 
   progress(phase: Progress['phase'], done: number, total: number, message: string): void {

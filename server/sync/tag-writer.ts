@@ -8,18 +8,29 @@ import { crashPoint } from './crash.js';
 // notmuch holds its write lock for a whole batch, and Emacs's synchronous
 // `notmuch tag` (or `notmuch new`) waits for it.
 
+/**
+ * One message's change and what to record once it is applied. Plain data,
+ * not a closure: a large first sync keeps thousands of these queued, and a
+ * closure per message would also keep a captured context per message alive.
+ */
 export interface TagItem {
   msgid: string;
-  /** null: the tags are already right, only the commit is left. */
+  /** null: the tags are already right, only the record is left. */
   change: TagChange | null;
-  /** Recorded in the state database once the change is applied. */
-  commit: () => void;
+  /** The state now agreed on. */
+  state: string;
+  /** The archived flag now agreed on, when the change set one. */
+  archived?: boolean;
+  /** A conflict to keep in the pending list. */
+  conflict?: string;
 }
 
 export interface TagWriterOptions {
   targetMs?: number;
-  /** Wraps the commits of one batch, e.g. in one store transaction. */
+  /** Wraps the records of one batch, e.g. in one store transaction. */
   transaction: (fn: () => void) => void;
+  /** Records one applied item in the state database. */
+  commit: (item: TagItem) => void;
   onBatch?: (applied: number) => void;
   /** Items to drop at the last moment (messages someone else changed meanwhile). */
   skip?: (msgid: string) => boolean;
@@ -124,7 +135,7 @@ export class TagWriter {
   /** Commit one applied batch to the store. */
   private record(batch: readonly TagItem[], changed: number): void {
     const end = timeline.begin('store', `record ${batch.length} tagged messages`, batch.length);
-    this.options.transaction(() => batch.forEach((i) => i.commit()));
+    this.options.transaction(() => batch.forEach((i) => this.options.commit(i)));
     end();
     this.applied += changed;
     this.options.onBatch?.(changed);

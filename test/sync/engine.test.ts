@@ -109,6 +109,8 @@ describe('sync engine', function () {
       const winner = prefer === 'server' ? 'changes-requested' : 'accepted';
       expect(t.sandbox.data.patches.get(id)!.state).to.equal(winner);
       expect(stateTags(await t.tags(msgid))).to.deep.equal([`pw-skiboot-${winner}`]);
+      // Recorded once the tags are applied, and kept in the pending list until dropped (docs/protocol.md, pending).
+      expect(s.store.pending().filter((r) => r.kind === 'conflict').map((r) => [r.msgid, r.state])).to.deep.equal([[msgid, winner]]);
       await s.close();
     });
   }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { TagChange } from '../../server/notmuch/encoding.js';
 import type { Notmuch } from '../../server/notmuch/notmuch.js';
-import { TagWriter } from '../../server/sync/tag-writer.js';
+import { TagWriter, type TagItem } from '../../server/sync/tag-writer.js';
 
 // The order of the tag writer's work: each batch is recorded in the store
 // while notmuch applies the next one, and only once notmuch applied it.
@@ -26,22 +26,27 @@ function fakeNotmuch(log: string[]): { notmuch: Notmuch; calls: Call[] } {
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function item(log: string[], msgid: string): { msgid: string; change: TagChange; commit: () => void } {
-  return { msgid, change: { msgid, add: ['patchwork'], remove: [] }, commit: () => log.push(`record ${msgid}`) };
+function item(msgid: string): TagItem {
+  return { msgid, change: { msgid, add: ['patchwork'], remove: [] }, state: 'new' };
+}
+
+/** A writer whose store is the log. */
+function writerFor(notmuch: Notmuch, log: string[]): TagWriter {
+  return new TagWriter(notmuch, { transaction: (fn) => fn(), commit: (i) => void log.push(`record ${i.msgid}`) });
 }
 
 describe('tag writer', () => {
   it('records a batch while notmuch applies the next one, never before notmuch applied it', async () => {
     const log: string[] = [];
     const { notmuch, calls } = fakeNotmuch(log);
-    const writer = new TagWriter(notmuch, { transaction: (fn) => fn() });
+    const writer = writerFor(notmuch, log);
     // Fewer than a batch (250 at first), so that flush starts the first; the rest arrive while notmuch works on it.
-    for (let i = 0; i < 200; i++) writer.add(item(log, `m${i}`));
+    for (let i = 0; i < 200; i++) writer.add(item(`m${i}`));
     const flushed = writer.flush();
     await tick();
     expect(calls).to.have.length(1);
     expect(log).to.deep.equal(['tag start m0']);
-    for (let i = 200; i < 400; i++) writer.add(item(log, `m${i}`));
+    for (let i = 200; i < 400; i++) writer.add(item(`m${i}`));
     calls[0]!.finish();
     await tick();
     expect(calls).to.have.length(2);
@@ -58,11 +63,11 @@ describe('tag writer', () => {
   it('records the applied batch when the next one fails, and not the failed one', async () => {
     const log: string[] = [];
     const { notmuch, calls } = fakeNotmuch(log);
-    const writer = new TagWriter(notmuch, { transaction: (fn) => fn() });
-    for (let i = 0; i < 200; i++) writer.add(item(log, `m${i}`));
+    const writer = writerFor(notmuch, log);
+    for (let i = 0; i < 200; i++) writer.add(item(`m${i}`));
     const flushed = writer.flush();
     await tick();
-    for (let i = 200; i < 400; i++) writer.add(item(log, `m${i}`));
+    for (let i = 200; i < 400; i++) writer.add(item(`m${i}`));
     calls[0]!.finish();
     await tick();
     calls[1]!.fail(new Error('notmuch died'));
