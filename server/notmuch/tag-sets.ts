@@ -1,3 +1,5 @@
+import type { TagChange } from './encoding.js';
+
 // Most messages carry one of a few sets of tags (`inbox unread`, then
 // `patchwork pw-P pw-P-new` ...): one shared, frozen array per distinct set
 // keeps a 100,000-message sync from holding 100,000 arrays of the same
@@ -17,5 +19,13 @@ export class TagSets {
     const shared = Object.freeze([...tags]) as string[];
     if (this.known.size < LIMIT) this.known.set(key, shared);
     return shared;
+  }
+
+  /**
+   * The same change with shared add and remove lists: a first sync queues
+   * thousands of changes that mostly add the same three tags.
+   */
+  shareChange(change: TagChange): TagChange {
+    return { msgid: change.msgid, add: this.intern(change.add), remove: this.intern(change.remove) };
   }
 }

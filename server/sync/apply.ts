@@ -103,7 +103,7 @@ export function retag(run: ProjectRun, msgid: string, tags: readonly string[], s
   if (change) store.setJournal(inst.name, project, msgid, state);
   run.writer.add({
     msgid,
-    change,
+    change: change && run.tagSets.shareChange(change),
     state,
     ...(archived !== undefined ? { archived } : {}),
     ...(conflict ? { conflict } : {}),
