@@ -137,6 +137,7 @@ export class Store {
         nm_uuid = @nm_uuid, nm_lastmod = @nm_lastmod, synced_at = @synced_at, full_sync_at = coalesce(@full_sync_at, full_sync_at)
         WHERE instance = @instance AND link_name = @link_name`),
       getPatch: db.prepare<[string, string, string], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND msgid = ?'),
+      getPatchId: db.prepare<[string, string, string], number>('SELECT patch_id FROM patches WHERE instance = ? AND project = ? AND msgid = ?').pluck(),
       patchesByMsgid: db.prepare<[string], PatchRow>('SELECT * FROM patches WHERE msgid = ?'),
       upsertPatch: db.prepare(`INSERT INTO patches (instance, project, msgid, patch_id, remote, archived, date, name, web_url, mbox,
           check_state, delegate, submitter, series_id, series_name, series_version, series_part, series_total, hash)
@@ -214,6 +215,11 @@ export class Store {
 
   patch(instance: string, project: string, msgid: string): PatchRow | undefined {
     return this.stmt.getPatch.get(instance, project, msgid);
+  }
+
+  /** Only the patch id of a message: cheap enough to ask for every message of a mailbox. */
+  patchId(instance: string, project: string, msgid: string): number | undefined {
+    return this.stmt.getPatchId.get(instance, project, msgid);
   }
 
   /** Every project's row for a message-id (a patch sent to several lists). */

@@ -21,7 +21,7 @@ export function decide(run: ProjectRun, msg: Unseen, lookup = true): void {
     run.unseen.push(msg);
     return;
   }
-  run.handled.add(msgid);
+  run.handled.add(msg.patchId);
   const stored = store.patch(run.inst.name, run.project, msgid);
   const view = tags ? readTags(scheme, run.project, tags, run.suffixes) : undefined;
   const action = plan({
@@ -112,7 +112,7 @@ export function retag(run: ProjectRun, msgid: string, tags: readonly string[], s
 
 /** Mail the list query did not find (Bcc, another alias, or not read this run): by message-id, in large batches. */
 export async function resolveUnseen(run: ProjectRun): Promise<void> {
-  const unseen = run.unseen.splice(0).filter((u) => !run.handled.has(u.msgid));
+  const unseen = run.unseen.splice(0).filter((u) => !run.handled.has(u.patchId));
   for (let i = 0; i < unseen.length; i += ID_BATCH) {
     checkCancel(run.options.signal);
     const chunk = unseen.slice(i, i + ID_BATCH);
@@ -128,16 +128,17 @@ export async function planLocalChanges(run: ProjectRun): Promise<void> {
   const { inst, project } = run;
   run.inTransaction(() => {
     for (const msgid of run.local.keys()) {
-      if (run.handled.has(msgid)) continue;
+      const patchId = store.patchId(inst.name, project, msgid);
+      if (patchId === undefined || run.handled.has(patchId)) continue;
       const stored = store.patch(inst.name, project, msgid);
       if (stored) decide(run, { msgid, patchId: stored.patch_id, remote: stored.remote }, false);
     }
   });
   const focus = run.options.messageIds ? new Set(run.options.messageIds.map(notmuchMessageId)) : undefined;
   for (const pending of store.pending(inst.name, project)) {
-    if (pending.kind !== 'push' || run.handled.has(pending.msgid) || (focus && !focus.has(pending.msgid))) continue;
+    if (pending.kind !== 'push' || (focus && !focus.has(pending.msgid))) continue;
     const stored = store.patch(inst.name, project, pending.msgid);
-    if (stored) run.unseen.push({ msgid: pending.msgid, patchId: stored.patch_id, remote: stored.remote });
+    if (stored && !run.handled.has(stored.patch_id)) run.unseen.push({ msgid: pending.msgid, patchId: stored.patch_id, remote: stored.remote });
   }
   await resolveUnseen(run);
 }

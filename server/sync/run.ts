@@ -58,7 +58,8 @@ export class ProjectRun {
   localRead: Promise<void> = Promise.resolve();
   /** Shared arrays for the tags kept in `local` (most messages end with the same few). */
   readonly tagSets = new TagSets();
-  readonly handled = new Set<string>();
+  /** Patches planned this run, by id: numbers, not a second copy of every message-id. */
+  readonly handled = new Set<number>();
   readonly unseen: Unseen[] = [];
   readonly pushes: Push[] = [];
   suffixes = new Map<string, string>();
