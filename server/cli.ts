@@ -41,6 +41,11 @@ Commands:
   apply MSGID               git am the patch (--series: its series; a cover letter:
                             its series) from Patchwork, with the replies' trailers
                             [--repo DIR] [--3way] [--state S] [--dry-run] [--project P]
+  bundle list|add|remove|delete|mbox
+                            your Patchwork bundles: list [--project P],
+                            add NAME MSGID... [--series] (creates NAME if new),
+                            remove NAME MSGID..., delete NAME, mbox NAME
+                            (its URL; --download: the mbox on stdout, for git am)
   demo [--keep]             a full demo against a local sandbox Patchwork
   help, --help              this text;  --version  the version
 
@@ -86,6 +91,7 @@ const OPTIONS = {
   retry: { type: 'boolean' },
   drop: { type: 'string', multiple: true },
   keep: { type: 'boolean' },
+  download: { type: 'boolean' },
   patches: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -234,6 +240,10 @@ const COMMANDS: Record<string, Command> = {
   'import-original': importCommand,
   'accept-from-git': acceptCommand,
   apply: applyCommand,
+  bundle: async ({ v, args, session }) => (await import('./bundle-command.js')).bundleCommand({
+    args, session, ...projectOpt(v), series: Boolean(v.series), download: Boolean(v.download),
+    print: (value, text) => print(v, value, text), raw: (text) => void process.stdout.write(redact(text)),
+  }),
 };
 
 /** Commands that need no config or session. */

@@ -310,7 +310,9 @@ async function commit(run: BundleRun, mark: string): Promise<void> {
   await run.session.notmuch.tag(changes);
   for (const m of run.changes.keys()) {
     const project = [...run.summaries.keys()].find((p) => run.family.get(p)!.want.has(m) || run.family.get(p)!.has.has(m));
-    if (project) run.summary(project).retagged++;
+    if (!project) continue;
+    run.summary(project).retagged++;
+    run.options.onMessage?.({ msgid: m, project, kind: 'retagged' });
   }
   const { store } = run.session;
   store.transaction(() => {
