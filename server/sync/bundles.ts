@@ -129,8 +129,10 @@ async function syncInstance(run: BundleRun, revision: Revision): Promise<void> {
     if (row) claimed.set(row.tag, b);
     await reconcile(run, b, row, owned(b));
   }
-  for (const row of rows) if (!listed.some((b) => b.id === row.bundle_id)) deleted(run, row);
-  await createFromTags(run, claimed);
+  const gone = rows.filter((row) => !listed.some((b) => b.id === row.bundle_id));
+  for (const row of gone) deleted(run, row);
+  // A gone bundle's tag is going, not a new bundle to create.
+  await createFromTags(run, new Set([...claimed.keys(), ...gone.map((r) => r.tag)]));
   finishFamily(run);
   await commit(run, mark);
 }
@@ -252,7 +254,7 @@ function deleted(run: BundleRun, row: BundleRow): void {
 }
 
 /** Tags that name no listed bundle: each becomes a new private bundle of yours. */
-async function createFromTags(run: BundleRun, claimed: Map<string, PwBundle>): Promise<void> {
+async function createFromTags(run: BundleRun, claimed: Set<string>): Promise<void> {
   for (const [project, byTag] of run.byTag) {
     for (const [tag, carrying] of byTag) {
       if (claimed.has(tag)) continue;

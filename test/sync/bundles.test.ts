@@ -145,9 +145,11 @@ describe('bundles as tags', function () {
     expect(writes(mark)).to.deep.equal([]);
     expect(r.projects[0]!.refused.map((x) => [x.msgid, x.reason])).to.deep.equal([[msgidOf(t, b!), 'bundle theirs belongs to user: only its owner may change it; the tag goes back']]);
     expect(await bundleTags(b!)).to.deep.equal([]);
-    // With the default (mine), other users' bundles are no tags at all.
+    // With the default (mine), other users' bundles are no tags at all, and their tags going is no new bundle.
+    const before = t.sandbox.log.length;
     await sync(await fresh());
     expect(await tagged()).to.deep.equal({});
+    expect(writes(before)).to.deep.equal([]);
   });
 
   it('read-only (no token): nothing is written, the local change is reported and kept', async () => {
