@@ -105,6 +105,8 @@ describe('bundle command and requests', function () {
     const added = await conn.sendRequest<{ created: boolean; patches: number; messageIds: string[] }>('bundleAdd', { name: 'todo', messageIds: [msgidOf(t, b!)] });
     expect(added).to.include({ created: false, patches: 2 });
     expect(await bundleTags(b!)).to.deep.equal(['pw-skiboot-bundle', 'pw-skiboot-bundle-todo']);
+    const cached = await conn.sendRequest<{ bundles: { name: string; count: number; tag: string }[] }>('bundles', { cached: true });
+    expect(cached.bundles.map((x) => [x.name, x.count, x.tag])).to.deep.equal([['todo', 2, 'pw-skiboot-bundle-todo']]);
     const changed = server.notes.filter((n) => n.method === 'pwnm/tagsChanged').map((n) => (n.params as { messageIds: string[] }).messageIds);
     expect(changed).to.deep.include([msgidOf(t, b!)]);
     const info = await conn.sendRequest<{ patches: { bundles: { name: string; tag: string }[] }[] }>('patchInfo', { messageId: msgidOf(t, a!) });

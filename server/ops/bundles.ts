@@ -38,10 +38,21 @@ const info = (session: Session, inst: InstanceConfig, b: PwBundle): BundleInfo =
   ...(b.web_url ? { web_url: b.web_url } : {}),
 });
 
-/** Your bundles (with `all`, every bundle you see) in the configured projects, or in `project`. */
-export async function listMyBundles(session: Session, options: { project?: string; all?: boolean } = {}): Promise<BundleInfo[]> {
+/** The bundles the last sync tagged, from the state database (no request): for Emacs's hello section and completion. */
+function storedBundles(session: Session, selected: ReturnType<Session['select']>, all: boolean): BundleInfo[] {
+  return selected.flatMap((sel) => bundleRows(session.store, sel.instance.name)
+    .filter((r) => r.project === sel.project && (all || r.owner === sel.instance.me))
+    .map((r) => ({ instance: r.instance, project: r.project, id: r.bundle_id, name: r.name, owner: r.owner, public: false, mine: r.owner === sel.instance.me, count: r.remote.length, tag: r.tag, mbox: '' })));
+}
+
+/**
+ * Your bundles (with `all`, every bundle you see) in the configured projects, or in `project`;
+ * `cached`: as the last sync left them, without asking Patchwork (`public` and `mbox` unknown there).
+ */
+export async function listMyBundles(session: Session, options: { project?: string; all?: boolean; cached?: boolean } = {}): Promise<BundleInfo[]> {
   const out: BundleInfo[] = [];
   const selected = session.select(options.project ? [options.project] : undefined);
+  if (options.cached) return storedBundles(session, selected, Boolean(options.all));
   for (const inst of new Set(selected.map((s) => s.instance))) {
     const projects = new Set(selected.filter((s) => s.instance === inst).map((s) => s.project));
     const filter = options.all ? {} : { owner: needMe(inst) };

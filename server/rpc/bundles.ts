@@ -9,8 +9,8 @@ const opt = (project: string | undefined) => (project === undefined ? {} : { pro
 
 export const BUNDLE_HANDLERS: Record<string, Handler> = {
   bundles: async (state, raw) => {
-    const p = params<{ project?: string; all?: boolean }>(raw, { project: 'string?', all: 'boolean?' });
-    return { bundles: await listMyBundles(state.ready(), { ...opt(p.project), all: Boolean(p.all) }) };
+    const p = params<{ project?: string; all?: boolean; cached?: boolean }>(raw, { project: 'string?', all: 'boolean?', cached: 'boolean?' });
+    return { bundles: await listMyBundles(state.ready(), { ...opt(p.project), all: Boolean(p.all), cached: Boolean(p.cached) }) };
   },
   bundleAdd: async (state, raw) => {
     const p = params<{ name: string; messageIds: string[]; series?: boolean; project?: string }>(raw, { name: 'string', messageIds: 'string[]', series: 'boolean?', project: 'string?' });
