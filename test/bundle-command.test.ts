@@ -114,6 +114,10 @@ describe('bundle command and requests', function () {
     await conn.sendRequest('bundleRemove', { name: 'todo', messageIds: [msgidOf(t, a!)] });
     expect(t.sandbox.data.bundles[0]!.patches).to.deep.equal([b!]);
     expect(await bundleTags(a!)).to.deep.equal([]);
+    // A bundle made by bundleAdd is known at once, before any sync.
+    await conn.sendRequest('bundleAdd', { name: 'fresh', messageIds: [msgidOf(t, a!)] });
+    const known = await conn.sendRequest<{ bundles: { name: string; count: number }[] }>('bundles', { cached: true });
+    expect(known.bundles.map((x) => [x.name, x.count])).to.deep.equal([['todo', 1], ['fresh', 1]]);
     const bad = await conn.sendRequest('bundleAdd', { name: 'todo' }).then(() => undefined, (e: { code: number; message: string }) => e);
     expect(bad).to.include({ code: -32602, message: 'messageIds is required (string[])' });
   });

@@ -109,7 +109,7 @@ export async function bundleAdd(session: Session, name: string, msgids: readonly
     changed = more.length;
     result = more.length ? await setBundlePatches(client, fresh.id, [...ids, ...more.map((r) => r.patch_id)]) : fresh;
   }
-  await follow(session, inst, result, rows.map((r) => r.msgid), []);
+  await follow(session, inst, result, rows.map((r) => r.msgid), [], !existing);
   return { instance, project, name, id: result.id, created: !existing, changed, patches: result.patches.length, tag: session.scheme.bundle(project, name), messageIds: rows.map((r) => r.msgid) };
 }
 
@@ -155,15 +155,17 @@ export async function bundleMbox(session: Session, name: string, options: { proj
 }
 
 /** Tag the added messages, untag the removed ones, and record both in the stored sets. */
-async function follow(session: Session, inst: InstanceConfig, b: PwBundle, added: string[], removed: string[]): Promise<void> {
+async function follow(session: Session, inst: InstanceConfig, b: PwBundle, added: string[], removed: string[], created = false): Promise<void> {
   const project = b.project.link_name;
   const tag = session.scheme.bundle(project, b.name);
   await retag(session, project, tag, added, removed);
+  const local = added.filter((m) => (session.store.patch(inst.name, project, m)?.baseline ?? null) !== null);
+  // A bundle we just made holds exactly what we sent: record it, so that it is known before the next sync.
+  if (created) return putBundleRow(session.store, { instance: inst.name, bundle_id: b.id, project, name: b.name, owner: b.owner.username, tag, remote: added, tagged: local });
   // Only what we did is recorded: other changes on Patchwork stay changes for the next sync to retag.
   const row = bundleRows(session.store, inst.name).find((r) => r.bundle_id === b.id);
   if (!row) return;
   const drop = new Set(removed);
-  const local = added.filter((m) => (session.store.patch(inst.name, project, m)?.baseline ?? null) !== null);
   putBundleRow(session.store, { ...row, name: b.name, tag, remote: [...row.remote.filter((m) => !drop.has(m)), ...added], tagged: [...row.tagged.filter((m) => !drop.has(m)), ...local] });
 }
 
