@@ -114,15 +114,27 @@ and remembered."
   :type '(alist :key-type (string :tag "Project")
                 :value-type (directory :tag "Git repository")))
 
+(defcustom pwnm-sync-facts-file (locate-user-emacs-file "pwnm-sync-facts.eld")
+  "File remembering the projects, states and tag names the server gave.
+So that `notmuch-hello' shows the Patchwork section at once, before
+the server has started.  nil: remember them for this session only."
+  :type '(choice (const :tag "This session only" nil) file))
+
 (defcustom pwnm-sync-auto-sync-interval nil
   "Minutes between automatic syncs while `pwnm-sync-mode' is on, or nil."
   :type '(choice (const :tag "Never" nil) (integer :tag "Minutes")))
 
 ;;; Connection to the server
+;;
+;; Nothing here waits for the server.  The process starts when a command
+;; first needs it, `initialize' is answered asynchronously, and commands
+;; queue until it is.  Every request goes through `pwnm-sync--request'.
 
 (defclass pwnm-sync-connection (jsonrpc-process-connection)
   ((info :initform nil :accessor pwnm-sync--info
-         :documentation "The server's answer to initialize, a plist."))
+         :documentation "The server's answer to initialize, a plist; nil until it came.")
+   (tokens-sent :initform nil :accessor pwnm-sync--tokens-sent
+                :documentation "Non-nil once auth-source was asked for this connection's tokens."))
   :documentation "A connection to a `pwnm-sync serve' process.")
 
 (defvar pwnm-sync-mode)
@@ -130,11 +142,17 @@ and remembered."
 (defvar pwnm-sync--connection nil
   "The live `pwnm-sync-connection', or nil.")
 
+(defvar pwnm-sync--waiting nil
+  "What waits for `initialize' to be answered: a list of (ON-READY . ON-FAIL).")
+
 (defvar pwnm-sync--sync-running nil
   "Non-nil while a sync runs.")
 
 (defvar pwnm-sync--automatic nil
   "Non-nil while the timer starts a sync: its failures are said once per kind.")
+
+(defvar pwnm-sync--sync-quiet nil
+  "Non-nil while a sync the timer started runs: its progress is not shown.")
 
 (defvar pwnm-sync--last-progress 0
   "Time of the last progress message shown, as a float.")
@@ -186,65 +204,180 @@ For the messages that carry tokens: they must not land in a buffer."
     (unwind-protect (funcall fn)
       (setf (jsonrpc--events-buffer-scrollback-size conn) size))))
 
-(defun pwnm-sync--initialize (conn)
-  "Send initialize on CONN, then auth-source tokens for read-only instances.
-The tokens go with `setTokens', so that the server opens its state
-database once per connection."
-  (let* ((params (list :clientInfo (list :name "emacs" :version emacs-version)))
-         (params (if pwnm-sync-config-file
-                     (plist-put params :configFile (expand-file-name pwnm-sync-config-file))
-                   params))
-         (info (jsonrpc-request conn :initialize params))
-         (tokens nil))
-    (seq-doseq (inst (plist-get info :instances))
-      (when (eq (plist-get inst :readOnly) t)
-        (let ((token (pwnm-sync--auth-token (plist-get inst :url))))
-          (when token
-            (setq tokens (plist-put tokens (intern (concat ":" (plist-get inst :name))) token))))))
-    (when tokens
-      (setq info (pwnm-sync--unlogged conn (lambda () (jsonrpc-request conn :setTokens (list :tokens tokens))))))
-    (setf (pwnm-sync--info conn) info)
-    conn))
+(defun pwnm-sync--send-tokens (conn)
+  "Hand CONN's server the auth-source tokens of its read-only instances.
+Only the first time a command needs them: auth-source may ask for a
+passphrase, which nothing else should cause.  `setTokens' goes before
+the command on the same pipe, and the server takes it first."
+  (unless (pwnm-sync--tokens-sent conn)
+    (setf (pwnm-sync--tokens-sent conn) t)
+    (let ((tokens nil))
+      (seq-doseq (inst (plist-get (pwnm-sync--info conn) :instances))
+        (when (eq (plist-get inst :readOnly) t)
+          (let ((token (pwnm-sync--auth-token (plist-get inst :url))))
+            (when token
+              (setq tokens (plist-put tokens (intern (concat ":" (plist-get inst :name))) token))))))
+      (when tokens
+        (pwnm-sync--unlogged
+         conn (lambda ()
+                (jsonrpc-async-request
+                 conn :setTokens (list :tokens tokens)
+                 :success-fn (lambda (info) (setf (pwnm-sync--info conn) info))
+                 :error-fn (lambda (err) (pwnm-sync--error "Handing over the auth-source tokens failed: %s"
+                                                           (pwnm-sync--request-error-message err))))))))))
 
-(defun pwnm-sync--connect ()
-  "Return a live connection, starting the server if needed."
-  (if (and pwnm-sync--connection (jsonrpc-running-p pwnm-sync--connection))
-      pwnm-sync--connection
-    (let* ((command (pwnm-sync--server-command))
-           (name "pwnm-sync")
-           (conn (make-instance
-                  'pwnm-sync-connection
-                  :name name
-                  :events-buffer-scrollback-size 2000000
-                  :notification-dispatcher #'pwnm-sync--dispatch-notification
-                  :on-shutdown (lambda (_conn)
+(defun pwnm-sync--ready (conn info)
+  "Record CONN's `initialize' answer INFO and run what waited for it."
+  (setf (pwnm-sync--info conn) info)
+  (pwnm-sync--update-facts (pwnm-sync--projects-of info))
+  (let ((waiting (reverse pwnm-sync--waiting)))
+    (setq pwnm-sync--waiting nil)
+    (dolist (w waiting) (funcall (car w) conn))))
+
+(defun pwnm-sync--start-failed (conn text)
+  "Stop CONN, which did not start, and tell what waited for it: TEXT."
+  (ignore-errors (jsonrpc-shutdown conn t))
+  (when (eq pwnm-sync--connection conn) (setq pwnm-sync--connection nil))
+  (let ((waiting (reverse pwnm-sync--waiting)))
+    (setq pwnm-sync--waiting nil)
+    (dolist (w waiting) (funcall (cdr w) text))))
+
+(defun pwnm-sync--start ()
+  "Start the server and send `initialize', without waiting for its answer."
+  (let* ((command (pwnm-sync--server-command))
+         (name "pwnm-sync")
+         (conn (make-instance
+                'pwnm-sync-connection
+                :name name
+                :events-buffer-scrollback-size 2000000
+                :notification-dispatcher #'pwnm-sync--dispatch-notification
+                :on-shutdown (lambda (conn)
+                               (when (eq pwnm-sync--connection conn)
                                  (setq pwnm-sync--connection nil
-                                       pwnm-sync--sync-running nil))
-                  :process (lambda ()
-                             (make-process
-                              :name name
-                              :command command
-                              :connection-type 'pipe
-                              :coding 'utf-8-emacs-unix
-                              :noquery t
-                              :stderr (get-buffer-create (format "*%s stderr*" name)))))))
-      (setq pwnm-sync--connection conn)
-      (condition-case err
-          (pwnm-sync--initialize conn)
-        (error
-         (ignore-errors (jsonrpc-shutdown conn t))
-         (setq pwnm-sync--connection nil)
-         (signal (car err) (cdr err)))))))
+                                       pwnm-sync--sync-running nil)))
+                :process (lambda ()
+                           (make-process
+                            :name name
+                            :command command
+                            :connection-type 'pipe
+                            :coding 'utf-8-emacs-unix
+                            :noquery t
+                            :stderr (get-buffer-create (format "*%s stderr*" name))))))
+         (params (list :clientInfo (list :name "emacs" :version emacs-version))))
+    (when pwnm-sync-config-file
+      (setq params (plist-put params :configFile (expand-file-name pwnm-sync-config-file))))
+    (setq pwnm-sync--connection conn)
+    (jsonrpc-async-request
+     conn :initialize params
+     :success-fn (lambda (info) (pwnm-sync--ready conn info))
+     :error-fn (lambda (err) (pwnm-sync--start-failed conn (pwnm-sync--request-error-message err)))
+     :timeout-fn (lambda () (pwnm-sync--start-failed conn "the server did not answer initialize")))))
+
+(defun pwnm-sync--with-connection (on-ready &optional on-fail)
+  "Call ON-READY with the connection once the server is initialized.
+At once when it is; else start the server if needed, and return.
+ON-FAIL is called with an error text if the server cannot start."
+  (let ((conn pwnm-sync--connection)
+        (on-fail (or on-fail (lambda (text) (pwnm-sync--error "The server did not start: %s" text)))))
+    (if (and conn (jsonrpc-running-p conn) (pwnm-sync--info conn))
+        (funcall on-ready conn)
+      (push (cons on-ready on-fail) pwnm-sync--waiting)
+      (unless (and conn (jsonrpc-running-p conn))
+        (condition-case err
+            (pwnm-sync--start)
+          (error (setq pwnm-sync--waiting (cl-remove on-ready pwnm-sync--waiting :key #'car))
+                 (funcall on-fail (error-message-string err))))))))
+
+;;; Requests
+
+(defvar pwnm-sync--requests (make-hash-table :test #'equal)
+  "Requests not answered yet: cancel token -> plist (:label :connection).")
+
+(defvar pwnm-sync--request-serial 0
+  "The last cancel token's number.")
+
+(defun pwnm-sync--cancelled-p (err)
+  "Return non-nil if jsonrpc error ERR is the server's \"cancelled\"."
+  (eql (plist-get err :code) -32800))
+
+(cl-defun pwnm-sync--request (method params &key label success error cancelled
+                                     (timeout 600) needs-token)
+  "Send METHOD with PARAMS to the server and return at once.
+This is the one way commands talk to the server: nothing waits for
+it.  The server is started first if needed.  LABEL names the request
+in *pwnm-sync* and in messages.  SUCCESS is called with the result.
+ERROR is called with the jsonrpc error plist (or a plist with only
+:message when the server could not start, or gave no answer in
+TIMEOUT seconds, nil for none); the default logs and shows it.
+CANCELLED is called with no argument when the request was cancelled
+\(the default says so in the echo area).  NEEDS-TOKEN: the request
+writes to Patchwork, so auth-source tokens go to the server first.
+
+The request carries a `cancelToken'; `pwnm-sync-cancel' sends the
+server `cancel' with it, and the server stops the work (its Patchwork
+requests too).  Return the token."
+  (let* ((token (format "emacs-%d" (cl-incf pwnm-sync--request-serial)))
+         (entry (list :label label))
+         (fail (lambda (err)
+                 (remhash token pwnm-sync--requests)
+                 (cond ((pwnm-sync--cancelled-p err)
+                        (pwnm-sync--log "%s: cancelled" label)
+                        (if cancelled (funcall cancelled) (pwnm-sync--message "%s: cancelled" label)))
+                       (error (funcall error err))
+                       (t (pwnm-sync--error "%s failed: %s" label (pwnm-sync--request-error-message err)))))))
+    (puthash token entry pwnm-sync--requests)
+    (pwnm-sync--with-connection
+     (lambda (conn)
+       ;; Cancelled before the server had started: nothing to send.
+       (when (gethash token pwnm-sync--requests)
+         (puthash token (plist-put entry :connection conn) pwnm-sync--requests)
+         (when needs-token (pwnm-sync--send-tokens conn))
+         (jsonrpc-async-request
+          conn method (append params (list :cancelToken token))
+          :timeout timeout
+          :success-fn (lambda (result)
+                        (remhash token pwnm-sync--requests)
+                        (when success (funcall success result)))
+          :error-fn fail
+          :timeout-fn (lambda ()
+                        (ignore-errors (jsonrpc-notify conn :cancel (list :token token)))
+                        (funcall fail (list :message (format "no answer in %d s; cancelled" timeout)))))))
+     (lambda (text) (funcall fail (list :message (format "the server did not start: %s" text)))))
+    token))
+
+(defun pwnm-sync--cancel-request (token)
+  "Cancel the request TOKEN, on the server too.  Return its label."
+  (let ((entry (gethash token pwnm-sync--requests)))
+    (when entry
+      (let ((conn (plist-get entry :connection)))
+        (if (and conn (jsonrpc-running-p conn))
+            (jsonrpc-notify conn :cancel (list :token token))
+          ;; Not sent yet: it never will be.
+          (remhash token pwnm-sync--requests)))
+      (plist-get entry :label))))
+
+(defun pwnm-sync-cancel ()
+  "Cancel every pwnm-sync request still running, on the server too.
+What was done (patches already set, tags already written) is kept."
+  (interactive)
+  (let ((labels (delq nil (mapcar #'pwnm-sync--cancel-request (hash-table-keys pwnm-sync--requests)))))
+    (if labels
+        (pwnm-sync--message "Cancelling %s..." (string-join (delete-dups labels) ", "))
+      (pwnm-sync--message "Nothing is running"))))
 
 (defun pwnm-sync-shutdown ()
-  "Stop the pwnm-sync server, if it is running."
+  "Stop the pwnm-sync server, if it is running.
+The one request that waits (2 s at most): `shutdown', so that the
+server closes its database before Emacs goes."
   (interactive)
   (let ((conn pwnm-sync--connection))
+    (setq pwnm-sync--connection nil
+          pwnm-sync--waiting nil)
+    (clrhash pwnm-sync--requests)
     (when (and conn (jsonrpc-running-p conn))
-      (ignore-errors (jsonrpc-request conn :shutdown nil :timeout 5))
+      (ignore-errors (jsonrpc-request conn :shutdown nil :timeout 2))
       (ignore-errors (jsonrpc-notify conn :exit nil))
-      (ignore-errors (jsonrpc-shutdown conn)))
-    (setq pwnm-sync--connection nil)))
+      (ignore-errors (jsonrpc-shutdown conn)))))
 
 (defun pwnm-sync--request-error-message (err)
   "Return the message of jsonrpc error ERR, a plist or a condition."
@@ -252,6 +385,56 @@ database once per connection."
         ((consp err) (or (alist-get 'jsonrpc-error-message (cdr err))
                          (error-message-string err)))
         (t (format "%s" err))))
+
+;;; What the server says of the setup, remembered
+;;
+;; notmuch-hello must not wait for the server, so the projects, their
+;; states and tag names are kept from the last `initialize', in memory
+;; and in `pwnm-sync-facts-file' (so that the first notmuch-hello after
+;; starting Emacs has them too), and refreshed in the background.
+
+(defvar pwnm-sync--facts nil
+  "The configured projects as the server last described them, or nil.")
+
+(defvar pwnm-sync--facts-loaded nil
+  "Non-nil once `pwnm-sync-facts-file' was read.")
+
+(defun pwnm-sync--load-facts ()
+  "Read `pwnm-sync-facts-file' once, if there is one."
+  (unless pwnm-sync--facts-loaded
+    (setq pwnm-sync--facts-loaded t)
+    (when (and pwnm-sync-facts-file (file-readable-p pwnm-sync-facts-file))
+      (with-temp-buffer
+        (insert-file-contents pwnm-sync-facts-file)
+        (setq pwnm-sync--facts (ignore-errors (read (current-buffer))))))))
+
+(defun pwnm-sync--projects-of (info)
+  "Return the projects of the `initialize' answer INFO, a list."
+  (cl-loop for inst across (plist-get info :instances)
+           append (append (plist-get inst :projects) nil)))
+
+(defun pwnm-sync--refresh-facts ()
+  "Ask the server for its projects again, in the background.
+A sync may have met states not seen before."
+  (pwnm-sync--request :states nil
+                      :label "states"
+                      :success (lambda (result) (pwnm-sync--update-facts (append (plist-get result :projects) nil)))
+                      :error #'ignore))
+
+(defun pwnm-sync--update-facts (projects)
+  "Remember PROJECTS, as the server described them; redraw hello if they changed."
+  (progn
+    (pwnm-sync--load-facts)
+    (unless (equal projects pwnm-sync--facts)
+      (setq pwnm-sync--facts projects)
+      (when pwnm-sync-facts-file
+        (ignore-errors
+          (make-directory (file-name-directory pwnm-sync-facts-file) t)
+          (with-temp-file pwnm-sync-facts-file
+            (let ((print-length nil) (print-level nil))
+              (insert ";; pwnm-sync: the projects the server last described.  -*- lisp-data -*-\n")
+              (prin1 projects (current-buffer))))))
+      (pwnm-sync--refresh-hello))))
 
 ;;; Notifications from the server
 
@@ -263,16 +446,26 @@ database once per connection."
   (pwnm-sync--log "unknown notification %s" method))
 
 (cl-defmethod pwnm-sync-handle-notification (_server (_method (eql pwnm/progress)) &rest params)
-  "Show sync progress from PARAMS in the echo area, at most twice a second."
-  (let ((now (float-time)))
-    (when (> (- now pwnm-sync--last-progress) 0.5)
-      (setq pwnm-sync--last-progress now)
-      (let ((message-log-max nil))
-        (pwnm-sync--message "%s" (plist-get params :message))))))
+  "Show progress from PARAMS in the echo area.
+Show every step of a series change (one per patch), and log it;
+a sync's steps, at most twice a second."
+  (if (equal (plist-get params :phase) "setState")
+      (let ((r (plist-get params :result)))
+        (pwnm-sync--log "series %s patch %s (%s): %s%s" (plist-get r :project) (plist-get r :patchId)
+                        (plist-get r :msgid) (plist-get r :outcome)
+                        (if (plist-get r :reason) (format " (%s)" (plist-get r :reason)) ""))
+        (pwnm-sync--message "Series: %s" (plist-get params :message)))
+    (let ((now (float-time)))
+      (when (and (not pwnm-sync--sync-quiet) (> (- now pwnm-sync--last-progress) 0.5))
+        (setq pwnm-sync--last-progress now)
+        (let ((message-log-max nil))
+          (pwnm-sync--message "%s" (plist-get params :message)))))))
 
-(cl-defmethod pwnm-sync-handle-notification (_server (_method (eql pwnm/tagsChanged)) &rest _params)
-  "Refresh notmuch buffers after the server changed tags."
-  (pwnm-sync--refresh-buffers))
+(cl-defmethod pwnm-sync-handle-notification (_server (_method (eql pwnm/tagsChanged)) &rest params)
+  "Update the notmuch buffers that show the messages PARAMS names."
+  (if (eq (plist-get params :all) t)
+      (pwnm-sync--refresh-buffers)
+    (pwnm-sync--tags-changed (append (plist-get params :messageIds) nil))))
 
 (cl-defmethod pwnm-sync-handle-notification (_server (_method (eql window/logMessage)) &rest params)
   "Log the server's message in PARAMS."
@@ -285,12 +478,94 @@ database once per connection."
   "Dispatch SERVER's notification METHOD with PARAMS."
   (apply #'pwnm-sync-handle-notification server method params))
 
+;;; Showing changed tags
+
 (defun pwnm-sync--refresh-buffers ()
-  "Refresh `notmuch-hello' and the other notmuch buffers, quietly."
+  "Refresh `notmuch-hello' and the other notmuch buffers, quietly.
+For when too many messages changed to name them."
   (dolist (buffer (buffer-list))
     (with-current-buffer buffer
       (when (memq major-mode '(notmuch-hello-mode notmuch-search-mode notmuch-show-mode notmuch-tree-mode))
         (ignore-errors (notmuch-refresh-this-buffer))))))
+
+(defun pwnm-sync--refresh-hello ()
+  "Redraw `notmuch-hello', if it is open."
+  (let ((hello (get-buffer "*notmuch-hello*")))
+    (when (buffer-live-p hello)
+      (with-current-buffer hello
+        (when (derived-mode-p 'notmuch-hello-mode)
+          (ignore-errors (notmuch-hello-update)))))))
+
+(defun pwnm-sync--tags-of (search)
+  "Return the tags of the messages matching SEARCH, from notmuch."
+  (notmuch-call-notmuch-sexp "search" "--output=tags" "--format=sexp" search))
+
+(defun pwnm-sync--shown (ids threads)
+  "Return where the current buffer displays one of the messages IDS.
+A list of (POSITION . SEARCH): SEARCH gives the tags to show there, the
+message's in show and tree buffers, the thread's (one of THREADS, a
+function returning the thread ids of IDS) in search buffers."
+  (let ((hits nil))
+    (save-excursion
+      (pcase major-mode
+        ('notmuch-show-mode
+         (notmuch-show-mapc (lambda ()
+                              (let ((id (notmuch-show-get-message-id t)))
+                                (when (member id ids)
+                                  (push (cons (point) (notmuch-id-to-query id)) hits))))))
+        ('notmuch-tree-mode
+         (goto-char (point-min))
+         (while (not (eobp))
+           (let ((id (notmuch-tree-get-message-id t)))
+             (when (member id ids)
+               (push (cons (point) (notmuch-id-to-query id)) hits)))
+           (forward-line 1)))
+        ('notmuch-search-mode
+         (let ((wanted (funcall threads)))
+           (notmuch-search-foreach-result (point-min) (point-max)
+             (lambda (pos)
+               (let ((thread (plist-get (notmuch-search-get-result pos) :thread)))
+                 (when (member thread wanted)
+                   (push (cons pos (concat "thread:" thread)) hits)))))))))
+    (nreverse hits)))
+
+(defun pwnm-sync--retag-buffer (buffer hits)
+  "Show in BUFFER the tags notmuch has now, at HITS (see `pwnm-sync--shown').
+As notmuch-emacs's own tagging does: the message's tag line in show,
+the message's or thread's line in tree and search; nothing else moves."
+  (with-current-buffer buffer
+    (save-excursion
+      (pcase-dolist (`(,pos . ,where) hits)
+        (goto-char pos)
+        (let ((tags (pwnm-sync--tags-of where)))
+          (pcase major-mode
+            ('notmuch-show-mode
+             ;; Also the tags to compare with: no struck-through old state.
+             (notmuch-show-set-prop :orig-tags tags)
+             (notmuch-show-set-tags tags))
+            ('notmuch-tree-mode
+             (notmuch-tree-set-tags tags)
+             (notmuch-tree-refresh-result))
+            ('notmuch-search-mode
+             (notmuch-search-set-tags tags pos))))))))
+
+(defun pwnm-sync--tags-changed (ids)
+  "Update the buffers that display the messages IDS (bare ids), and hello once."
+  (let* ((thread-ids nil)
+         (threads (lambda ()
+                    (or thread-ids
+                        (setq thread-ids
+                              (mapcar (lambda (th) (string-remove-prefix "thread:" th))
+                                      (notmuch-call-notmuch-sexp
+                                       "search" "--output=threads" "--format=sexp"
+                                       (mapconcat #'notmuch-id-to-query ids " or "))))))))
+    (when ids
+      (dolist (buffer (buffer-list))
+        (with-current-buffer buffer
+          (when (memq major-mode '(notmuch-show-mode notmuch-tree-mode notmuch-search-mode))
+            (let ((hits (ignore-errors (pwnm-sync--shown ids threads))))
+              (when hits (pwnm-sync--retag-buffer buffer hits))))))
+      (pwnm-sync--refresh-hello))))
 
 ;;; Sync
 
@@ -331,56 +606,77 @@ database once per connection."
 ;;;###autoload
 (defun pwnm-sync (&optional full)
   "Sync Patchwork states and notmuch tags, without blocking Emacs.
-With prefix argument FULL, re-read everything from Patchwork."
+With prefix argument FULL, re-read everything from Patchwork.  Tags
+the sync changes show in the notmuch buffers as it reports them; a
+sync that changed nothing changes no buffer, and when the timer ran
+it, says nothing either."
   (interactive "P")
   (if pwnm-sync--sync-running
       (pwnm-sync--message "A sync is already running (M-x pwnm-sync-cancel to stop it)")
-    (let ((conn (pwnm-sync--connect)))
-      (setq pwnm-sync--sync-running t)
-      (pwnm-sync--message "Syncing%s..." (if full " everything" ""))
-      (jsonrpc-async-request
-       conn :sync (list :full (if full t :json-false))
+    (let ((automatic pwnm-sync--automatic))
+      (setq pwnm-sync--sync-running t
+            pwnm-sync--sync-quiet automatic)
+      (unless automatic (pwnm-sync--message "Syncing%s..." (if full " everything" "")))
+      (pwnm-sync--request
+       :sync (list :full (if full t :json-false))
+       :label "sync"
+       :needs-token t
        ;; No client-side timeout: a first sync can take minutes.
        :timeout nil
-       :success-fn (lambda (summary)
-                     (setq pwnm-sync--sync-running nil)
-                     (pwnm-sync--log-summary summary)
-                     (pwnm-sync--refresh-buffers)
-                     (pwnm-sync--message "%s" (pwnm-sync--summary-line summary)))
-       :error-fn (let ((automatic pwnm-sync--automatic))
-                   (lambda (err)
-                     (setq pwnm-sync--sync-running nil)
-                     (cond ((eql (plist-get err :code) -32800)
-                            (pwnm-sync--message "Sync cancelled; what was done is kept"))
-                           (automatic
-                            (pwnm-sync--auto-sync-failed (plist-get err :code) (pwnm-sync--request-error-message err)))
-                           (t (pwnm-sync--error "Sync failed: %s" (pwnm-sync--request-error-message err))))))))))
+       :success (lambda (summary)
+                  (setq pwnm-sync--sync-running nil)
+                  (pwnm-sync--log-summary summary)
+                  (pwnm-sync--refresh-facts)
+                  (unless (and automatic (pwnm-sync--quiet-p summary))
+                    (pwnm-sync--message "%s" (pwnm-sync--summary-line summary))))
+       :cancelled (lambda ()
+                    (setq pwnm-sync--sync-running nil)
+                    (pwnm-sync--message "Sync cancelled; what was done is kept"))
+       :error (lambda (err)
+                (setq pwnm-sync--sync-running nil)
+                (if automatic
+                    ;; The server's error code, else (it did not start) the text.
+                    (pwnm-sync--auto-sync-failed (or (plist-get err :code) (plist-get err :message))
+                                                 (pwnm-sync--request-error-message err))
+                  (pwnm-sync--error "Sync failed: %s" (pwnm-sync--request-error-message err))))))))
 
-(defun pwnm-sync-cancel ()
-  "Cancel a running sync.  What it already did is kept."
-  (interactive)
-  (if (not (and pwnm-sync--sync-running pwnm-sync--connection))
-      (pwnm-sync--message "No sync is running")
-    (jsonrpc-notify pwnm-sync--connection :cancelSync nil)
-    (pwnm-sync--message "Cancelling...")))
+(defun pwnm-sync--quiet-p (summary)
+  "Return non-nil if sync SUMMARY changed nothing and has nothing to tell."
+  (seq-every-p (lambda (p)
+                 (and (zerop (plist-get p :retagged)) (zerop (plist-get p :pushed))
+                      (seq-every-p (lambda (key) (zerop (length (plist-get p key))))
+                                   '(:conflicts :refused :queued :ambiguous :errors))))
+               (plist-get summary :projects)))
 
 ;;; State changes
 
 (defun pwnm-sync--projects ()
-  "Return the configured projects, plists with :project, :tag and :states."
-  (cl-loop for inst across (plist-get (pwnm-sync--info (pwnm-sync--connect)) :instances)
-           append (append (plist-get inst :projects) nil)))
+  "Return the configured projects, plists with :project, :tag, :states, :tags.
+As the server last described them (see `pwnm-sync-facts-file'); never
+waits for it.  Before it ever answered, start it and say to try again."
+  (pwnm-sync--load-facts)
+  (or pwnm-sync--facts
+      (progn (pwnm-sync--with-connection #'ignore #'ignore)
+             (user-error "The pwnm-sync server is starting; try again in a moment"))))
 
 (defun pwnm-sync--state-tags (project)
   "Return PROJECT's state tags, an alist of (SLUG . TAG)."
   (cl-loop for s across (plist-get project :states)
            collect (cons (plist-get s :slug) (plist-get s :tag))))
 
+(defun pwnm-sync--family-tag (project name)
+  "Return the tag the server names for family NAME of PROJECT, or nil.
+NAME is \"archived\", \"delegated\" or \"check-STATE\"."
+  (let ((tags (plist-get project :tags)))
+    (if (string-prefix-p "check-" name)
+        (plist-get (plist-get tags :checks) (intern (concat ":" (substring name 6))))
+      (plist-get tags (intern (concat ":" name))))))
+
 (defun pwnm-sync--tag-changes (project state)
   "Return what to add and remove to move a message of PROJECT to STATE."
   (let ((tags (pwnm-sync--state-tags project)))
     (unless (assoc state tags)
-      (setq tags (append tags (list (cons state (format "%s-%s" (plist-get project :tag) state))))))
+      (user-error "The server knows no state %s in %s" state (plist-get project :project)))
     (cons (concat "+" (cdr (assoc state tags)))
           (cl-loop for (slug . tag) in tags
                    unless (string= slug state) collect (concat "-" tag)))))
@@ -410,7 +706,7 @@ With prefix argument FULL, re-read everything from Patchwork."
   (completing-read "Patchwork state: "
                    (delete-dups (cl-loop for p in projects
                                          append (mapcar #'car (pwnm-sync--state-tags p))))
-                   nil nil))
+                   nil t))
 
 (defun pwnm-sync--cover-letter-p ()
   "Return non-nil if point is on a message in show that is not a patch.
@@ -432,9 +728,16 @@ In show and tree buffers that is the message at point (on a cover
 letter, the patches of its thread), in search buffers the patch
 messages of the thread at point or of the region.  PROJECTS limits
 the change to those projects (plists); nil asks when the message is
-in several.  The change goes through `notmuch-tag', and the after-tag
-hook pushes it to Patchwork.  With SERIES (interactively, a prefix
-argument), the server sets every patch of the message's series."
+in several.  The change goes through `notmuch-tag' (so
+`notmuch-after-tag-hook' runs), and that hook pushes it to Patchwork.
+
+With SERIES (interactively, a prefix argument), the server sets every
+patch of the message's series: it sets each on Patchwork first and
+then writes its tags itself, so `notmuch-after-tag-hook' does NOT run
+for them.  Each patch's outcome shows in the echo area and in
+*pwnm-sync* as Patchwork confirms it (\"Series: 3/12 accepted\"), and
+the buffers showing it are updated then, through `pwnm/tagsChanged'.
+Nothing waits: \[pwnm-sync-cancel] stops what is left on the server."
   (interactive (let ((projects (pwnm-sync--read-project (pwnm-sync--tags-at-point))))
                  (list (pwnm-sync--read-state projects) projects current-prefix-arg)))
   (cond
@@ -468,18 +771,17 @@ only the tags the message has."
     (notmuch-show-update-tags tags)))
 
 (defun pwnm-sync--set-series-state (state message-id)
-  "Set STATE for every patch of the series of MESSAGE-ID, on the server."
-  (let* ((results (plist-get (jsonrpc-request (pwnm-sync--connect) :setState
-                                              (list :messageIds (vector message-id) :state state :series t)
-                                              :timeout 300)
-                             :results))
-         (outcomes (seq-group-by (lambda (r) (plist-get r :outcome)) results)))
-    (seq-doseq (r results)
-      (pwnm-sync--log "series %s patch %s: %s %s" (plist-get r :project) (plist-get r :patchId)
-                      (plist-get r :outcome) (or (plist-get r :reason) state)))
-    (pwnm-sync--message "Series: %s" (mapconcat (lambda (g) (format "%d %s" (length (cdr g)) (car g))) outcomes ", "))
-    (pwnm-sync--refresh-buffers)
-    results))
+  "Set STATE for every patch of the series of MESSAGE-ID, on the server.
+Return at once; see `pwnm-sync-set-state' for what follows."
+  (pwnm-sync--message "Series: setting %s..." state)
+  (pwnm-sync--request
+   :setState (list :messageIds (vector message-id) :state state :series t)
+   :label "series change"
+   :needs-token t
+   :success (lambda (result)
+              (let ((outcomes (seq-group-by (lambda (r) (plist-get r :outcome)) (plist-get result :results))))
+                (pwnm-sync--log "series %s: %s" state (mapconcat (lambda (g) (format "%d %s" (length (cdr g)) (car g))) outcomes ", "))
+                (pwnm-sync--message "Series: %s" (mapconcat (lambda (g) (format "%d %s" (length (cdr g)) (car g))) outcomes ", "))))))
 
 (defmacro pwnm-sync--define-state-command (state)
   "Define `pwnm-sync-state-STATE', a command setting STATE."
@@ -502,12 +804,15 @@ With SERIES (interactively, a prefix argument), of its whole series." state)
 (pwnm-sync--define-state-command "deferred")
 
 (defun pwnm-sync--state-tag-change-p (change-list)
-  "Return non-nil if a project's state tag is in CHANGE-LIST."
-  (and pwnm-sync--connection
-       (let ((tags (cl-loop for p in (pwnm-sync--projects)
-                            append (cons (concat (plist-get p :tag) "-archived")
+  "Return non-nil if a project's state or archived tag is in CHANGE-LIST.
+Before the server ever described its projects, nil: such a change
+goes with the next sync."
+  (pwnm-sync--load-facts)
+  (and pwnm-sync--facts
+       (let ((tags (cl-loop for p in pwnm-sync--facts
+                            append (cons (pwnm-sync--family-tag p "archived")
                                          (mapcar #'cdr (pwnm-sync--state-tags p)))))
-             (prefixes (mapcar (lambda (p) (concat (plist-get p :tag) "-")) (pwnm-sync--projects))))
+             (prefixes (mapcar (lambda (p) (concat (plist-get p :tag) "-")) pwnm-sync--facts)))
          (cl-some (lambda (change)
                     (let ((tag (substring change 1)))
                       (or (member tag tags)
@@ -529,11 +834,11 @@ Run from `notmuch-after-tag-hook', which binds `query' and
 (defun pwnm-sync-push (terms)
   "Push now what was done to the state tags of the messages matching TERMS."
   (interactive (list (read-string "Push messages matching: ")))
-  (jsonrpc-async-request
-   (pwnm-sync--connect) :push (list :query (format "(%s) and tag:patchwork" terms))
-   :timeout 120
-   :success-fn (lambda (result) (pwnm-sync--report-push (plist-get result :results)))
-   :error-fn (lambda (err) (pwnm-sync--error "Push failed: %s" (pwnm-sync--request-error-message err)))))
+  (pwnm-sync--request
+   :push (list :query (format "(%s) and tag:patchwork" terms))
+   :label "push"
+   :needs-token t
+   :success (lambda (result) (pwnm-sync--report-push (plist-get result :results)))))
 
 (defun pwnm-sync--report-push (results)
   "Say in the echo area what happened to the pushes in RESULTS."
@@ -561,7 +866,10 @@ pushes it."
   (interactive)
   (let* ((tags (pwnm-sync--tags-at-point))
          (project (car (pwnm-sync--read-project tags)))
-         (tag (concat (plist-get project :tag) "-archived"))
+         (tag (or (pwnm-sync--family-tag project "archived")
+                  ;; Facts remembered from a server that did not name it yet.
+                  (progn (pwnm-sync--with-connection #'ignore #'ignore)
+                         (user-error "The server has not named the archived tag yet; try again in a moment"))))
          (changes (list (concat (if (member tag tags) "-" "+") tag))))
     (pcase major-mode
       ('notmuch-show-mode (notmuch-show-tag changes))
@@ -572,21 +880,21 @@ pushes it."
          (notmuch-refresh-this-buffer)))))
 
 (defun pwnm-sync-delegate-to-me (message-id)
-  "Delegate the patch MESSAGE-ID to you on Patchwork.
+  "Delegate the patch MESSAGE-ID to you on Patchwork, without waiting.
 You are the `me' of the instance in the pwnm-sync config."
   (interactive (list (pwnm-sync--message-id-at-point)))
-  (let ((results (plist-get (jsonrpc-request (pwnm-sync--connect) :delegate
-                                             (list :messageIds (vector message-id))
-                                             :timeout 60)
-                            :results)))
-    (seq-doseq (r results)
-      (pwnm-sync--log "delegate %s %s: %s %s" (plist-get r :project) message-id
-                      (plist-get r :outcome) (or (plist-get r :reason) (plist-get r :delegate)))
-      (pwnm-sync--message "%s: %s" (plist-get r :project)
-                          (if (equal (plist-get r :outcome) "delegated")
-                              (format "delegated to %s" (plist-get r :delegate))
-                            (format "refused: %s" (plist-get r :reason)))))
-    results))
+  (pwnm-sync--request
+   :delegate (list :messageIds (vector message-id))
+   :label "delegate"
+   :needs-token t
+   :success (lambda (result)
+              (seq-doseq (r (plist-get result :results))
+                (pwnm-sync--log "delegate %s %s: %s %s" (plist-get r :project) message-id
+                                (plist-get r :outcome) (or (plist-get r :reason) (plist-get r :delegate)))
+                (pwnm-sync--message "%s: %s" (plist-get r :project)
+                                    (if (equal (plist-get r :outcome) "delegated")
+                                        (format "delegated to %s" (plist-get r :delegate))
+                                      (format "refused: %s" (plist-get r :reason))))))))
 
 ;;; Commits
 
@@ -594,18 +902,24 @@ You are the `me' of the instance in the pwnm-sync config."
   "Mark accepted the patches that became the commits of RANGE in REPO.
 Patches are found by Patchwork's diff hash, else by the message-id of a
 Link: or Message-Id: trailer; their commit_ref is set too.  With
-DRY-RUN (interactively, a prefix argument), only report."
+DRY-RUN (interactively, a prefix argument), only report.  Returns at
+once; the outcome goes to *pwnm-sync* and the echo area."
   (interactive
    (let ((root (or (locate-dominating-file default-directory ".git")
                    (read-directory-name "Git repository: "))))
      (list (expand-file-name root)
            (read-string "Commits: " "@{upstream}..HEAD")
            current-prefix-arg)))
-  (let* ((result (jsonrpc-request (pwnm-sync--connect) :acceptFromGit
-                                  (list :repo (expand-file-name repo) :range range
-                                        :dryRun (if dry-run t :json-false))
-                                  :timeout 600))
-         (matched (plist-get result :matched)))
+  (pwnm-sync--message "Matching the commits of %s..." range)
+  (pwnm-sync--request
+   :acceptFromGit (list :repo (expand-file-name repo) :range range :dryRun (if dry-run t :json-false))
+   :label "accept-from-git"
+   :needs-token t
+   :success (lambda (result) (pwnm-sync--accept-done result dry-run))))
+
+(defun pwnm-sync--accept-done (result dry-run)
+  "Log and show the accept-from-git RESULT (of a DRY-RUN or not)."
+  (let ((matched (plist-get result :matched)))
     (seq-doseq (m matched)
       (pwnm-sync--log "accept %s %s -> %s patch %s (by %s): %s" (substring (plist-get m :commit) 0 12)
                       (plist-get m :subject) (plist-get m :project) (plist-get m :patchId)
@@ -617,8 +931,7 @@ DRY-RUN (interactively, a prefix argument), only report."
     (pwnm-sync--message "%s%d matched, %d ambiguous, %d unmatched (see *pwnm-sync*)"
                         (if dry-run "Dry run: " "")
                         (length matched) (length (plist-get result :ambiguous))
-                        (length (plist-get result :unmatched)))
-    result))
+                        (length (plist-get result :unmatched)))))
 
 ;;; Applying patches
 
@@ -672,7 +985,6 @@ On a conflict, open `magit-status' in REPO when magit is installed."
     (pwnm-sync--apply-insert "%-11s %s\n" (plist-get p :outcome) (plist-get p :subject)))
   (pwnm-sync--apply-insert "\n%s\n\n%s" (plist-get result :message) (plist-get result :output))
   (pwnm-sync--log "apply: %s" (plist-get result :message))
-  (pwnm-sync--refresh-buffers)
   (if (not (equal (plist-get result :outcome) "conflict"))
       (pwnm-sync--message "%s" (car (split-string (plist-get result :message) "\n")))
     (pwnm-sync--message "Patch %s/%d does not apply: see *pwnm-sync apply*"
@@ -697,21 +1009,25 @@ for the first time."
            (pwnm-sync--project-repository project) current-prefix-arg)))
   (when pwnm-sync--apply-running
     (user-error "An apply is already running; see *pwnm-sync apply*"))
-  (let ((conn (pwnm-sync--connect))
-        (repo (expand-file-name repo)))
+  (let ((repo (expand-file-name repo)))
     (setq pwnm-sync--apply-running t)
     (pwnm-sync--apply-buffer)
     (pwnm-sync--apply-insert "Applying %s of %s to %s\n\n" (if single "the patch" "the series") message-id repo)
     (pwnm-sync--message "Applying %s to %s..." (if single "the patch" "the series") repo)
-    (jsonrpc-async-request
-     conn :apply (list :messageId message-id :project project :repo repo :series (if single :json-false t))
+    (pwnm-sync--request
+     :apply (list :messageId message-id :project project :repo repo :series (if single :json-false t))
+     :label "apply"
      :timeout nil
-     :success-fn (lambda (result) (pwnm-sync--apply-done result repo))
-     :error-fn (lambda (err)
-                 (setq pwnm-sync--apply-running nil)
-                 (let ((text (pwnm-sync--request-error-message err)))
-                   (pwnm-sync--apply-insert "%s\n" text)
-                   (pwnm-sync--error "Apply failed: %s" text))))))
+     :success (lambda (result) (pwnm-sync--apply-done result repo))
+     :cancelled (lambda ()
+                  (setq pwnm-sync--apply-running nil)
+                  (pwnm-sync--apply-insert "Cancelled: the repository is back where it was.\n")
+                  (pwnm-sync--message "Apply cancelled: see *pwnm-sync apply*"))
+     :error (lambda (err)
+              (setq pwnm-sync--apply-running nil)
+              (let ((text (pwnm-sync--request-error-message err)))
+                (pwnm-sync--apply-insert "%s\n" text)
+                (pwnm-sync--error "Apply failed: %s" text))))))
 
 ;;; Patch facts
 
@@ -727,43 +1043,56 @@ for the first time."
       (user-error "No patch message at point")))
 
 (defun pwnm-sync-patch-info (message-id &optional refresh)
-  "Show what Patchwork knows of the patch MESSAGE-ID.
-With REFRESH (interactively, a prefix argument), ask Patchwork first."
+  "Show what Patchwork knows of the patch MESSAGE-ID, without waiting.
+With REFRESH (interactively, a prefix argument), ask Patchwork first.
+The facts show in *pwnm-sync patch* when the server answers (its CI
+results come from Patchwork, so this can take a moment); return the
+request's cancel token."
   (interactive (list (pwnm-sync--message-id-at-point) current-prefix-arg))
-  (let* ((info (jsonrpc-request (pwnm-sync--connect) :patchInfo
-                                (list :messageId message-id :refresh (if refresh t :json-false))
-                                :timeout 60))
-         (patches (plist-get info :patches)))
-    (with-help-window "*pwnm-sync patch*"
-      (seq-doseq (p patches)
-        (princ (format "%s (%s), patch %s\n" (plist-get p :project) (plist-get p :instance) (plist-get p :patchId)))
-        (princ (format "  %s\n" (or (plist-get p :name) "")))
-        (princ (format "  State:    %s%s\n" (plist-get p :stateName)
-                       (if (eq (plist-get p :archived) t) ", archived" "")))
-        (princ (format "  Delegate: %s\n" (or (plist-get p :delegate) "nobody")))
-        (let ((series (plist-get p :series)))
-          (when series
-            (princ (format "  Series:   v%s %s/%s %s\n" (or (plist-get series :version) 1)
-                           (or (plist-get series :part) 1) (or (plist-get series :total) 1)
-                           (or (plist-get series :name) "")))))
-        (princ (format "  CI:       %s\n" (or (plist-get p :check) "unknown")))
-        (seq-doseq (c (or (plist-get p :checks) []))
-          (princ (format "    %-8s %s %s\n" (plist-get c :state) (plist-get c :context)
-                         (or (plist-get c :targetUrl) ""))))
-        (princ (format "  Date:     %s\n" (or (plist-get p :date) "")))
-        (princ (format "  Web:      %s\n" (or (plist-get p :webUrl) "")))
-        (princ (format "  Mbox:     %s\n" (or (plist-get p :mboxUrl) "")))
-        (seq-doseq (w (plist-get p :pending))
-          (princ (format "  Waiting:  %s %s\n" (plist-get w :kind) (plist-get w :reason))))
-        (princ "\n")))
-    patches))
+  (pwnm-sync--message "Asking for the facts of %s..." message-id)
+  (pwnm-sync--request
+   :patchInfo (list :messageId message-id :refresh (if refresh t :json-false))
+   :label "patch info"
+   :success (lambda (info)
+              (pwnm-sync--show-patch-info (plist-get info :patches))
+              (message nil))))
+
+(defun pwnm-sync--show-patch-info (patches)
+  "Show PATCHES, the patchInfo result's list, in *pwnm-sync patch*."
+  (with-help-window "*pwnm-sync patch*"
+    (seq-doseq (p patches)
+      (princ (format "%s (%s), patch %s\n" (plist-get p :project) (plist-get p :instance) (plist-get p :patchId)))
+      (princ (format "  %s\n" (or (plist-get p :name) "")))
+      (princ (format "  State:    %s%s\n" (plist-get p :stateName)
+                     (if (eq (plist-get p :archived) t) ", archived" "")))
+      (princ (format "  Delegate: %s\n" (or (plist-get p :delegate) "nobody")))
+      (let ((series (plist-get p :series)))
+        (when series
+          (princ (format "  Series:   v%s %s/%s %s\n" (or (plist-get series :version) 1)
+                         (or (plist-get series :part) 1) (or (plist-get series :total) 1)
+                         (or (plist-get series :name) "")))))
+      (princ (format "  CI:       %s\n" (or (plist-get p :check) "unknown")))
+      (seq-doseq (c (or (plist-get p :checks) []))
+        (princ (format "    %-8s %s %s\n" (plist-get c :state) (plist-get c :context)
+                       (or (plist-get c :targetUrl) ""))))
+      (princ (format "  Date:     %s\n" (or (plist-get p :date) "")))
+      (princ (format "  Web:      %s\n" (or (plist-get p :webUrl) "")))
+      (princ (format "  Mbox:     %s\n" (or (plist-get p :mboxUrl) "")))
+      (seq-doseq (w (plist-get p :pending))
+        (princ (format "  Waiting:  %s %s\n" (plist-get w :kind) (plist-get w :reason))))
+      (princ "\n"))))
 
 (defun pwnm-sync-browse (message-id)
-  "Open the Patchwork web page of the patch MESSAGE-ID."
+  "Open the Patchwork web page of the patch MESSAGE-ID, without waiting.
+The server answers from its state database (no CI checks asked)."
   (interactive (list (pwnm-sync--message-id-at-point)))
-  (let* ((info (jsonrpc-request (pwnm-sync--connect) :patchInfo (list :messageId message-id)))
-         (url (plist-get (seq-first (plist-get info :patches)) :webUrl)))
-    (if url (browse-url url) (user-error "Patchwork gave no web page for %s" message-id))))
+  (pwnm-sync--request
+   :patchInfo (list :messageId message-id :checks :json-false)
+   :label "browse"
+   :success (lambda (info)
+              (let ((url (plist-get (seq-first (plist-get info :patches)) :webUrl)))
+                (if url (browse-url url)
+                  (pwnm-sync--error "Patchwork gave no web page for %s" message-id))))))
 
 ;;; What waits
 
@@ -787,17 +1116,18 @@ With REFRESH (interactively, a prefix argument), ask Patchwork first."
   (tabulated-list-init-header))
 
 (defun pwnm-sync-pending ()
-  "List what waits: queued pushes, conflicts, ambiguous tags and refusals."
+  "List what waits: queued pushes, conflicts, ambiguous tags and refusals.
+The buffer opens at once and fills when the server answers."
   (interactive)
   (with-current-buffer (get-buffer-create "*pwnm-sync pending*")
-    (pwnm-sync-pending-mode)
+    (unless (derived-mode-p 'pwnm-sync-pending-mode) (pwnm-sync-pending-mode))
     (pwnm-sync-pending-refresh)
     (pop-to-buffer (current-buffer))))
 
-(defun pwnm-sync-pending-refresh ()
-  "Reload the list of what waits."
-  (interactive)
-  (let ((items (plist-get (jsonrpc-request (pwnm-sync--connect) :pending nil) :items)))
+(defun pwnm-sync--pending-show (items)
+  "Show ITEMS, the pending result's list, in *pwnm-sync pending*."
+  (with-current-buffer (get-buffer-create "*pwnm-sync pending*")
+    (unless (derived-mode-p 'pwnm-sync-pending-mode) (pwnm-sync-pending-mode))
     (setq pwnm-sync--pending-items items)
     (setq tabulated-list-entries
           (cl-loop for item across items
@@ -807,17 +1137,30 @@ With REFRESH (interactively, a prefix argument), ask Patchwork first."
                                          (plist-get item :reason)))))
     (tabulated-list-print t)))
 
+(defun pwnm-sync-pending-refresh ()
+  "Reload the list of what waits, without waiting."
+  (interactive)
+  (pwnm-sync--request :pending nil
+                      :label "pending"
+                      :success (lambda (result) (pwnm-sync--pending-show (plist-get result :items)))))
+
 (defun pwnm-sync-pending-retry (id)
-  "Retry the pending item ID (interactively, the one at point)."
+  "Retry the pending item ID (interactively, the one at point), without waiting."
   (interactive (list (or (tabulated-list-get-id) (user-error "No item at point"))))
-  (pwnm-sync--report-push (plist-get (jsonrpc-request (pwnm-sync--connect) :retry (list :ids (vector id)) :timeout 120) :results))
-  (pwnm-sync-pending-refresh))
+  (pwnm-sync--message "Retrying...")
+  (pwnm-sync--request :retry (list :ids (vector id))
+                      :label "retry"
+                      :needs-token t
+                      :success (lambda (result)
+                                 (pwnm-sync--report-push (plist-get result :results))
+                                 (pwnm-sync-pending-refresh))))
 
 (defun pwnm-sync-pending-drop (id)
   "Forget the pending item ID (interactively, the one at point)."
   (interactive (list (or (tabulated-list-get-id) (user-error "No item at point"))))
-  (jsonrpc-request (pwnm-sync--connect) :drop (list :ids (vector id)))
-  (pwnm-sync-pending-refresh))
+  (pwnm-sync--request :drop (list :ids (vector id))
+                      :label "drop"
+                      :success (lambda (_) (pwnm-sync-pending-refresh))))
 
 (defun pwnm-sync-pending-open (id)
   "Show the message of the pending item ID (interactively, the one at point)."
@@ -828,25 +1171,64 @@ With REFRESH (interactively, a prefix argument), ask Patchwork first."
 ;;; notmuch-hello
 
 (defun pwnm-sync--hello-searches ()
-  "Return saved-search plists for the Patchwork section."
-  (cl-loop for p in (pwnm-sync--projects)
-           append (cl-loop for state in pwnm-sync-hello-states
-                           for tag = (or (cdr (assoc state (pwnm-sync--state-tags p)))
-                                         (format "%s-%s" (plist-get p :tag) state))
-                           collect (list :name (format "%s %s" (plist-get p :project) state)
+  "Return saved-search plists for the Patchwork section.
+From the remembered projects and the tag names the server gave."
+  (cl-loop for p in pwnm-sync--facts
+           append (cl-loop for name in pwnm-sync-hello-states
+                           for tag = (or (cdr (assoc name (pwnm-sync--state-tags p)))
+                                         (pwnm-sync--family-tag p name))
+                           when tag
+                           collect (list :name (format "%s %s" (plist-get p :project) name)
                                          :query (format "tag:%s" tag)))))
 
 (defun pwnm-sync-hello-insert ()
   "Insert the \"Patchwork\" section into notmuch-hello.
 Put it in `notmuch-hello-sections' (`pwnm-sync-mode' does so).  Entries
 with no messages show only when `notmuch-show-empty-saved-searches' is
-set, as in notmuch's own saved-searches section."
+set, as in notmuch's own saved-searches section.
+
+Never waits for the server: the counts come from notmuch (`notmuch
+count --batch', as for notmuch-hello's own searches), the projects and
+tag names from what the server said last (`pwnm-sync-facts-file').
+The server starts afterwards, from a timer, and the section is redrawn
+if what it says has changed."
+  (pwnm-sync--load-facts)
+  (unless (and pwnm-sync--connection (jsonrpc-running-p pwnm-sync--connection))
+    (run-with-timer 0 nil #'pwnm-sync--with-connection #'ignore #'ignore))
   (condition-case err
-      (notmuch-hello-insert-searches "Patchwork" (pwnm-sync--hello-searches)
-                                     :show-empty-searches notmuch-show-empty-saved-searches)
+      (if pwnm-sync--facts
+          (notmuch-hello-insert-searches "Patchwork" (pwnm-sync--hello-searches)
+                                         :show-empty-searches notmuch-show-empty-saved-searches)
+        (widget-insert "Patchwork: waiting for the pwnm-sync server to describe the projects.\n"))
     (error (widget-insert (format "Patchwork: %s\n" (error-message-string err))))))
 
 ;;; The minor mode
+
+(defun pwnm-sync--current-state ()
+  "Return a text naming the Patchwork state of the message at point, or nil."
+  (let ((tags (ignore-errors (pwnm-sync--tags-at-point))))
+    (pwnm-sync--load-facts)
+    (and tags
+         (let ((found (cl-loop for p in pwnm-sync--facts
+                               when (member (plist-get p :tag) tags)
+                               collect (format "%s: %s%s" (plist-get p :project)
+                                               (or (cl-loop for s across (plist-get p :states)
+                                                            when (member (plist-get s :tag) tags)
+                                                            return (plist-get s :name))
+                                                   "no state")
+                                               (if (member (pwnm-sync--family-tag p "archived") tags) ", archived" "")))))
+           (and found (string-join found "; "))))))
+
+(defun pwnm-sync-keys ()
+  "Show the keys of `pwnm-sync-state-map' and the patch's current state."
+  (interactive)
+  (let ((state (pwnm-sync--current-state))
+        (keys (substitute-command-keys "\\{pwnm-sync-state-map}")))
+    (with-help-window "*pwnm-sync keys*"
+      (princ (format "Patch at point: %s\n\n" (or state "not a patch of a synced project")))
+      (princ (format "Keys after %s (a prefix argument on a state key: the whole series):\n\n"
+                     (key-description pwnm-sync-key-prefix)))
+      (princ keys))))
 
 (defvar pwnm-sync-state-map
   (let ((map (make-sparse-keymap)))
@@ -868,6 +1250,8 @@ set, as in notmuch's own saved-searches section."
     (define-key map "p" #'pwnm-sync-pending)
     (define-key map "g" #'pwnm-sync)
     (define-key map "!" #'pwnm-sync-apply)
+    (define-key map "k" #'pwnm-sync-cancel)
+    (define-key map "?" #'pwnm-sync-keys)
     map)
   "Keys for Patchwork states, under `pwnm-sync-key-prefix'.
 
@@ -896,7 +1280,8 @@ To tell whether the user changed it since.")
 
 (defun pwnm-sync--auto-sync-failed (kind text)
   "Log that an automatic sync failed with TEXT; show it once per KIND.
-KIND is an error symbol, or the server's error code."
+KIND is an error symbol, the server's error code, or the text of
+why the server did not start."
   (pwnm-sync--log "error: automatic sync failed: %s" text)
   (unless (member kind pwnm-sync--auto-sync-errors-shown)
     (push kind pwnm-sync--auto-sync-errors-shown)

@@ -5,18 +5,17 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config, type ConfigOverrides } from './config.js';
 import { PwnmError, errorMessage } from './errors.js';
-import { counts } from './ops/counts.js';
-import { patchInfo } from './ops/info.js';
-import { dropPending, listPending, pendingRows, retryPending } from './ops/pending.js';
-import { setState } from './ops/set-state.js';
-import { formatCounts, formatInfo, formatPending, formatPush, formatSetState, formatSync } from './report.js';
+import type { retryPending } from './ops/pending.js';
+import { formatSync } from './report.js';
 import { Session } from './session.js';
 import { sync } from './sync/engine.js';
 import { holdSecret, redact } from './secrets.js';
 import { VERSION } from './version.js';
 
 // argv -> commands. Exit status: 0 done, 1 some changes failed or a runtime
-// error, 2 usage or config error.
+// error, 2 usage or config error. Other commands than `sync` load their
+// modules when they run (import()): `sync` runs in notmuch's post-new hook
+// after every `notmuch new`, and should not pay for what they use.
 
 const USAGE = `Usage: pwnm-sync [OPTIONS] [COMMAND] [ARGS]
 
@@ -142,6 +141,7 @@ async function syncCommand({ v, args, session }: Run): Promise<number> {
 }
 
 async function statusCommand({ v, session }: Run): Promise<number> {
+  const [{ counts }, { formatCounts }] = await Promise.all([import('./ops/counts.js'), import('./report.js')]);
   const result = await counts(session, v.project);
   print(v, result, () => formatCounts(result));
   return 0;
@@ -195,6 +195,7 @@ async function applyCommand({ v, args, session }: Run): Promise<number> {
 
 async function setStateCommand({ v, args, session }: Run): Promise<number> {
   if (args.length !== 2) throw new PwnmError('USAGE', 'set-state takes MESSAGE-ID and STATE, e.g. pwnm-sync set-state 20180101.1234@example.org accepted');
+  const [{ setState }, { formatSetState }] = await Promise.all([import('./ops/set-state.js'), import('./report.js')]);
   const results = await setState(session, args[0]!, args[1]!, { ...projectOpt(v), series: Boolean(v.series) });
   print(v, results, () => formatSetState(results));
   return results.every((r) => r.outcome === 'pushed' || r.outcome === 'unchanged') ? 0 : 1;
@@ -202,6 +203,7 @@ async function setStateCommand({ v, args, session }: Run): Promise<number> {
 
 async function infoCommand({ v, args, session }: Run): Promise<number> {
   if (args.length !== 1) throw new PwnmError('USAGE', 'info takes one MESSAGE-ID, e.g. pwnm-sync info 20180101.1234@example.org');
+  const [{ patchInfo }, { formatInfo }] = await Promise.all([import('./ops/info.js'), import('./report.js')]);
   const patches = await patchInfo(session, args[0]!, { lookUp: true });
   print(v, { patches }, () => formatInfo(patches));
   return 0;
@@ -209,6 +211,7 @@ async function infoCommand({ v, args, session }: Run): Promise<number> {
 
 async function pendingCommand({ v, args, session }: Run): Promise<number> {
   if (v.retry && v.drop) throw new PwnmError('USAGE', 'pending takes --retry or --drop, not both');
+  const [{ dropPending, listPending, pendingRows }, { formatPending }] = await Promise.all([import('./ops/pending.js'), import('./report.js')]);
   if (v.drop || args.length) {
     const refs = [...(v.drop ?? []), ...args];
     if (!v.retry && !v.drop) throw new PwnmError('USAGE', `pending takes no arguments without --retry (got ${args.join(' ')})`);
@@ -225,6 +228,7 @@ async function pendingCommand({ v, args, session }: Run): Promise<number> {
 }
 
 async function retryCommand(v: Values, session: Session, rows: Parameters<typeof retryPending>[1]): Promise<number> {
+  const [{ retryPending }, { formatPush }] = await Promise.all([import('./ops/pending.js'), import('./report.js')]);
   const { results } = await retryPending(session, rows);
   print(v, { results }, () => formatPush(results));
   return results.every((r) => r.outcome === 'pushed' || r.outcome === 'nothing') ? 0 : 1;
@@ -296,8 +300,14 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// For the benchmark: the peak memory of this process, on stderr.
-if (process.env.PWNM_SYNC_STATS) process.on('exit', () => process.stderr.write(`pwnm-sync-stats ${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS })}\n`));
+// For the benchmark, on stderr: the peak memory of this process, when (ms
+// since the process started) its modules were loaded and when it ended,
+// and the CPU time it had used by then (less disturbed by a busy machine).
+if (process.env.PWNM_SYNC_STATS) {
+  const cpuMs = (): number => { const u = process.cpuUsage(); return Math.round((u.user + u.system) / 1000); };
+  const loaded = { loadedMs: Math.round(performance.now()), loadedCpuMs: cpuMs() };
+  process.on('exit', () => process.stderr.write(`pwnm-sync-stats ${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, ...loaded, exitMs: Math.round(performance.now()), exitCpuMs: cpuMs() })}\n`));
+}
 
 main(process.argv.slice(2)).then(
   // Exit now: the event loop takes another ~0.2 s to wind down, which a

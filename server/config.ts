@@ -1,7 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { execaCommand } from 'execa';
 import { PwnmError } from './errors.js';
 import { parseIni, type IniEntry } from './ini.js';
 import { holdSecret } from './secrets.js';
@@ -378,6 +377,7 @@ export async function resolveToken(inst: InstanceConfig, given?: string): Promis
   if (inst.token) return inst.token;
   if (!inst.tokenCommand) return undefined;
   try {
+    const { execaCommand } = await import('execa'); // only for token_command: a sync with a token in the file starts faster
     const { stdout } = await execaCommand(inst.tokenCommand, { shell: true, timeout: 60_000 });
     const token = stdout.trim().split('\n')[0]?.trim();
     holdSecret(token);

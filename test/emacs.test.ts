@@ -26,6 +26,7 @@ function control(t: TestEnv): Promise<Server> {
       case '/maintainer': t.project.maintainers = q.get('on') === '1' ? [t.maint.id] : []; break;
       case '/fault': t.sandbox.faults = q.get('on') === '1' ? [{ method: 'PATCH', times: Infinity, status: 503, body: '{"detail":"busy"}' }] : []; break;
       case '/delay': t.sandbox.delayMs = Number(q.get('ms')); break;
+      case '/inflight': body = { delaying: t.sandbox.delaying, abandoned: t.sandbox.abandoned, requests: t.sandbox.requests }; break;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
@@ -66,6 +67,8 @@ describe('Emacs package', function () {
         PWNM_TEST_CONTROL: `http://127.0.0.1:${(ctl.address() as AddressInfo).port}`,
       };
       const r = await runErt('test/emacs/pwnm-sync-tests.el', env);
+      // What the responsiveness tests measured (they assert wide bounds).
+      console.log(r.all.split('\n').filter((l) => l.startsWith('test figure:')).map((l) => `      ${l}`).join('\n'));
       expect(r.exitCode, r.all.slice(-6000)).to.equal(0);
       expect(r.all).to.match(/Ran \d+ tests, \d+ results as expected, 0 unexpected/);
     } finally {

@@ -21,7 +21,7 @@ describe(`forced garbage collection on Node ${process.versions.node}`, function 
   it('finalises 60,000 statements prepared through our SQLite module with no signal', async () => {
     // The pattern that aborts better-sqlite3 12 on Node 24 every time here:
     // statements that live long enough to reach the old generation, then die.
-    const script = `import Database from ${JSON.stringify(join(ROOT, 'dist', 'store', 'sqlite.js'))};
+    const script = `import Database from ${JSON.stringify(join(ROOT, 'build', 'server', 'store', 'sqlite.js'))};
       const db = new Database(':memory:');
       let alive = [];
       for (let i = 0; i < 60000; i++) { alive.push(db.prepare('SELECT ?').bind(i)); if (alive.length === 1000) alive = []; }

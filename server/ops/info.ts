@@ -40,6 +40,8 @@ export interface InfoOptions {
   refresh?: boolean;
   /** When the state database does not know the message, ask Patchwork (the command line's default). */
   lookUp?: boolean;
+  /** false: leave out the CI checks, which cost a request to Patchwork (e.g. to open the web page). */
+  checks?: boolean;
 }
 
 /** The newest result per CI context, or null when Patchwork cannot be asked now. */
@@ -51,7 +53,8 @@ async function checksOf(session: Session, instance: string, patchId: number): Pr
     const newest = new Map<string, PwCheck>();
     for (const c of all.sort((a, b) => a.id - b.id)) newest.set(`${c.user?.username ?? ''} ${c.context}`, c);
     return [...newest.values()].map((c) => ({ context: c.context, state: c.state, targetUrl: c.target_url, description: c.description, date: c.date }));
-  } catch {
+  } catch (err) {
+    if (err instanceof PwnmError && err.code === 'CANCELLED') throw err;
     return null;
   }
 }
@@ -69,15 +72,15 @@ export async function patchInfo(session: Session, messageId: string, options: In
   const rows = await rowsOf(session, msgid, options);
   if (rows.length === 0) throw new PwnmError('NOT_FOUND', `no patch with Message-ID ${msgid} is known; sync, or ask with refresh: true`);
   const patches: PatchInfo[] = [];
-  for (const r of rows) patches.push(await describe(session, r));
+  for (const r of rows) patches.push(await describe(session, r, options.checks !== false));
   return patches;
 }
 
-async function describe(session: Session, r: PatchRow): Promise<PatchInfo> {
+async function describe(session: Session, r: PatchRow, withChecks: boolean): Promise<PatchInfo> {
   return {
     instance: r.instance, project: r.project, patchId: r.patch_id, messageId: r.msgid, name: r.name, date: r.date,
     state: r.remote, stateName: stateName(r.remote), tag: session.scheme.state(r.project, r.remote), archived: Boolean(r.archived),
-    delegate: r.delegate, check: r.check_state, checks: await checksOf(session, r.instance, r.patch_id),
+    delegate: r.delegate, check: r.check_state, checks: withChecks ? await checksOf(session, r.instance, r.patch_id) : null,
     series: r.series_id === null ? null : { id: r.series_id, name: r.series_name, version: r.series_version, part: r.series_part, total: r.series_total },
     webUrl: r.web_url, mboxUrl: r.mbox,
     pending: listPending(session, { instance: r.instance, project: r.project, msgid: r.msgid }).map((x) => ({ id: x.id, kind: x.kind, state: x.state, reason: x.reason })),

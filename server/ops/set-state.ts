@@ -4,6 +4,7 @@ import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
 import { slugify } from '../tags.js';
 import { mapLimit } from '../util.js';
+import { throwIfCancelled } from '../cancel.js';
 import { findPatches } from './lookup.js';
 
 // Set one message's state now: push to Patchwork, then retag. A push that
@@ -26,20 +27,29 @@ export interface SetStateResult {
  * Set the state of a message's patch (in each project it is in), or with
  * `series` of every patch of its series, with bounded concurrency.
  */
-export async function setState(session: Session, msgidInput: string, stateInput: string, options: { project?: string; series?: boolean } = {}): Promise<SetStateResult[]> {
+export async function setState(session: Session, msgidInput: string, stateInput: string, options: { project?: string; series?: boolean; onResult?: OnResult } = {}): Promise<SetStateResult[]> {
   const state = slugify(stateInput);
   if (!state) throw new PwnmError('USAGE', `"${stateInput}" is not a state name`);
   let rows = await findPatches(session, msgidInput, options.project);
   if (options.series) {
     rows = rows.flatMap((r) => (r.series_id === null ? [r] : session.store.seriesPatches(r.instance, r.project, r.series_id)));
   }
-  return setStateOfRows(session, rows, state);
+  return setStateOfRows(session, rows, state, options.onResult);
 }
 
+/** Told of each patch's result as it comes, with how many of how many are done. */
+export type OnResult = (result: SetStateResult, done: number, total: number) => void;
+
 /** Set `state` on these patch rows now (set-state, apply --state). */
-export function setStateOfRows(session: Session, rows: PatchRow[], state: string): Promise<SetStateResult[]> {
+export function setStateOfRows(session: Session, rows: PatchRow[], state: string, onResult?: OnResult): Promise<SetStateResult[]> {
   session.claim(rows.map((r) => r.msgid));
-  return mapLimit(rows, session.config.concurrency, (row) => pushState(session, row, state));
+  let done = 0;
+  return mapLimit(rows, session.config.concurrency, async (row) => {
+    throwIfCancelled();
+    const result = await pushState(session, row, state);
+    onResult?.(result, ++done, rows.length);
+    return result;
+  });
 }
 
 /** Make a message's state tags say `to`; with `commit`, record it as agreed with Patchwork. */
@@ -86,7 +96,8 @@ export async function pushState(session: Session, row: PatchRow, state: string, 
       await retag(session, row, row.remote, true);
       return { ...base, outcome: 'refused', reason };
     }
-    if (err instanceof PwnmError && err.code !== 'AUTH') {
+    // A cancelled request changes nothing more; AUTH is for the caller to fix.
+    if (err instanceof PwnmError && err.code !== 'AUTH' && err.code !== 'CANCELLED') {
       const reason = errorMessage(err);
       await queue(session, row, state, reason, 1);
       return { ...base, outcome: 'queued', reason };

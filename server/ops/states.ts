@@ -10,7 +10,12 @@ export interface ProjectStates {
   tag: string;
   repo?: string;
   states: { slug: string; name: string; tag: string }[];
+  /** The other tag families' names: clients use these, never build tag names themselves. */
+  tags: { archived: string; delegated: string; delegatePrefix: string; checks: Record<CheckState, string> };
 }
+
+const CHECK_STATES = ['pending', 'success', 'warning', 'fail'] as const;
+type CheckState = (typeof CHECK_STATES)[number];
 
 export interface SetupDescription {
   tagPrefix: string;
@@ -33,6 +38,12 @@ export function describeSetup(s: Session, only?: string): SetupDescription {
         tag: s.scheme.project(p.linkName),
         ...(p.repo ? { repo: p.repo } : {}),
         states: s.store.knownStates(inst.name, p.linkName).map((slug) => ({ slug, name: stateName(slug), tag: s.scheme.state(p.linkName, slug) })),
+        tags: {
+          archived: s.scheme.archived(p.linkName),
+          delegated: s.scheme.delegated(p.linkName),
+          delegatePrefix: `${s.scheme.project(p.linkName)}-delegate-`,
+          checks: Object.fromEntries(CHECK_STATES.map((c) => [c, s.scheme.check(p.linkName, c)])) as Record<CheckState, string>,
+        },
       })),
     })),
   };

@@ -1,4 +1,5 @@
 import type { Dispatcher, RetryHandler } from 'undici';
+import { currentSignal, throwIfCancelled } from '../cancel.js';
 import { PwnmError, type ErrorCode } from '../errors.js';
 import { slugify } from '../tags.js';
 import { USER_AGENT } from '../version.js';
@@ -31,6 +32,9 @@ export interface ClientOptions {
 type Query = Record<string, string | number | undefined>;
 /** undici, loaded on first use. */
 interface Http { agent: Dispatcher; request: typeof import('undici').request; retry: typeof import('undici').interceptors.retry }
+
+/** One page of a list: its items, the number of pages, and the server's time (see serverTime). */
+export interface Page<T> { items: T[]; last: number; serverTime: string | undefined }
 
 interface Response { status: number; headers: Record<string, string | string[] | undefined>; body: unknown }
 /** An answer as it came, body read whole. */
@@ -175,13 +179,16 @@ export class PatchworkClient {
       );
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+        res = await request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, signal: currentSignal() ?? null });
       } catch (err) {
+        // Aborted because the request this serves was cancelled (server/cancel.ts): not a network failure.
+        throwIfCancelled();
         throw this.unreachable(err, method, path, tries.attempts);
       }
       try {
         return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
       } catch (err) {
+        throwIfCancelled();
         if (!(await this.again(method, tries))) throw this.unreachable(err, method, path, tries.attempts, 'answers cut off mid-body');
       }
     }
@@ -189,6 +196,7 @@ export class PatchworkClient {
 
   /** Whether to send a GET once more after a failure undici does not see; waits first. */
   private async again(method: string, tries: Tries): Promise<boolean> {
+    throwIfCancelled();
     if (!(RETRY.methods as string[]).includes(method) || tries.attempts > this.retries) return false;
     await sleep(this.retryBaseMs * 2 ** (tries.attempts - 1));
     return true;
@@ -240,15 +248,26 @@ export class PatchworkClient {
   }
 
   /**
-   * Every page of a list, `onPage` called as each page arrives (not in
-   * order). Page URLs are built from our base URL: the Link header is read
-   * for the page count only, never followed.
+   * One page of a list (`per_page` as the query says, else Patchwork's
+   * default), with the page count from its Link header and the server's
+   * time from its Date header.
    */
-  async eachPage<T>(path: string, query: Query, onPage: (items: T[], page: number) => Promise<void> | void): Promise<number> {
+  async page<T>(path: string, query: Query): Promise<Page<T>> {
     await this.discover();
-    const first = await this.call('GET', this.apiUrl(path, { ...query, per_page: PER_PAGE }));
-    const last = lastPage(first.headers.link);
-    await onPage(first.body as T[], 1);
+    const res = await this.call('GET', this.apiUrl(path, query));
+    return { items: res.body as T[], last: lastPage(res.headers.link), serverTime: serverTime(res.headers.date) };
+  }
+
+  /**
+   * Every page of a list, `onPage` called as each page arrives (not in
+   * order), the first one with the server's time of its answer. Page URLs
+   * are built from our base URL: the Link header is read for the page
+   * count only, never followed.
+   */
+  async eachPage<T>(path: string, query: Query, onPage: (items: T[], page: number, serverTime?: string) => Promise<void> | void): Promise<number> {
+    const first = await this.page<T>(path, { ...query, per_page: PER_PAGE });
+    const last = first.last;
+    await onPage(first.items, 1, first.serverTime);
     const rest = Array.from({ length: Math.max(0, last - 1) }, (_, i) => i + 2);
     await mapLimit(rest, this.concurrency, async (page) => {
       let items: T[];
@@ -315,6 +334,16 @@ export class PatchworkClient {
     }
     return patch;
   }
+}
+
+/**
+ * The server's clock from a Date header, as a naive UTC date in whole
+ * seconds, the way Patchwork writes event dates ('2026-11-28T15:43:26');
+ * undefined without a valid one.
+ */
+export function serverTime(date: string | string[] | undefined): string | undefined {
+  const ms = typeof date === 'string' ? Date.parse(date) : NaN;
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString().slice(0, 19);
 }
 
 /** The page number of rel="last" in a Link header, 1 if there is none. */

@@ -1,10 +1,19 @@
-import type { PatchworkClient } from './client.js';
+import { PER_PAGE, type PatchworkClient } from './client.js';
 import type { PwEvent } from './types.js';
 
 // Reading Patchwork's event log since a mark. Facts (patchwork-api NOTES §5):
 // `since` is inclusive and compared with naive UTC dates with microseconds;
-// a repeated `category` keeps only its last value, so we read all categories
-// and filter here; events are never purged.
+// the default order is newest first; a repeated `category` keeps only its
+// last value, so we read all categories and filter here; events are never
+// purged (only a deleted patch takes its own with it).
+//
+// The mark is the server's time (its Date header) when a sync read the log,
+// not the date of the newest event: an event is dated when Patchwork makes
+// it and may be committed a little later, so every sync reads back to
+// SKEW_MS before the mark, and the mark keeps the ids of the events of that
+// window already seen. Marking the server's time keeps that window to the
+// few seconds before the last sync, however busy the project once was (a
+// mail import makes hundreds of events in a second).
 
 /** Events this close to the mark are re-read, in case the server committed them late. */
 export const SKEW_MS = 5_000;
@@ -18,7 +27,12 @@ export const SKEW_MS = 5_000;
  */
 export const WATCHED = new Set(['patch-created', 'patch-state-changed', 'patch-delegated', 'check-created']);
 
-export interface EventMark { date: string | null; ids: number[] }
+export interface EventMark {
+  /** The server's time (naive UTC) of the read the mark comes from; null: read the whole log. */
+  date: string | null;
+  /** Every event dated SKEW_MS before `date` or later, as that read found them. */
+  ids: number[];
+}
 
 export interface EventRead {
   /** Watched events not seen before, oldest first. */
@@ -33,36 +47,68 @@ function shift(date: string, ms: number): string {
   return new Date(base).toISOString().slice(0, 19);
 }
 
-export async function readEvents(client: PatchworkClient, projectId: number, mark: EventMark): Promise<EventRead> {
-  const query: Record<string, string | number> = { project: projectId, order: 'date' };
-  if (mark.date) query.since = shift(mark.date, -SKEW_MS);
-  const all: PwEvent[] = [];
-  await client.eachPage<PwEvent>('events', query, (items) => void all.push(...items));
-  all.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.id - b.id));
-  const seen = new Set(mark.ids);
-  const fresh = all.filter((e) => !seen.has(e.id));
-  const newest = all.at(-1)?.date ?? mark.date;
-  // Remember every id inside the skew window of the new mark.
-  const floor = newest ? shift(newest, -SKEW_MS) : '';
-  const dates = new Map(all.map((e) => [e.id, e.date.slice(0, 19)]));
-  const near = (id: number): boolean => (dates.get(id) ?? mark.date?.slice(0, 19) ?? '') >= floor;
-  const ids = newest ? [...new Set([...mark.ids, ...dates.keys()])].filter(near) : [];
-  return { events: fresh.filter((e) => WATCHED.has(e.category)), read: all.length, next: { date: newest, ids } };
+/** The start of the window the next read goes back to. */
+const windowStart = (date: string): string => shift(date, -SKEW_MS);
+const byDate = (a: PwEvent, b: PwEvent): number => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.id - b.id);
+
+/** The mark of a read at server time `at`: the ids of what it read in the window before `at`. */
+function markAt(at: string, read: readonly PwEvent[]): EventMark {
+  const floor = windowStart(at);
+  return { date: at, ids: [...new Set(read.filter((e) => e.date.slice(0, 19) >= floor).map((e) => e.id))] };
 }
 
-/** Events read with the newest one, so that those inside its skew window count as seen. */
-const MARK_PAGE = 250;
+/**
+ * Whether the window since `floor` still holds exactly the events of the
+ * mark: one request, a page of one event, whose page count is the number
+ * of events and whose item is the newest. A late event, a new one or a
+ * gone one changes the count or the newest (a patch deleted in the same
+ * few seconds as a late event arrives would fool it).
+ */
+async function unchanged(client: PatchworkClient, projectId: number, floor: string, ids: readonly number[]): Promise<boolean> {
+  const { items, last } = await client.page<PwEvent>('events', { project: projectId, since: floor, per_page: 1 });
+  const count = items.length === 0 ? 0 : last;
+  return count === ids.length && (count === 0 || ids.includes(items[0]!.id));
+}
 
 /**
- * The newest event of a project, as the mark a full sync starts from; null
- * when there is none. The events just before it are marked seen too: the
- * full list that follows covers them, and a mail import makes dozens of
- * events in the same second (real Patchwork), which would all be re-read.
+ * The events since the mark not seen yet, and the next mark. A window too
+ * full for one page (a sync right after a mail import) is checked by its
+ * count first, so that a sync with nothing new still costs one request.
  */
-export async function newestEvent(client: PatchworkClient, projectId: number): Promise<EventMark> {
-  const recent = await client.get<PwEvent[]>('events', { project: projectId, per_page: MARK_PAGE });
-  const newest = recent.reduce<PwEvent | undefined>((a, e) => (!a || e.date > a.date ? e : a), undefined);
-  if (!newest) return { date: null, ids: [] };
-  const floor = shift(newest.date, -SKEW_MS);
-  return { date: newest.date, ids: recent.filter((e) => e.date.slice(0, 19) >= floor).map((e) => e.id) };
+export async function readEvents(client: PatchworkClient, projectId: number, mark: EventMark): Promise<EventRead> {
+  const floor = mark.date ? windowStart(mark.date) : undefined;
+  if (floor && mark.ids.length >= PER_PAGE && (await unchanged(client, projectId, floor, mark.ids))) return { events: [], read: 0, next: mark };
+  const byId = new Map<number, PwEvent>();
+  let at: string | undefined;
+  await client.eachPage<PwEvent>('events', { project: projectId, order: 'date', since: floor }, (items, page, serverTime) => {
+    for (const e of items) byId.set(e.id, e); // a page may repeat one when events arrive meanwhile
+    if (page === 1) at = serverTime;
+  });
+  const all = [...byId.values()].sort(byDate);
+  const seen = new Set(mark.ids);
+  const fresh = all.filter((e) => !seen.has(e.id) && WATCHED.has(e.category));
+  // Without a Date header, the newest event stands in for the server's time.
+  at ??= all.at(-1)?.date.slice(0, 19);
+  if (mark.date && (!at || at < mark.date)) at = mark.date;
+  return { events: fresh, read: all.length, next: at ? markAt(at, all) : { date: null, ids: [] } };
+}
+
+/**
+ * The mark a full sync starts from: the server's time of its first answer
+ * (so that the next sync reads only what came after it, give or take the
+ * window), with the events of the window before it marked seen: the
+ * listing that follows covers them. A window fuller than a page (a mail
+ * import just before) is read whole, so that the next sync need not.
+ */
+export async function markEvents(client: PatchworkClient, projectId: number): Promise<EventMark> {
+  const newest = await client.page<PwEvent>('events', { project: projectId, per_page: PER_PAGE });
+  const at = newest.serverTime ?? newest.items.map((e) => e.date.slice(0, 19)).sort().at(-1);
+  if (!at) return { date: null, ids: [] };
+  const floor = windowStart(at);
+  let read = newest.items;
+  if (newest.last > 1 && read.every((e) => e.date.slice(0, 19) >= floor)) {
+    read = [];
+    await client.eachPage<PwEvent>('events', { project: projectId, since: floor }, (items) => void read.push(...items));
+  }
+  return markAt(at, read);
 }

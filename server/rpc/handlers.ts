@@ -6,7 +6,7 @@ import { setDelegate } from '../ops/delegate.js';
 import { patchInfo } from '../ops/info.js';
 import { dropPending, listPending, pendingRows, retryPending } from '../ops/pending.js';
 import { messagesOf, pushMessages } from '../ops/push.js';
-import { setState } from '../ops/set-state.js';
+import { setState, type OnResult } from '../ops/set-state.js';
 import { describeSetup, projectStates } from '../ops/states.js';
 import { holdSecret } from '../secrets.js';
 import type { Session } from '../session.js';
@@ -24,7 +24,7 @@ import type { ServerState } from './state.js';
 export type Handler = (state: ServerState, raw: unknown, token: CancellationToken, overrides: ConfigOverrides) => unknown;
 
 /** Requests that do not use the session, or replace it. */
-export const SESSIONLESS = new Set(['initialize', 'setTokens', 'shutdown', 'cancelSync']);
+export const SESSIONLESS = new Set(['initialize', 'setTokens', 'shutdown', 'cancelSync', 'cancel']);
 
 const serverInfo = (s: Session) => ({ serverInfo: { name: 'pwnm-sync', version: VERSION }, ...describeSetup(s) });
 const opt = <K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));
@@ -77,7 +77,8 @@ async function push(state: ServerState, raw: unknown) {
   const p = params<{ messageIds?: string[]; query?: string }>(raw, { messageIds: 'string[]?', query: 'string?' });
   if (!p.messageIds && !p.query) throw new ResponseError(RpcCode.InvalidParams, 'give messageIds or query');
   const report = await pushMessages(s, await messagesOf(s, p));
-  state.tagsChanged(report.retagged);
+  // Retagged, or confirmed by Patchwork: either way what a client shows of them is now settled.
+  state.tagsChanged([...report.retagged, ...report.results.filter((r) => r.outcome !== 'nothing').map((r) => r.messageId)]);
   return { results: report.results };
 }
 
@@ -85,8 +86,13 @@ async function setStateRequest(state: ServerState, raw: unknown) {
   const s = state.ready();
   const p = params<{ messageIds: string[]; state: string; project?: string; series?: boolean }>(raw, { messageIds: 'string[]', state: 'string', project: 'string?', series: 'boolean?' });
   const results = [];
-  for (const id of p.messageIds) results.push(...(await setState(s, id, p.state, { ...opt('project', p.project), series: Boolean(p.series) })));
-  state.tagsChanged(results.filter((r) => r.outcome !== 'unchanged').map((r) => r.msgid));
+  // Each patch as Patchwork confirms it: progress, and its tags for clients to show.
+  const onResult: OnResult = (r, done, total) => {
+    const what = r.outcome === 'pushed' || r.outcome === 'unchanged' ? r.state : `${r.outcome}${r.reason ? ` (${r.reason})` : ''}`;
+    state.notify('pwnm/progress', { phase: 'setState', project: r.project, done, total, message: `${done}/${total} ${what}`, result: r });
+    if (r.outcome !== 'unchanged') state.tagsChanged([r.msgid]);
+  };
+  for (const id of p.messageIds) results.push(...(await setState(s, id, p.state, { ...opt('project', p.project), series: Boolean(p.series), onResult })));
   return { results };
 }
 
@@ -135,8 +141,8 @@ async function apply(state: ServerState, raw: unknown, token: CancellationToken)
 
 async function patchInfoRequest(state: ServerState, raw: unknown) {
   const s = state.ready();
-  const p = params<{ messageId: string; refresh?: boolean }>(raw, { messageId: 'string', refresh: 'boolean?' });
-  return { patches: await patchInfo(s, p.messageId, { refresh: Boolean(p.refresh) }) };
+  const p = params<{ messageId: string; refresh?: boolean; checks?: boolean }>(raw, { messageId: 'string', refresh: 'boolean?', checks: 'boolean?' });
+  return { patches: await patchInfo(s, p.messageId, { refresh: Boolean(p.refresh), checks: p.checks !== false }) };
 }
 
 function idsOf(raw: unknown): string[] {
@@ -161,6 +167,7 @@ export const HANDLERS: Record<string, Handler> = {
   setTokens,
   sync: syncRequest,
   cancelSync: (state) => ({ cancelled: state.cancelSync() }),
+  cancel: (state, raw) => ({ cancelled: state.cancel(params<{ token: string }>(raw, { token: 'string' }).token) }),
   push,
   setState: setStateRequest,
   delegate,

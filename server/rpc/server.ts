@@ -1,7 +1,8 @@
 import type { Readable, Writable } from 'node:stream';
-import { CancellationToken, createMessageConnection, ResponseError, type Message, type MessageConnection, type ResponseMessage } from 'vscode-jsonrpc/node.js';
+import { CancellationToken, CancellationTokenSource, createMessageConnection, ResponseError, type Message, type MessageConnection, type ResponseMessage } from 'vscode-jsonrpc/node.js';
 import { StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
 import type { ConfigOverrides } from '../config.js';
+import { withSignal } from '../cancel.js';
 import { PwnmError } from '../errors.js';
 import { redact, redactJson } from '../secrets.js';
 import { toResponseError } from './errors.js';
@@ -36,8 +37,18 @@ class RedactingWriter extends StreamMessageWriter {
 
 /** Register a request handler whose errors become JSON-RPC errors. */
 function register(state: ServerState, method: string, fn: Handler, overrides: ConfigOverrides, log: (line: string) => void): void {
-  state.connection.onRequest(method, async (raw: unknown, token: CancellationToken) => {
-    const work = Promise.resolve().then(() => fn(state, raw, token, overrides));
+  // vscode-jsonrpc passes (params, token), or only the token when a request has no params.
+  state.connection.onRequest(method, async (...args: unknown[]) => {
+    const token = args[args.length - 1] as CancellationToken;
+    const raw = args.length > 1 ? args[0] : undefined;
+    // Cancelled by $/cancelRequest (vscode-jsonrpc's token) or by `cancel` with the request's cancelToken.
+    const source = new CancellationTokenSource();
+    const abort = new AbortController();
+    token.onCancellationRequested(() => source.cancel());
+    source.token.onCancellationRequested(() => abort.abort());
+    const key = cancelTokenOf(raw);
+    if (key !== undefined) state.cancellable.set(key, source);
+    const work = Promise.resolve().then(() => withSignal(abort.signal, () => fn(state, raw, source.token, overrides)));
     if (!SESSIONLESS.has(method)) state.inFlight.add(work);
     try {
       return await work;
@@ -46,8 +57,16 @@ function register(state: ServerState, method: string, fn: Handler, overrides: Co
       throw toResponseError(err);
     } finally {
       state.inFlight.delete(work);
+      if (key !== undefined && state.cancellable.get(key) === source) state.cancellable.delete(key);
+      source.dispose();
     }
   });
+}
+
+/** The client's name for a request, to cancel it with `cancel`. */
+function cancelTokenOf(raw: unknown): string | undefined {
+  const key = typeof raw === 'object' && raw !== null ? (raw as { cancelToken?: unknown }).cancelToken : undefined;
+  return typeof key === 'string' ? key : undefined;
 }
 
 export function serve(options: ServeOptions): MessageConnection {
@@ -64,6 +83,7 @@ export function serve(options: ServeOptions): MessageConnection {
   const state = new ServerState(connection, options.env ?? process.env);
   for (const [method, fn] of Object.entries(HANDLERS)) register(state, method, fn, options.overrides ?? {}, log);
   connection.onNotification('cancelSync', () => void state.cancelSync());
+  connection.onNotification('cancel', (raw: unknown) => void state.cancel(String((raw as { token?: unknown } | null)?.token)));
   connection.onNotification('exit', () => {
     connection.dispose();
     exit(state.shutdown ? 0 : 1);

@@ -1,4 +1,5 @@
-import { CancellationToken, ResponseError, type MessageConnection } from 'vscode-jsonrpc/node.js';
+import { CancellationToken, ResponseError, type CancellationTokenSource, type MessageConnection } from 'vscode-jsonrpc/node.js';
+import { withSignal } from '../cancel.js';
 import type { Config } from '../config.js';
 import { PwnmError } from '../errors.js';
 import { Session } from '../session.js';
@@ -23,6 +24,8 @@ export class ServerState {
   applying: Job | undefined;
   /** Requests using the session now (push, setState, acceptFromGit, ...): a new session waits for them. */
   readonly inFlight = new Set<Promise<unknown>>();
+  /** Running requests the client named with a `cancelToken`, for `cancel`. */
+  readonly cancellable = new Map<string, CancellationTokenSource>();
 
   constructor(readonly connection: MessageConnection, readonly env: NodeJS.ProcessEnv) {}
 
@@ -58,7 +61,7 @@ export class ServerState {
     if (this.running) throw new PwnmError('SYNC_RUNNING', 'a sync is already running in this server; wait for it or cancel it (cancelSync)');
     const abort = new AbortController();
     token?.onCancellationRequested(() => abort.abort());
-    const done = job(abort.signal);
+    const done = withSignal(abort.signal, () => job(abort.signal));
     this.running = { abort, done };
     try {
       return await done;
@@ -75,11 +78,18 @@ export class ServerState {
     this.applying = { abort, done: new Promise<void>((resolve) => { finished = resolve; }) };
     token.onCancellationRequested(() => abort.abort());
     try {
-      return await job(abort.signal);
+      return await withSignal(abort.signal, () => job(abort.signal));
     } finally {
       this.applying = undefined;
       finished();
     }
+  }
+
+  /** Cancel the running request the client named `token`; false when none runs. */
+  cancel(token: string): boolean {
+    const source = this.cancellable.get(token);
+    source?.cancel();
+    return Boolean(source);
   }
 
   cancelSync(): boolean {

@@ -118,6 +118,9 @@ export class Sandbox {
   events = true;
   delayMs = 0;
   requests = 0;
+  /** Requests waiting out `delayMs` now, and those whose client went away while they waited. */
+  delaying = 0;
+  abandoned = 0;
   readonly log: { method: string; url: string; auth: boolean }[] = [];
   faults: Fault[] = [];
   private server: Server | undefined;
@@ -144,13 +147,28 @@ export class Sandbox {
     return this.log.filter((r) => pattern.test(r.url)).length;
   }
 
+  /** Wait `delayMs`; false (and counted) when the client closed the connection meanwhile. */
+  private async delay(res: ServerResponse): Promise<boolean> {
+    this.delaying++;
+    try {
+      const gone = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), this.delayMs);
+        res.once('close', () => { clearTimeout(timer); resolve(!res.writableFinished); });
+      });
+      if (gone) this.abandoned++;
+      return !gone;
+    } finally {
+      this.delaying--;
+    }
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     this.requests++;
     this.log.push({ method: req.method ?? 'GET', url: req.url ?? '/', auth: Boolean(req.headers.authorization) });
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.delayMs && !(await this.delay(res))) return;
 
     const fault = this.faults.find((f) => f.times > 0 && (!f.method || f.method === req.method) && (!f.path || f.path.test(req.url ?? '')));
     if (fault) {

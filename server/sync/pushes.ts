@@ -51,6 +51,8 @@ async function pushOne(run: ProjectRun, push: Push, auth: { failed?: string }): 
     if (push.conflict) run.report('conflict', summary.conflicts, { msgid: push.msgid, patchId: push.patchId, local: push.conflict.local, remote: push.conflict.remote, reason: `changed on both sides; pushed the local ${label}` });
     retagOutcome(run, push, push.state ?? push.remote, push.conflict ? `local ${push.conflict.local}, Patchwork ${push.conflict.remote}; pushed local` : undefined);
   } catch (err) {
+    // Cancelled: nothing more; the local change stays for the next sync to push.
+    if (err instanceof PwnmError && err.code === 'CANCELLED') throw err;
     if (isRefusal(err)) {
       // Refused for good: put Patchwork's values back, as a sync would.
       const reason = refusalReason(err, project, inst.name);

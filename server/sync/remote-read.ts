@@ -1,6 +1,6 @@
 import { PwnmError } from '../errors.js';
 import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
-import { newestEvent, readEvents, type EventMark } from '../patchwork/events.js';
+import { markEvents, readEvents, type EventMark } from '../patchwork/events.js';
 import { toRemote } from '../patchwork/remote.js';
 import type { PwEvent, PwPatch } from '../patchwork/types.js';
 import type { ProjectRow, RemotePatch, SyncMark } from '../store/store.js';
@@ -106,7 +106,7 @@ async function fullSync(run: ProjectRun, row: ProjectRow): Promise<SyncMark> {
   let mark: EventMark = { date: null, ids: [] };
   let hasEvents = 1;
   try {
-    mark = await newestEvent(run.client!, row.project_id);
+    mark = await markEvents(run.client!, row.project_id);
   } catch (err) {
     if (!(err instanceof PwnmError && err.code === 'NOT_FOUND')) throw err;
     hasEvents = 0;

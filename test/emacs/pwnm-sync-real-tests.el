@@ -101,7 +101,8 @@
 
 (ert-deftest pwnm-sync-real-test-z-shutdown ()
   "The server stops cleanly."
-  (pwnm-sync--connect)
+  (pwnm-sync--with-connection #'ignore)
+  (should (pwnm-sync-real-test--wait (lambda () (and pwnm-sync--connection (pwnm-sync--info pwnm-sync--connection)))))
   (let ((proc (jsonrpc--process pwnm-sync--connection)))
     (pwnm-sync-shutdown)
     (should (pwnm-sync-real-test--wait (lambda () (not (process-live-p proc)))))))

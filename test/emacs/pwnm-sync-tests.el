@@ -94,6 +94,22 @@
       (and (string-match "(\\([^()]*\\))$" line)
            (split-string (match-string 1 line))))))
 
+(defun pwnm-sync-test--connect ()
+  "Start the server if needed and wait until it answered initialize."
+  (pwnm-sync--with-connection #'ignore)
+  (should (pwnm-sync-test--wait (lambda () (and pwnm-sync--connection (pwnm-sync--info pwnm-sync--connection))) 30)))
+
+(defun pwnm-sync-test--idle ()
+  "Wait until no pwnm-sync request is in flight."
+  (should (pwnm-sync-test--wait (lambda () (zerop (hash-table-count pwnm-sync--requests))) 60)))
+
+(defun pwnm-sync-test--patch-info (msgid)
+  "Run `pwnm-sync-patch-info' on MSGID and return the text it shows."
+  (when (get-buffer "*pwnm-sync patch*") (kill-buffer "*pwnm-sync patch*"))
+  (pwnm-sync-patch-info msgid)
+  (should (pwnm-sync-test--wait (lambda () (get-buffer "*pwnm-sync patch*"))))
+  (with-current-buffer "*pwnm-sync patch*" (buffer-string)))
+
 (defun pwnm-sync-test--press (keys)
   "Press KEYS in the current buffer."
   (execute-kbd-macro (kbd keys)))
@@ -187,10 +203,9 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
 (ert-deftest pwnm-sync-test-9-patch-info ()
   "The patch facts come from the server."
   (let* ((msgid (pwnm-sync-test--fresh-patch))
-         (patches (pwnm-sync-patch-info msgid)))
-    (should (equal (plist-get (seq-first patches) :project) "skiboot"))
-    (with-current-buffer "*pwnm-sync patch*"
-      (should (string-match-p "State: +New" (buffer-string))))))
+         (text (pwnm-sync-test--patch-info msgid)))
+    (should (string-match-p "^skiboot (sandbox), patch [0-9]+$" text))
+    (should (string-match-p "State: +New" text))))
 
 (ert-deftest pwnm-sync-test-a-pending ()
   "The pending buffer lists what waits and drops it."
@@ -200,25 +215,21 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
       (should (pwnm-sync-test--wait (lambda () (string-match-p (concat "push skiboot " (regexp-quote msgid) ": refused") (pwnm-sync-test--log))))))
     (pwnm-sync-pending)
     (with-current-buffer "*pwnm-sync pending*"
-      (goto-char (point-min))
-      (should (search-forward msgid nil t))
+      (should (pwnm-sync-test--wait (lambda () (goto-char (point-min)) (search-forward msgid nil t))))
       (beginning-of-line)
       (pwnm-sync-pending-drop (tabulated-list-get-id))
-      (goto-char (point-min))
-      (should-not (search-forward msgid nil t)))))
+      (should (pwnm-sync-test--wait (lambda () (goto-char (point-min)) (not (search-forward msgid nil t))))))))
 
 (ert-deftest pwnm-sync-test-b-restart ()
   "A crashed server is restarted by the next command, which gets its answer."
-  (pwnm-sync--connect)
+  (pwnm-sync-test--connect)
   (let ((proc (jsonrpc--process pwnm-sync--connection)))
     (kill-process proc)
     (should (pwnm-sync-test--wait (lambda () (null pwnm-sync--connection))))
     (let* ((msgid (pwnm-sync-test--fresh-patch))
            (sandbox (pwnm-sync-test--control (concat "/patch?msgid=" (url-hexify-string msgid))))
-           (patches (pwnm-sync-patch-info msgid)))
-      (should (= (length patches) 1))
-      (should (equal (plist-get (seq-first patches) :messageId) msgid))
-      (should (equal (plist-get (seq-first patches) :patchId) (plist-get sandbox :id)))
+           (text (pwnm-sync-test--patch-info msgid)))
+      (should (string-match-p (format "^skiboot (sandbox), patch %d$" (plist-get sandbox :id)) text))
       (should (jsonrpc-running-p pwnm-sync--connection))
       (should-not (eq (jsonrpc--process pwnm-sync--connection) proc)))))
 
@@ -231,7 +242,8 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
       (pwnm-sync)
       (should (= (pwnm-sync-test--count "\\[pwnm-sync\\] A sync is already running" (pwnm-sync-test--messages)) (1+ before)))
       ;; One sync request in flight, not two.
-      (should (= (hash-table-count (jsonrpc--request-continuations conn)) 1)))
+      (should conn)
+      (should (= (seq-count (lambda (r) (equal (plist-get r :label) "sync")) (hash-table-values pwnm-sync--requests)) 1)))
     (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 60))))
 
 (ert-deftest pwnm-sync-test-d-long-sync ()
@@ -276,6 +288,7 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
   (let ((msgid (pwnm-sync-test--fresh-patch)))
     (notmuch-show (notmuch-id-to-query msgid))
     (pwnm-sync-test--press "Y m")
+    (pwnm-sync-test--idle)
     (should (equal (plist-get (pwnm-sync-test--control (concat "/patch?msgid=" (url-hexify-string msgid))) :delegate) "maint"))
     (should (member "pw-skiboot-delegated" (pwnm-sync-test--tags msgid)))))
 
@@ -286,13 +299,13 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
     (pwnm-sync-test--synced)
     (should (member "pw-skiboot-check-fail" (pwnm-sync-test--tags msgid)))
     (pwnm-sync-delegate-to-me msgid)
+    (pwnm-sync-test--idle)
     (should (equal (plist-get (pwnm-sync-test--control (concat "/patch?msgid=" (url-hexify-string msgid))) :delegate) "maint"))
-    (pwnm-sync-patch-info msgid)
-    (with-current-buffer "*pwnm-sync patch*"
-      (should (string-match-p "CI: +fail" (buffer-string)))
-      (should (string-match-p "fail +ci-build https://ci.example.org/42" (buffer-string)))
-      (should (string-match-p "Delegate: maint$" (buffer-string)))
-      (should (string-match-p "Series: +v[0-9]+ [0-9]+/[0-9]+" (buffer-string))))))
+    (let ((text (pwnm-sync-test--patch-info msgid)))
+      (should (string-match-p "CI: +fail" text))
+      (should (string-match-p "fail +ci-build https://ci.example.org/42" text))
+      (should (string-match-p "Delegate: maint$" text))
+      (should (string-match-p "Series: +v[0-9]+ [0-9]+/[0-9]+" text)))))
 
 (defun pwnm-sync-test--untouched-series ()
   "Return the msgids of a series of two or more patches, all still `new'."
@@ -307,6 +320,7 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
     (should (cdr series))
     (notmuch-show (notmuch-id-to-query (car series)))
     (pwnm-sync-test--press "C-u Y c")
+    (pwnm-sync-test--idle)
     (dolist (msgid series)
       (should (equal (pwnm-sync-test--server-state msgid) "changes-requested"))
       (should (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-changes-requested"))))))
@@ -338,7 +352,9 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
          (authinfo (expand-file-name "authinfo" dir))
          (token nil)
          (sent nil)
-         (record (lambda (_conn method &rest _) (push method sent))))
+         (record (lambda (_conn method &rest _) (push method sent)))
+         (asked 0)
+         (count-asks (lambda (&rest _) (cl-incf asked))))
     (unwind-protect
         (progn
           ;; The test's config without its token; the token in an authinfo file instead.
@@ -350,12 +366,19 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
             (replace-match "")
             (write-region nil nil config))
           (with-temp-file authinfo (insert (format "machine 127.0.0.1 password %s\n" token)))
-          (advice-add 'jsonrpc-request :before record)
+          (advice-add 'jsonrpc-async-request :before record)
+          (advice-add 'auth-source-search :before count-asks)
           (let ((pwnm-sync-config-file config)
                 (auth-sources (list authinfo)))
             (auth-source-forget-all-cached)
-            (pwnm-sync--connect)
-            (should (equal (reverse sent) '(:initialize :setTokens)))
+            (pwnm-sync-test--connect)
+            ;; Starting asks auth-source nothing: only a command that writes does.
+            (should (equal (reverse sent) '(:initialize)))
+            (should (= asked 0))
+            (pwnm-sync-push (notmuch-id-to-query (pwnm-sync-test--fresh-patch)))
+            (should (equal (reverse sent) '(:initialize :setTokens :push)))
+            (should (= asked 1))
+            (pwnm-sync-test--idle)
             (should (eq (plist-get (seq-first (plist-get (pwnm-sync--info pwnm-sync--connection) :instances)) :readOnly)
                         :json-false))
             ;; The token is in no buffer: not the events log, not ours, not the server's stderr.
@@ -365,7 +388,8 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
               (with-current-buffer (get-buffer-create buffer)
                 (should-not (string-match-p (regexp-quote token) (buffer-string)))))
             (pwnm-sync-shutdown)))
-      (advice-remove 'jsonrpc-request record)
+      (advice-remove 'jsonrpc-async-request record)
+      (advice-remove 'auth-source-search count-asks)
       (auth-source-forget-all-cached)
       (pwnm-sync-shutdown)
       (delete-directory dir t))))
@@ -403,12 +427,14 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
     ;; (Not a missing program: writing to its dead pipe gets a batch Emacs SIGPIPE.)
     (let ((pwnm-sync-server-command (list "sleep" "60"))
           (jsonrpc-default-request-timeout 1))
-      (pwnm-sync--auto-sync)
-      (pwnm-sync--auto-sync))
+      (dotimes (_ 2)
+        (pwnm-sync--auto-sync)
+        (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 10))))
     (let ((pwnm-sync-server-command nil)
           (exec-path nil))
-      (pwnm-sync--auto-sync)
-      (pwnm-sync--auto-sync))
+      (dotimes (_ 2)
+        (pwnm-sync--auto-sync)
+        (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 10))))
     (should (= (pwnm-sync-test--count "automatic sync failed" (pwnm-sync-test--log)) (+ log-before 4)))
     (should (= (pwnm-sync-test--count "\\[pwnm-sync\\] Automatic sync failed" (pwnm-sync-test--messages)) (+ shown-before 2)))
     ;; A third kind, from the server: it refuses the timer's sync while another process syncs the same state database.
@@ -431,9 +457,255 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
     (should (= (pwnm-sync-test--count "automatic sync failed: another pwnm-sync (pid [0-9]+) is syncing" (pwnm-sync-test--log)) 2))
     (should (= (pwnm-sync-test--count "\\[pwnm-sync\\] Automatic sync failed" (pwnm-sync-test--messages)) (+ shown-before 3)))))
 
+;;; Emacs never waits on the network
+
+(defun pwnm-sync-test--inflight ()
+  "Return the sandbox's requests now waiting out the delay, and those abandoned."
+  (pwnm-sync-test--control "/inflight"))
+
+(defun pwnm-sync-test--returns-at-once (name command)
+  "Run COMMAND, a function, and check that Emacs did not wait on it.
+A timer set for 0.1 s after COMMAND returned must fire within 0.5 s of
+its start.  NAME goes in the log with the figure."
+  (let ((start (float-time))
+        (fired nil))
+    (funcall command)
+    (run-with-timer 0.1 nil (lambda () (setq fired (float-time))))
+    (should (pwnm-sync-test--wait (lambda () fired) 30))
+    (message "test figure: %s: the 0.1 s timer fired %.3f s after the command started" name (- fired start))
+    (should (< (- fired start) 0.5))))
+
+(defun pwnm-sync-test--cancel-stops-server (command)
+  "Run COMMAND; once the server waits on Patchwork, cancel it.
+Then nothing runs on: Emacs got its answer, and the sandbox saw the
+server abandon the HTTP request before the delay ended."
+  (let ((abandoned (plist-get (pwnm-sync-test--inflight) :abandoned)))
+    (funcall command)
+    (should (pwnm-sync-test--wait (lambda () (> (plist-get (pwnm-sync-test--inflight) :delaying) 0)) 60))
+    (pwnm-sync-cancel)
+    (pwnm-sync-test--idle)
+    (should (pwnm-sync-test--wait (lambda () (let ((now (pwnm-sync-test--inflight)))
+                                               (and (= (plist-get now :delaying) 0)
+                                                    (> (plist-get now :abandoned) abandoned))))
+                                  10))))
+
+(defun pwnm-sync-test--show-and-press (msgid keys)
+  "Show MSGID and press KEYS there."
+  (notmuch-show (notmuch-id-to-query msgid))
+  (pwnm-sync-test--press keys))
+
+(defun pwnm-sync-test--pending-id (msgid)
+  "Return the id of MSGID's item in the pending list."
+  (pwnm-sync-pending)
+  (with-current-buffer "*pwnm-sync pending*"
+    (should (pwnm-sync-test--wait (lambda () (goto-char (point-min)) (search-forward msgid nil t))))
+    (tabulated-list-get-id)))
+
+(defun pwnm-sync-test--commit-naming (msgid)
+  "Return a new git repository whose one commit names MSGID in a trailer."
+  (let ((default-directory (file-name-as-directory (make-temp-file "pwnm-sync-git" t))))
+    (process-lines "git" "init" "-q")
+    (write-region "one\n" nil "file")
+    (process-lines "git" "add" "file")
+    (process-lines "git" "-c" "user.name=T" "-c" "user.email=t@example.org" "commit" "-q"
+                   "-m" (format "Take the patch\n\nMessage-Id: <%s>" msgid))
+    (write-region "two\n" nil "file")
+    (process-lines "git" "-c" "user.name=T" "-c" "user.email=t@example.org" "commit" "-q" "-a"
+                   "-m" (format "Take the patch\n\nMessage-Id: <%s>" msgid))
+    default-directory))
+
+(ert-deftest pwnm-sync-test-n-never-waits ()
+  "Every command returns at once while Patchwork takes 2 s a request.
+A timer set 0.1 s after the command fires within 0.5 s, the result
+then arrives, and `pwnm-sync-cancel' during the wait leaves no request
+running on the server."
+  :tags '(:slow)
+  (pwnm-sync-test--synced)
+  (let* ((news (mapcar (lambda (p) (plist-get p :msgid)) (pwnm-sync-test--patches "new")))
+         (retry-a (nth 0 news)) (retry-b (nth 1 news))
+         (state-a (nth 2 news)) (state-b (nth 3 news))
+         (info (nth 4 news))
+         (accept-a (nth 5 news)) (accept-b (nth 6 news))
+         (repo-a (pwnm-sync-test--commit-naming accept-a))
+         (repo-b (pwnm-sync-test--commit-naming accept-b))
+         (opened nil)
+         (browse-url-browser-function (lambda (url &rest _) (setq opened url))))
+    (should accept-b)
+    ;; Two pushes Patchwork could not take, to retry.
+    (pwnm-sync-test--while "/fault?on=1" "/fault?on=0"
+      (dolist (msgid (list retry-a retry-b))
+        (notmuch-tag (notmuch-id-to-query msgid) '("+pw-skiboot-deferred" "-pw-skiboot-new"))
+        (should (pwnm-sync-test--wait (lambda () (string-match-p (concat "push skiboot " (regexp-quote msgid) ": queued") (pwnm-sync-test--log))) 60))))
+    (let ((retry-a-id (pwnm-sync-test--pending-id retry-a))
+          (retry-b-id (pwnm-sync-test--pending-id retry-b)))
+      (unwind-protect
+          (progn
+            (pwnm-sync-test--control "/delay?ms=2000")
+            ;; State change.
+            (pwnm-sync-test--returns-at-once "state change" (lambda () (pwnm-sync-test--show-and-press state-a "Y a")))
+            (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state state-a) "accepted")) 60))
+            (pwnm-sync-test--cancel-stops-server (lambda () (pwnm-sync-test--show-and-press state-b "Y u")))
+            (should (equal (pwnm-sync-test--server-state state-b) "new"))
+            ;; Series change.
+            (let ((series (pwnm-sync-test--untouched-series)))
+              (should (cdr series))
+              (pwnm-sync-test--returns-at-once "series change" (lambda () (pwnm-sync-test--show-and-press (car series) "C-u Y w")))
+              (dolist (msgid series)
+                (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "awaiting-upstream")) 60)))
+              (should (string-match-p (format "\\[pwnm-sync\\] Series: %d/%d awaiting-upstream" (length series) (length series))
+                                      (pwnm-sync-test--messages))))
+            (let ((series (pwnm-sync-test--untouched-series)))
+              (should (cdr series))
+              (pwnm-sync-test--cancel-stops-server (lambda () (pwnm-sync-test--show-and-press (car series) "C-u Y d")))
+              (dolist (msgid series) (should (equal (pwnm-sync-test--server-state msgid) "new"))))
+            ;; Patch info (its CI results come from Patchwork).
+            (when (get-buffer "*pwnm-sync patch*") (kill-buffer "*pwnm-sync patch*"))
+            (pwnm-sync-test--returns-at-once "patch info" (lambda () (pwnm-sync-patch-info info)))
+            (should (pwnm-sync-test--wait (lambda () (get-buffer "*pwnm-sync patch*")) 60))
+            (pwnm-sync-test--cancel-stops-server (lambda () (pwnm-sync-patch-info info)))
+            ;; Browse: the web address is in the state database; Patchwork is not asked.
+            (let ((requests (plist-get (pwnm-sync-test--inflight) :requests)))
+              (pwnm-sync-test--returns-at-once "browse" (lambda () (pwnm-sync-browse info)))
+              (should (pwnm-sync-test--wait (lambda () opened) 30))
+              (should (string-match-p (concat "/patch/" (regexp-quote info)) opened))
+              (should (= (plist-get (pwnm-sync-test--inflight) :requests) requests)))
+            ;; Pending retry.
+            (pwnm-sync-test--returns-at-once "retry" (lambda () (pwnm-sync-pending-retry retry-a-id)))
+            (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state retry-a) "deferred")) 60))
+            (pwnm-sync-test--cancel-stops-server (lambda () (pwnm-sync-pending-retry retry-b-id)))
+            (should (equal (pwnm-sync-test--server-state retry-b) "new"))
+            ;; Accept from git.
+            (pwnm-sync-test--returns-at-once "accept-from-git" (lambda () (pwnm-sync-accept-from-git repo-a "HEAD~1..HEAD")))
+            (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state accept-a) "accepted")) 60))
+            (pwnm-sync-test--cancel-stops-server (lambda () (pwnm-sync-accept-from-git repo-b "HEAD~1..HEAD")))
+            (should (equal (pwnm-sync-test--server-state accept-b) "new"))
+            ;; Sync.
+            (pwnm-sync-test--returns-at-once "sync" (lambda () (pwnm-sync)))
+            (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 120))
+            (pwnm-sync-test--cancel-stops-server (lambda () (pwnm-sync t)))
+            (should-not pwnm-sync--sync-running))
+        (pwnm-sync-test--control "/delay?ms=0")
+        (delete-directory repo-a t)
+        (delete-directory repo-b t)))))
+
+(ert-deftest pwnm-sync-test-o-hello-never-waits ()
+  "notmuch-hello with the server not started: under 0.3 s, no process started.
+The Patchwork section comes from the facts file and notmuch's counts;
+the server starts afterwards, and auth-source is not asked."
+  (pwnm-sync-test--synced)
+  (pwnm-sync-shutdown)
+  ;; Only the file remembers the projects now.
+  (setq pwnm-sync--facts nil pwnm-sync--facts-loaded nil)
+  (let ((asked 0)
+        (count-asks (lambda (&rest _) (cl-incf asked))))
+    (advice-add 'auth-source-search :before count-asks)
+    (unwind-protect
+        (let ((start (float-time)))
+          (notmuch-hello)
+          (let ((took (- (float-time) start)))
+            (message "test figure: notmuch-hello with no server took %.3f s" took)
+            (should (< took 0.3)))
+          (should-not pwnm-sync--connection)
+          (should-not (seq-some (lambda (p) (string-prefix-p "pwnm-sync" (process-name p))) (process-list)))
+          (with-current-buffer "*notmuch-hello*"
+            (should (string-match-p "^Patchwork: " (buffer-string)))
+            (should (string-match-p "\\b[0-9]+ skiboot new\\b" (buffer-string))))
+          (should (pwnm-sync-test--wait (lambda () (and pwnm-sync--connection (pwnm-sync--info pwnm-sync--connection))) 30))
+          (should (= asked 0)))
+      (advice-remove 'auth-source-search count-asks))))
+
+(ert-deftest pwnm-sync-test-p-refresh-once ()
+  "One state change updates only the buffers showing that message, once each."
+  (pwnm-sync-test--synced)
+  (let* ((news (mapcar (lambda (p) (plist-get p :msgid)) (pwnm-sync-test--patches "new")))
+         (thread-of (lambda (m) (notmuch-call-notmuch-sexp "search" "--output=threads" "--format=sexp" (notmuch-id-to-query m))))
+         (a (car news))
+         (b (seq-find (lambda (m) (not (equal (funcall thread-of m) (funcall thread-of a)))) (cdr news)))
+         (retagged nil) (hello 0) (full 0)
+         (count-retag (lambda (buffer _hits) (push buffer retagged)))
+         (count-hello (lambda () (cl-incf hello)))
+         (count-full (lambda (&rest _) (cl-incf full)))
+         show-a show-b search-a tree-b)
+    (should b)
+    ;; Only the buffers made here.
+    (dolist (buffer (buffer-list))
+      (when (memq (buffer-local-value 'major-mode buffer) '(notmuch-show-mode notmuch-search-mode notmuch-tree-mode))
+        (kill-buffer buffer)))
+    (notmuch-hello)
+    (notmuch-show (notmuch-id-to-query a))
+    (setq show-a (current-buffer))
+    (notmuch-show (notmuch-id-to-query b))
+    (setq show-b (current-buffer))
+    (notmuch-search (notmuch-id-to-query a))
+    (setq search-a (current-buffer))
+    (should (pwnm-sync-test--wait (lambda () (not (get-buffer-process search-a)))))
+    (notmuch-tree (notmuch-id-to-query b))
+    (setq tree-b (current-buffer))
+    (should (pwnm-sync-test--wait (lambda () (not (get-buffer-process tree-b)))))
+    (should-not (eq show-a show-b))
+    (advice-add 'pwnm-sync--retag-buffer :before count-retag)
+    (advice-add 'pwnm-sync--refresh-hello :before count-hello)
+    (advice-add 'notmuch-refresh-this-buffer :before count-full)
+    (unwind-protect
+        (progn
+          (switch-to-buffer show-a)
+          (pwnm-sync-test--press "Y a")
+          (should (pwnm-sync-test--wait (lambda () (string-match-p (concat "push skiboot " (regexp-quote a) ": pushed") (pwnm-sync-test--log)))))
+          ;; Time for any later notification to arrive.
+          (pwnm-sync-test--idle)
+          (accept-process-output nil 1)
+          (should (equal (sort (mapcar #'buffer-name retagged) #'string<)
+                         (sort (mapcar #'buffer-name (list show-a search-a)) #'string<)))
+          (should (= hello 1))
+          (should (= full 0))
+          (with-current-buffer search-a
+            (goto-char (point-min))
+            ;; The thread's line shows the thread's tags as notmuch has them now.
+            (should (member "pw-skiboot-accepted" (notmuch-search-get-tags)))
+            (should (equal (sort (copy-sequence (notmuch-search-get-tags)) #'string<)
+                           (sort (pwnm-sync--tags-of (car (funcall thread-of a))) #'string<)))))
+      (advice-remove 'pwnm-sync--retag-buffer count-retag)
+      (advice-remove 'pwnm-sync--refresh-hello count-hello)
+      (advice-remove 'notmuch-refresh-this-buffer count-full)
+      (dolist (buffer (list show-a show-b search-a tree-b)) (kill-buffer buffer)))))
+
+(ert-deftest pwnm-sync-test-q-keys ()
+  "Y stays a prefix map; Y ? shows its keys with the patch's current state."
+  (should (eq (lookup-key notmuch-show-mode-map pwnm-sync-key-prefix) pwnm-sync-state-map))
+  (let ((msgid (pwnm-sync-test--fresh-patch)))
+    (notmuch-show (notmuch-id-to-query msgid))
+    (pwnm-sync-test--press "Y ?")
+    (with-current-buffer "*pwnm-sync keys*"
+      (should (string-match-p "^Patch at point: skiboot: New$" (buffer-string)))
+      (should (string-match-p "pwnm-sync-state-accepted" (buffer-string)))
+      (should (string-match-p "pwnm-sync-cancel" (buffer-string))))))
+
+(ert-deftest pwnm-sync-test-r-quiet-auto-sync ()
+  "A sync from the timer that changes nothing updates no buffer and says nothing."
+  (pwnm-sync-test--synced)
+  (notmuch-hello)
+  (let* ((said nil) (updated 0)
+         (record (lambda (format-string &rest args)
+                   (when format-string (push (apply #'format format-string args) said))))
+         (count (lambda (&rest _) (cl-incf updated))))
+    (advice-add 'message :before record)
+    (dolist (f '(pwnm-sync--retag-buffer pwnm-sync--refresh-hello notmuch-refresh-this-buffer))
+      (advice-add f :before count))
+    (unwind-protect
+        (progn
+          (pwnm-sync--auto-sync)
+          (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 60))
+          (pwnm-sync-test--idle))
+      (advice-remove 'message record)
+      (dolist (f '(pwnm-sync--retag-buffer pwnm-sync--refresh-hello notmuch-refresh-this-buffer))
+        (advice-remove f count)))
+    (should (string-match-p "sync: skiboot: 0 retagged, 0 pushed" (pwnm-sync-test--log)))
+    (should (equal (seq-filter (lambda (m) (string-prefix-p "[pwnm-sync]" m)) said) nil))
+    (should (= updated 0))))
+
 (ert-deftest pwnm-sync-test-z-shutdown ()
   "The server stops cleanly."
-  (pwnm-sync--connect)
+  (pwnm-sync-test--connect)
   (let ((proc (jsonrpc--process pwnm-sync--connection)))
     (pwnm-sync-shutdown)
     (should (pwnm-sync-test--wait (lambda () (not (process-live-p proc)))))))

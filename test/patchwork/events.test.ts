@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { readEvents } from '../../server/patchwork/events.js';
+import type { Session } from '../../server/session.js';
 import { sync } from '../../server/sync/engine.js';
-import { makeEnv, type TestEnv } from '../helpers.js';
+import { makeEnv, msgidOf, patchIn, type TestEnv } from '../helpers.js';
 
 // Which events a sync acts on. A new series reaches us through the
 // patch-created event of each of its patches (which carries the patch,
@@ -48,5 +49,99 @@ describe('Patchwork events', function () {
       expect(await t.tags(`series-${i + 1}@example.org`)).to.include('pw-skiboot-new');
     }
     await s.close();
+  });
+
+  describe('the event mark', () => {
+    /** A naive UTC date `ms` from `date` (a mark or an event date), with microseconds as event dates have. */
+    const shifted = (date: string, ms: number): string => `${new Date(Date.parse(`${date.slice(0, 19)}Z`) + ms).toISOString().slice(0, 19)}.000000`;
+    const naiveNow = (): string => new Date().toISOString().slice(0, 19);
+    const markOf = (s: Session): { date: string; ids: number[] } => {
+      const row = s.store.project('sandbox', 'skiboot')!;
+      return { date: row.event_mark!, ids: JSON.parse(row.event_ids ?? '[]') as number[] };
+    };
+    /** The events a mail import of every patch makes (the generator makes none), `agoMs` back. */
+    function importEvents(agoMs: number): void {
+      const data = t.sandbox.data;
+      for (const id of data.byProject.get(t.project.id)!) {
+        const patch = data.patches.get(id)!;
+        data.addEvent('patch-created', t.project.id, null, { patch: id });
+        if (patch.series !== null) data.addEvent('patch-completed', t.project.id, null, { patch: id, series: patch.series });
+      }
+      for (const e of data.events) e.date = shifted(e.date, -agoMs);
+      expect(data.events.length).to.be.above(250);
+    }
+    /** Change a patch's state on the server, its event dated `date` (a late commit, say). */
+    function changeState(state: string, date?: string): string {
+      const id = patchIn(t, 'new');
+      t.sandbox.data.setState(id, state);
+      if (date) t.sandbox.data.events.at(-1)!.date = date;
+      return msgidOf(t, id);
+    }
+
+    it('is the server\'s time at the start of a full sync: the next sync reads no older event, and one of its window it has not seen', async () => {
+      t = await makeEnv({ patches: 150, stateMix: false });
+      importEvents(60_000); // a minute ago: hundreds of events within a second of each other
+      const s = t.session();
+      const before = naiveNow();
+      await sync(s);
+      const after = naiveNow();
+      const mark = markOf(s);
+      expect(mark.date >= before && mark.date <= after, `${mark.date} within [${before}, ${after}]`).to.equal(true);
+      expect(mark.ids).to.deep.equal([]);
+
+      let p = (await sync(s)).projects[0]!;
+      expect([p.mode, p.httpRequests, p.eventsRead, p.fetched]).to.deep.equal(['events', 1, 0, 0]);
+
+      // Dated 3 s before the mark but committed after the sync read the log.
+      const late = changeState('accepted', shifted(markOf(s).date, -3_000));
+      p = (await sync(s)).projects[0]!;
+      expect([p.httpRequests, p.eventsRead]).to.deep.equal([1, 1]);
+      expect(await t.tags(late)).to.include('pw-skiboot-accepted');
+      await s.close();
+    });
+
+    it('is the server\'s time of an incremental sync\'s read too: after one that read an import, one change costs one request', async () => {
+      t = await makeEnv({ patches: 150, stateMix: false });
+      const s = t.session();
+      await sync(s);
+      // As if that sync ran a minute ago, and a mail import came half a minute ago.
+      const row = s.store.project('sandbox', 'skiboot')!;
+      s.store.setMark('sandbox', 'skiboot', { ...row, full_sync_at: row.full_sync_at!, event_mark: shifted(row.event_mark!, -60_000).slice(0, 19) });
+      importEvents(30_000);
+      let p = (await sync(s)).projects[0]!;
+      expect(p.eventsRead).to.be.above(250);
+      expect(markOf(s).ids).to.deep.equal([]);
+
+      const changed = changeState('accepted');
+      p = (await sync(s)).projects[0]!;
+      expect([p.httpRequests, p.eventsRead]).to.deep.equal([1, 1]);
+      expect(await t.tags(changed)).to.include('pw-skiboot-accepted');
+      await s.close();
+    });
+
+    it('costs one request when nothing changed, even with a window too full for a page, and loses no event of it', async () => {
+      t = await makeEnv({ patches: 150, stateMix: false });
+      importEvents(0);
+      const s = t.session();
+      await sync(s); // the import's events are all in the 5 s before it
+      expect(markOf(s).ids.length).to.be.above(250);
+      for (let i = 0; i < 2; i++) {
+        const p = (await sync(s)).projects[0]!;
+        expect([p.mode, p.httpRequests, p.eventsRead, p.fetched]).to.deep.equal(['events', 1, 0, 0]);
+      }
+
+      // Dated in the same second as the mark.
+      const same = changeState('rejected', `${markOf(s).date}.000000`);
+      let p = (await sync(s)).projects[0]!;
+      expect(p.fetched).to.equal(0);
+      expect(await t.tags(same)).to.include('pw-skiboot-rejected');
+
+      // Dated inside the window, committed after the sync read the log.
+      const late = changeState('accepted', shifted(markOf(s).date, -2_000));
+      p = (await sync(s)).projects[0]!;
+      expect(await t.tags(late)).to.include('pw-skiboot-accepted');
+      expect(p.fetched).to.equal(0);
+      await s.close();
+    });
   });
 });

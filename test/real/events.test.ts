@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { join } from 'node:path';
+import Database from '../../server/store/sqlite.js';
 import { makeRealEnv, patchMsgids, type RealEnv } from './env.js';
 import type { RealPatchwork } from './harness.js';
 import { needRealPatchwork } from './hooks.js';
@@ -22,12 +24,71 @@ describe('real Patchwork: events-based incremental sync', function () {
     return { t, ids: patchMsgids(t.mails) };
   }
 
-  it('does not read the import\'s events again after the first sync', async () => {
-    const { t } = await synced();
+  /** The event mark the last sync stored: the server's time, naive UTC. */
+  function markOf(t: RealEnv): string {
+    const db = new Database(join(t.dir, 'state.db'), { readonly: true });
+    try {
+      return (db.prepare('SELECT event_mark FROM projects').get() as { event_mark: string }).event_mark;
+    } finally {
+      db.close();
+    }
+  }
+  const secondsBefore = (mark: string, s: number): string => new Date(Date.parse(`${mark}Z`) - s * 1000).toISOString().slice(0, 19);
+  /** The number of the project's events (a page of one: its page count). */
+  async function eventCount(t: RealEnv): Promise<number> {
+    const r = await fetch(`${pw.url}/api/1.3/events/?project=${t.projectId}&per_page=1`);
+    return Number(/[?&]page=(\d+)[^>]*>; rel="last"/.exec(r.headers.get('link') ?? '')?.[1] ?? 0);
+  }
+  /** Set a patch's state through the API, its event dated `date` as if committed late. */
+  async function changeState(t: RealEnv, msgid: string, state: string, date: string): Promise<void> {
+    await t.setState(msgid, state);
+    const newest = await t.api<{ id: number }[]>('GET', `events/?project=${t.projectId}&category=patch-state-changed&per_page=1`);
+    await pw.admin('redate_events', { ids: [newest.body[0]!.id], date });
+  }
+
+  it('marks the server\'s time at the start of a full sync, and does not read older events again: one request', async () => {
+    t = await makeRealEnv(pw, { patches: 8 });
+    const before = new Date().toISOString().slice(0, 19);
+    await pw.admin('redate_events', { project: t.projectId, date: secondsBefore(before, 60) }); // mail imported a minute ago
+    expect((await t.sync()).exitCode).to.equal(0);
+    // The Date header of the sync's first events answer: whole seconds, not the newest event's date.
+    const mark = markOf(t);
+    expect(mark).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
+    expect(mark >= before && mark <= new Date().toISOString().slice(0, 19), `${mark} after ${before}`).to.equal(true);
     const { p } = await t.sync();
     expect(p.mode).to.equal('events');
     expect(p.fetched).to.equal(0);
-    expect(p.httpRequests).to.be.at.most(2);
+    expect(p.httpRequests).to.equal(1);
+  });
+
+  it('costs one request for a sync with nothing new right after a bulk import, and still sees a late event', async () => {
+    t = await makeRealEnv(pw, { patches: 150 });
+    // As a fast import leaves them: every event in the second before the first sync.
+    await pw.admin('redate_events', { project: t.projectId });
+    expect(await eventCount(t)).to.be.above(250);
+    expect((await t.sync()).p.mode).to.equal('full');
+    for (let i = 0; i < 2; i++) {
+      const { p } = await t.sync();
+      expect([p.mode, p.httpRequests, p.eventsRead, p.fetched]).to.deep.equal(['events', 1, 0, 0]);
+    }
+    // Dated 2 s before the mark, committed after that sync read the log.
+    const ids = patchMsgids(t.mails);
+    await changeState(t, ids[0]!, 'accepted', secondsBefore(markOf(t), 2));
+    const { p } = await t.sync();
+    expect(p.fetched).to.equal(0);
+    expect(await t.stateTags(ids[0]!)).to.deep.equal([`pw-${t.link}-accepted`]);
+  });
+
+  it('sees a change dated in the same second as the mark, and one dated inside the window before it', async () => {
+    const { t, ids } = await synced();
+    await changeState(t, ids[0]!, 'accepted', `${markOf(t)}.000000`);
+    let { p } = await t.sync();
+    expect([p.httpRequests, p.retagged]).to.deep.equal([1, 1]);
+    expect(await t.stateTags(ids[0]!)).to.deep.equal([`pw-${t.link}-accepted`]);
+    await changeState(t, ids[1]!, 'rejected', `${secondsBefore(markOf(t), 4)}.999999`);
+    ({ p } = await t.sync());
+    expect([p.httpRequests, p.retagged]).to.deep.equal([1, 1]);
+    expect(await t.stateTags(ids[1]!)).to.deep.equal([`pw-${t.link}-rejected`]);
   });
 
   it('picks up a check posted through the API as a check tag', async () => {

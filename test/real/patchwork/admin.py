@@ -6,6 +6,7 @@ beside gunicorn, on the same sqlite file. Each stdin line is
 {"error": TEXT}. Mail goes in through Patchwork's own parser, as
 `manage.py parsearchive --list-id` would put it.
 """
+import datetime
 import email
 import json
 import os
@@ -19,9 +20,10 @@ django.setup()
 
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from django.db import transaction  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
-from patchwork.models import Cover, Patch, Person, Project, State  # noqa: E402
+from patchwork.models import Cover, Event, Patch, Person, Project, State  # noqa: E402
 from patchwork.parser import parse_mail  # noqa: E402
 
 
@@ -78,9 +80,22 @@ def cmd_delegate(args):
     return {}
 
 
+def cmd_redate_events(args):
+    """Date events as if made at another time: a project's (`project`) or
+    some (`ids`), to `date` (naive UTC, as Patchwork stores them) or, without
+    one, to now, a microsecond apart in id order, as a fast import leaves them."""
+    events = Event.objects.filter(project_id=args['project']) if 'project' in args else Event.objects.filter(id__in=args['ids'])
+    base = datetime.datetime.fromisoformat(args['date']) if args.get('date') else datetime.datetime.utcnow()
+    ids = list(events.order_by('id').values_list('id', flat=True))
+    with transaction.atomic():
+        for i, event_id in enumerate(ids):
+            Event.objects.filter(id=event_id).update(date=base + datetime.timedelta(microseconds=i))
+    return {'ids': ids}
+
+
 def main():
     commands = {'migrate': cmd_migrate, 'users': cmd_users, 'project': cmd_project, 'import': cmd_import,
-                'delegate': cmd_delegate}
+                'delegate': cmd_delegate, 'redate_events': cmd_redate_events}
     for line in sys.stdin:
         request = json.loads(line)
         try:

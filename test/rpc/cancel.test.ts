@@ -1,0 +1,77 @@
+import { expect } from 'chai';
+import { CancellationTokenSource } from 'vscode-jsonrpc/node.js';
+import { makeEnv, msgidOf, patchesOf, startServe, stopServe, type Served, type TestEnv } from '../helpers.js';
+
+// Every method that asks Patchwork stops when the client cancels it, by
+// $/cancelRequest or by `cancel` with the request's cancelToken: the
+// sandbox sees the HTTP request abandoned long before its delay ends.
+
+const errorOf = async (p: Promise<unknown>): Promise<{ code: number; message: string }> => {
+  try { await p; } catch (err) { return err as { code: number; message: string }; }
+  throw new Error('no error');
+};
+
+const until = async (what: () => boolean, ms = 10_000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!what() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  expect(what(), 'condition not met in time').to.equal(true);
+};
+
+describe('JSON-RPC server: cancellation, tag names, series progress', function () {
+  this.timeout(60_000);
+  let t: TestEnv;
+  let server: Served | undefined;
+  afterEach(async () => {
+    if (server) await stopServe(server);
+    server = undefined;
+    if (t) await t.cleanup();
+  });
+
+  it('cancel with a cancelToken and $/cancelRequest abort the Patchwork request and answer -32800', async () => {
+    t = await makeEnv({ patches: 3, stateMix: false });
+    server = startServe(t);
+    await server.conn.sendRequest('initialize', {});
+    await server.conn.sendRequest('sync');
+    const msgid = msgidOf(t, patchesOf(t)[0]!);
+    t.sandbox.delayMs = 20_000;
+    const sandbox = t.sandbox;
+    // By token: patchInfo with refresh waits on Patchwork.
+    const info = server.conn.sendRequest('patchInfo', { messageId: msgid, refresh: true, cancelToken: 'emacs-1' });
+    await until(() => sandbox.delaying > 0);
+    expect(await server.conn.sendRequest('cancel', { token: 'emacs-1' })).to.deep.equal({ cancelled: true });
+    expect((await errorOf(info)).code).to.equal(-32800);
+    await until(() => sandbox.delaying === 0 && sandbox.abandoned === 1, 5000);
+    // By $/cancelRequest: a series setState.
+    const source = new CancellationTokenSource();
+    const set = server.conn.sendRequest('setState', { messageIds: [msgid], state: 'accepted', series: true }, source.token);
+    await until(() => sandbox.delaying > 0);
+    source.cancel();
+    expect((await errorOf(set)).code).to.equal(-32800);
+    await until(() => sandbox.delaying === 0 && sandbox.abandoned >= 2, 5000);
+    // Nothing runs under that token any more; Patchwork's state did not change.
+    expect(await server.conn.sendRequest('cancel', { token: 'emacs-1' })).to.deep.equal({ cancelled: false });
+    expect(t.sandbox.data.patches.get(patchesOf(t)[0]!)!.state).to.equal('new');
+  });
+
+  it('names every tag family per project, and reports a series change patch by patch', async () => {
+    t = await makeEnv({ patches: 6, stateMix: false });
+    server = startServe(t);
+    const init = await server.conn.sendRequest<{ instances: { projects: { tags: unknown }[] }[] }>('initialize', {});
+    expect(init.instances[0]!.projects[0]!.tags).to.deep.equal({
+      archived: 'pw-skiboot-archived', delegated: 'pw-skiboot-delegated', delegatePrefix: 'pw-skiboot-delegate-',
+      checks: { pending: 'pw-skiboot-check-pending', success: 'pw-skiboot-check-success', warning: 'pw-skiboot-check-warning', fail: 'pw-skiboot-check-fail' },
+    });
+    await server.conn.sendRequest('sync');
+    const data = t.sandbox.data;
+    const first = [...data.patches.values()].find((p) => p.series !== null && [...data.patches.values()].filter((q) => q.series === p.series).length > 1)!;
+    const series = [...data.patches.values()].filter((q) => q.series === first.series);
+    server.notes.length = 0;
+    await server.conn.sendRequest('setState', { messageIds: [first.msgid.slice(1, -1)], state: 'accepted', series: true });
+    const progress = server.notes.filter((n) => n.method === 'pwnm/progress').map((n) => (n.params as { message: string }).message);
+    expect(progress).to.deep.equal(series.map((_, i) => `${i + 1}/${series.length} accepted`));
+    // One tagsChanged per patch, as each is confirmed.
+    const changed = server.notes.filter((n) => n.method === 'pwnm/tagsChanged').map((n) => (n.params as { messageIds: string[] }).messageIds);
+    expect(changed.map((ids) => ids.length)).to.deep.equal(series.map(() => 1));
+    expect(changed.flat().sort()).to.deep.equal(series.map((p) => p.msgid.slice(1, -1)).sort());
+  });
+});
