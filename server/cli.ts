@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config, type ConfigOverrides } from './config.js';
 import { PwnmError, errorMessage } from './errors.js';
 import type { retryPending } from './ops/pending.js';
+import { bundleCommand } from './bundle-command.js';
 import { formatSync } from './report.js';
 import { Session } from './session.js';
 import { sync } from './sync/engine.js';
@@ -244,7 +245,7 @@ const COMMANDS: Record<string, Command> = {
   'import-original': importCommand,
   'accept-from-git': acceptCommand,
   apply: applyCommand,
-  bundle: async ({ v, args, session }) => (await import('./bundle-command.js')).bundleCommand({
+  bundle: ({ v, args, session }) => bundleCommand({
     args, session, ...projectOpt(v), series: Boolean(v.series), download: Boolean(v.download),
     print: (value, text) => print(v, value, text), raw: (text) => void process.stdout.write(redact(text)),
   }),
