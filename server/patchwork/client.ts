@@ -127,7 +127,7 @@ export class PatchworkClient {
   }
 
   /** One request with retries for passing failures; errors are PwnmErrors. */
-  async call(method: 'GET' | 'PATCH' | 'POST', url: string, body?: unknown): Promise<Response> {
+  async call(method: 'GET' | 'PATCH' | 'POST' | 'DELETE', url: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = { 'user-agent': USER_AGENT, accept: 'application/json' };
     if (this.token) headers.authorization = `Token ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -154,6 +154,8 @@ export class PatchworkClient {
           jsonError = err;
         }
       }
+      // A DELETE's 204 has no body at all.
+      if (status === 204) return { status, headers: resHeaders, body: undefined };
       if (status >= 200 && status < 300) {
         if (contentType.includes('json') && jsonError === undefined) return { status, headers: resHeaders, body: parsed };
         const what = contentType.includes('json') ? 'truncated or malformed JSON' : `a ${contentType.split(';')[0] || 'non-JSON'} page instead of JSON (an anti-bot wall or a proxy login?)`;
