@@ -129,10 +129,14 @@ async function syncInstance(run: BundleRun, revision: Revision): Promise<void> {
     if (row) claimed.set(row.tag, b);
     await reconcile(run, b, row, owned(b));
   }
-  const gone = rows.filter((row) => !listed.some((b) => b.id === row.bundle_id));
-  for (const row of gone) deleted(run, row);
-  // A gone bundle's tag is going, not a new bundle to create.
-  await createFromTags(run, new Set([...claimed.keys(), ...gone.map((r) => r.tag)]));
+  const unlisted = rows.filter((row) => !listed.some((b) => b.id === row.bundle_id));
+  // Without a token Patchwork lists public bundles only: an unlisted one may
+  // be private and hidden, not gone. Its tags and stored sets stay as they
+  // are, and the next sync (with a token, perhaps) looks again.
+  if (run.canWrite) unlisted.forEach((row) => deleted(run, row));
+  else if (unlisted.length) run.unsettled = true;
+  // A gone or hidden bundle's tag is no new bundle to create.
+  await createFromTags(run, new Set([...claimed.keys(), ...unlisted.map((r) => r.tag)]));
   finishFamily(run);
   await commit(run, mark);
 }

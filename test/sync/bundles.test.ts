@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { sync } from '../../server/sync/engine.js';
 import type { Session } from '../../server/session.js';
 import { makeEnv, msgidOf, patchesOf, type TestEnv } from '../helpers.js';
@@ -170,6 +171,26 @@ describe('bundles as tags', function () {
       expect(r.projects[0]!.queued[0]!.reason).to.match(/^read-only: no token for sandbox/);
       expect(await bundleTags(b!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-shown']);
     }
+  });
+
+  it('without a token a private bundle is hidden, not gone: its tags stay and a local change waits for the token', async () => {
+    t = await makeEnv({ patches: 8 });
+    const [a, b] = patchesOf(t);
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'private-one', public: false, patches: [a!] });
+    await sync(await fresh());
+    expect(await bundleTags(a!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-private-one']);
+    await t.notmuch.tag([{ msgid: msgidOf(t, b!), add: ['pw-skiboot-bundle-private-one'], remove: [] }]);
+    // The token line goes from the config: Patchwork now lists public bundles only.
+    const file = t.writeConfig('me = maint\n');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^token = .*\n/m, ''));
+    await s?.close();
+    s = t.session();
+    await sync(s);
+    expect(await bundleTags(a!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-private-one']);
+    expect(await bundleTags(b!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-private-one']);
+    // The token is back: the local change made meanwhile is written.
+    await sync(await fresh());
+    expect(bundle('private-one')!.patches).to.deep.equal([a!, b!]);
   });
 
   it('hostile bundle names give safe tags and never tag other messages', async () => {
