@@ -91,14 +91,19 @@ function writableClient(session: Session, inst: InstanceConfig) {
   return session.client(inst);
 }
 
-/** Add the messages' patches to your bundle `name`, creating it (private) when you have none of that name. */
-export async function bundleAdd(session: Session, name: string, msgids: readonly string[], options: { project?: string; series?: boolean } = {}): Promise<BundleChange> {
+/** What a change of bundle `name` works on: the messages' patches, their project, a client that may write, your bundle if any. */
+async function target(session: Session, name: string, msgids: readonly string[], options: { project?: string; series?: boolean }) {
   const rows = await patchesOf(session, msgids, options);
   const { instance, project } = rows[0]!;
   const inst = session.instance(instance);
   needMe(inst);
   const client = await writableClient(session, inst);
-  const existing = await findMine(session, name, project);
+  return { rows, instance, project, inst, client, existing: await findMine(session, name, project) };
+}
+
+/** Add the messages' patches to your bundle `name`, creating it (private) when you have none of that name. */
+export async function bundleAdd(session: Session, name: string, msgids: readonly string[], options: { project?: string; series?: boolean } = {}): Promise<BundleChange> {
+  const { rows, instance, project, inst, client, existing } = await target(session, name, msgids, options);
   let result: PwBundle;
   let changed = rows.length;
   if (!existing) result = await createBundle(client, name, rows.map((r) => r.patch_id));
@@ -115,12 +120,7 @@ export async function bundleAdd(session: Session, name: string, msgids: readonly
 
 /** Take the messages' patches out of your bundle `name`; emptying it is refused (Patchwork keeps no empty bundle). */
 export async function bundleRemove(session: Session, name: string, msgids: readonly string[], options: { project?: string } = {}): Promise<BundleChange> {
-  const rows = await patchesOf(session, msgids, options);
-  const { instance, project } = rows[0]!;
-  const inst = session.instance(instance);
-  needMe(inst);
-  const client = await writableClient(session, inst);
-  const existing = await findMine(session, name, project);
+  const { rows, instance, project, inst, client, existing } = await target(session, name, msgids, options);
   if (!existing) throw new PwnmError('NOT_FOUND', `you have no bundle ${name} in ${project}`);
   const fresh = await getBundle(client, existing.id);
   const out = new Set(rows.map((r) => r.patch_id));
