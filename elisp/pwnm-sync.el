@@ -39,7 +39,9 @@
 ;;   command, through `notmuch-after-tag-hook';
 ;; - \\[pwnm-sync] to sync without blocking Emacs (with a prefix
 ;;   argument, a full sync), `pwnm-sync-cancel', `pwnm-sync-pending',
-;;   `pwnm-sync-patch-info' and `pwnm-sync-browse'.
+;;   `pwnm-sync-patch-info' and `pwnm-sync-browse';
+;; - your Patchwork bundles: `pwnm-sync-bundle-add' and
+;;   `pwnm-sync-bundle-remove', and one notmuch-hello entry per bundle.
 ;;
 ;; Setup:
 ;;
@@ -627,6 +629,7 @@ it, says nothing either."
                   (setq pwnm-sync--sync-running nil)
                   (pwnm-sync--log-summary summary)
                   (pwnm-sync--refresh-facts)
+                  (pwnm-sync--refresh-bundles)
                   (unless (and automatic (pwnm-sync--quiet-p summary))
                     (pwnm-sync--message "%s" (pwnm-sync--summary-line summary))))
        :cancelled (lambda ()
@@ -1078,6 +1081,9 @@ request's cancel token."
       (princ (format "  Date:     %s\n" (or (plist-get p :date) "")))
       (princ (format "  Web:      %s\n" (or (plist-get p :webUrl) "")))
       (princ (format "  Mbox:     %s\n" (or (plist-get p :mboxUrl) "")))
+      (let ((bundles (plist-get p :bundles)))
+        (unless (seq-empty-p bundles)
+          (princ (format "  Bundles:  %s\n" (mapconcat (lambda (b) (plist-get b :name)) bundles ", ")))))
       (seq-doseq (w (plist-get p :pending))
         (princ (format "  Waiting:  %s %s\n" (plist-get w :kind) (plist-get w :reason))))
       (princ "\n"))))
@@ -1168,6 +1174,94 @@ The buffer opens at once and fills when the server answers."
   (let ((item (seq-find (lambda (i) (equal (plist-get i :id) id)) pwnm-sync--pending-items)))
     (notmuch-show (notmuch-id-to-query (plist-get item :messageId)))))
 
+;;; Bundles
+;;
+;; Your Patchwork bundles are tags, pw-PROJECT-bundle-NAME (the server
+;; syncs them both ways).  These commands change a bundle at once; the
+;; names for completion and the hello section come from the bundles the
+;; server's last sync saw, asked for in the background.
+
+(defvar pwnm-sync--bundles nil
+  "Your bundles as the server last listed them.
+Plists with :name :project :tag :count.")
+
+(defun pwnm-sync--refresh-bundles ()
+  "Ask the server for your bundles (from its state database, no Patchwork request).
+When they changed, redraw `notmuch-hello'."
+  (pwnm-sync--request
+   :bundles (list :cached t)
+   :label "bundles"
+   :success (lambda (result)
+              (let ((bundles (append (plist-get result :bundles) nil)))
+                (unless (equal bundles pwnm-sync--bundles)
+                  (setq pwnm-sync--bundles bundles)
+                  (pwnm-sync--refresh-hello))))
+   :error #'ignore))
+
+(defun pwnm-sync--bundle-names (&optional tags)
+  "Return the names of your bundles; with TAGS, only those whose tag is among them."
+  (delete-dups (cl-loop for b in pwnm-sync--bundles
+                        when (or (null tags) (member (plist-get b :tag) tags))
+                        collect (plist-get b :name))))
+
+(defun pwnm-sync--patch-message-ids ()
+  "Return the Message-Ids of the patch messages at point.
+The message in show and tree, the patch messages of the thread at
+point or of the threads in the region in search."
+  (or (pcase major-mode
+        ('notmuch-show-mode (list (notmuch-show-get-message-id t)))
+        ('notmuch-tree-mode (list (notmuch-tree-get-message-id t)))
+        ('notmuch-search-mode
+         (let ((threads (if (use-region-p)
+                            (notmuch-search-find-stable-query-region (region-beginning) (region-end))
+                          (notmuch-search-find-thread-id))))
+           (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp"
+                                      (format "(%s) and tag:patchwork" threads)))))
+      (user-error "No patch message at point")))
+
+(defun pwnm-sync-bundle-add (name message-ids &optional series)
+  "Add the patches MESSAGE-IDS to your Patchwork bundle NAME, without waiting.
+Interactively, NAME is read with completion over your bundles (a new
+name creates a private bundle), and MESSAGE-IDS are the patch at point,
+or in search the patches of the thread at point or of the region.
+With SERIES (interactively, a prefix argument), the server adds the
+whole series of each.  The tags follow when Patchwork confirms it."
+  (interactive (list (completing-read "Add to bundle (a new name creates it): " (pwnm-sync--bundle-names))
+                     (pwnm-sync--patch-message-ids)
+                     current-prefix-arg))
+  (when (string-empty-p name) (user-error "No bundle name given"))
+  (pwnm-sync--request
+   :bundleAdd (list :name name :messageIds (vconcat message-ids) :series (if series t :json-false))
+   :label "bundle add"
+   :needs-token t
+   :success (lambda (r)
+              (pwnm-sync--message "%s %s: %d added, %d in all"
+                                  (if (eq (plist-get r :created) t) "New bundle" "Bundle")
+                                  name (plist-get r :changed) (plist-get r :patches))
+              (pwnm-sync--refresh-bundles))))
+
+(defun pwnm-sync-bundle-remove (name message-ids)
+  "Take the patches MESSAGE-IDS out of your Patchwork bundle NAME, without waiting.
+Interactively, NAME is read with completion over the bundles the
+message at point is in."
+  (interactive (let ((names (pwnm-sync--bundle-names (pwnm-sync--tags-at-point))))
+                 (unless names (user-error "Not in one of your bundles"))
+                 (list (completing-read "Remove from bundle: " names nil t)
+                       (pwnm-sync--patch-message-ids))))
+  (pwnm-sync--request
+   :bundleRemove (list :name name :messageIds (vconcat message-ids))
+   :label "bundle remove"
+   :needs-token t
+   :success (lambda (r)
+              (pwnm-sync--message "Bundle %s: %d removed, %d left" name (plist-get r :changed) (plist-get r :patches))
+              (pwnm-sync--refresh-bundles))))
+
+(defun pwnm-sync--hello-bundle-searches ()
+  "Return saved-search plists, one per bundle of yours."
+  (cl-loop for b in pwnm-sync--bundles
+           collect (list :name (format "%s bundle %s" (plist-get b :project) (plist-get b :name))
+                         :query (format "tag:%s" (plist-get b :tag)))))
+
 ;;; notmuch-hello
 
 (defun pwnm-sync--hello-searches ()
@@ -1197,7 +1291,8 @@ if what it says has changed."
     (run-with-timer 0 nil #'pwnm-sync--with-connection #'ignore #'ignore))
   (condition-case err
       (if pwnm-sync--facts
-          (notmuch-hello-insert-searches "Patchwork" (pwnm-sync--hello-searches)
+          (notmuch-hello-insert-searches "Patchwork" (append (pwnm-sync--hello-searches)
+                                                             (pwnm-sync--hello-bundle-searches))
                                          :show-empty-searches notmuch-show-empty-saved-searches)
         (widget-insert "Patchwork: waiting for the pwnm-sync server to describe the projects.\n"))
     (error (widget-insert (format "Patchwork: %s\n" (error-message-string err))))))
@@ -1247,6 +1342,8 @@ if what it says has changed."
     (define-key map "m" #'pwnm-sync-delegate-to-me)
     (define-key map "i" #'pwnm-sync-patch-info)
     (define-key map "b" #'pwnm-sync-browse)
+    (define-key map "B" #'pwnm-sync-bundle-add)
+    (define-key map "D" #'pwnm-sync-bundle-remove)
     (define-key map "p" #'pwnm-sync-pending)
     (define-key map "g" #'pwnm-sync)
     (define-key map "!" #'pwnm-sync-apply)

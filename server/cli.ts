@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config, type ConfigOverrides } from './config.js';
 import { PwnmError, errorMessage } from './errors.js';
 import type { retryPending } from './ops/pending.js';
+import { bundleCommand } from './bundle-command.js';
 import { formatSync } from './report.js';
 import { Session } from './session.js';
 import { sync } from './sync/engine.js';
@@ -42,6 +43,11 @@ Commands:
   apply MSGID               git am the patch (--series: its series; a cover letter:
                             its series) from Patchwork, with the replies' trailers
                             [--repo DIR] [--3way] [--state S] [--dry-run] [--project P]
+  bundle list|add|remove|delete|mbox
+                            your Patchwork bundles: list [--project P],
+                            add NAME MSGID... [--series] (creates NAME if new),
+                            remove NAME MSGID..., delete NAME, mbox NAME
+                            (its URL; --download: the mbox on stdout, for git am)
   demo [--keep]             a full demo against a local sandbox Patchwork
   help, --help              this text;  --version  the version
 
@@ -90,6 +96,7 @@ const OPTIONS = {
   retry: { type: 'boolean' },
   drop: { type: 'string', multiple: true },
   keep: { type: 'boolean' },
+  download: { type: 'boolean' },
   patches: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -245,6 +252,10 @@ const COMMANDS: Record<string, Command> = {
   'import-original': importCommand,
   'accept-from-git': acceptCommand,
   apply: applyCommand,
+  bundle: ({ v, args, session }) => bundleCommand({
+    args, session, ...projectOpt(v), series: Boolean(v.series), download: Boolean(v.download),
+    print: (value, text) => print(v, value, text), raw: (text) => void process.stdout.write(redact(text)),
+  }),
 };
 
 /** Commands that need no config or session. */

@@ -33,7 +33,12 @@ export interface InstanceConfig {
   allowInsecureHttp: boolean;
   /** Your Patchwork username: patches delegated to it get {prefix}-{project}-delegated. */
   me?: string;
+  /** `tag_bundles` for this instance, over the global one. */
+  tagBundles?: BundleTags;
 }
+
+/** Which bundles are tags: the user's own (needs `me`), every visible one, or none. */
+export type BundleTags = 'mine' | 'all' | 'off';
 
 /** Tag families beyond states, each switchable. */
 export interface TagFamilies {
@@ -43,6 +48,8 @@ export interface TagFamilies {
   archived: boolean;
   /** {prefix}-{project}-delegate-{username} for every delegate (…-delegated for `me` is always on when `me` is set). */
   delegates: boolean;
+  /** {prefix}-{project}-bundle-{name} and {prefix}-{project}-bundle, both ways (sync/bundles.ts). */
+  bundles: BundleTags;
 }
 
 export type Prefer = 'server' | 'local';
@@ -87,9 +94,9 @@ export interface ConfigOverrides {
 
 export const DEFAULT_URL = 'https://patchwork.ozlabs.org';
 
-const GLOBAL_KEYS = new Set(['notmuch_database', 'state_db', 'syncdb', 'tag_prefix', 'prefer', 'concurrency', 'lock_timeout', 'full_every', 'tag_checks', 'tag_archived', 'tag_delegates', 'supersede_older_series']);
+const GLOBAL_KEYS = new Set(['notmuch_database', 'state_db', 'syncdb', 'tag_prefix', 'prefer', 'concurrency', 'lock_timeout', 'full_every', 'tag_checks', 'tag_archived', 'tag_delegates', 'tag_bundles', 'supersede_older_series']);
 const DEFAULTS_INSTANCE_KEYS = new Set(['patchwork_url', 'patchwork_token', 'token_command', 'sync', 'epoch', 'allow_insecure_http', 'me']);
-const INSTANCE_KEYS = new Set(['url', 'token', 'token_command', 'sync', 'epoch', 'allow_insecure_http', 'me']);
+const INSTANCE_KEYS = new Set(['url', 'token', 'token_command', 'sync', 'epoch', 'allow_insecure_http', 'me', 'tag_bundles']);
 
 function expandHome(path: string, env: NodeJS.ProcessEnv): string {
   return path.startsWith('~/') ? join(env.HOME ?? homedir(), path.slice(2)) : path;
@@ -202,7 +209,9 @@ function readFile(file: string, env: NodeJS.ProcessEnv): Draft {
         const keys = instanceMatch ? INSTANCE_KEYS : isDefaults ? new Set([...GLOBAL_KEYS, ...DEFAULTS_INSTANCE_KEYS]) : GLOBAL_KEYS;
         throw new PwnmError('CONFIG', `${at}: unknown key "${key}" in [${section.name}]; known keys: ${[...keys].sort().join(', ')}`);
       }
-      applyKey(draft, inst, key, entry, at, env);
+      // tag_bundles is global in [pwnm-sync] and [Defaults], the instance's own in [instance NAME].
+      if (key === 'tag_bundles' && instanceMatch) inst.tagBundles = parseBundleTags(entry.value.trim(), at);
+      else applyKey(draft, inst, key, entry, at, env);
       if (!GLOBAL_KEYS.has(key)) hasInstanceKeys = true;
     }
     if (hasInstanceKeys) draft.instances.push(inst);
@@ -227,6 +236,11 @@ function readProjectSection(draft: Draft, name: string, entries: readonly IniEnt
   draft.projects.set(name, project);
 }
 
+function parseBundleTags(value: string, at: string): BundleTags {
+  if (value === 'mine' || value === 'all' || value === 'off') return value;
+  throw new PwnmError('CONFIG', `${at}: tag_bundles is mine, all or off, not "${value}"`);
+}
+
 function applyKey(draft: Draft, inst: Draft['instances'][number], key: string, entry: IniEntry, at: string, env: NodeJS.ProcessEnv): void {
   const value = entry.value.trim();
   switch (key) {
@@ -244,6 +258,7 @@ function applyKey(draft: Draft, inst: Draft['instances'][number], key: string, e
     case 'tag_checks': draft.global.tags = { ...draft.global.tags, checks: parseBool(value, at) }; break;
     case 'tag_archived': draft.global.tags = { ...draft.global.tags, archived: parseBool(value, at) }; break;
     case 'tag_delegates': draft.global.tags = { ...draft.global.tags, delegates: parseBool(value, at) }; break;
+    case 'tag_bundles': draft.global.tags = { ...draft.global.tags, bundles: parseBundleTags(value, at) }; break;
     case 'supersede_older_series': draft.global.supersedeOlderSeries = parseBool(value, at); break;
     case 'me': if (value) inst.me = value; break;
     case 'patchwork_url': case 'url': inst.url = parseUrl(value, at); break;
@@ -315,6 +330,7 @@ function finishInstance(d: Draft['instances'][number]): InstanceConfig {
   if (d.tokenCommand) inst.tokenCommand = d.tokenCommand;
   if (d.epoch) inst.epoch = d.epoch;
   if (d.me) inst.me = d.me;
+  if (d.tagBundles) inst.tagBundles = d.tagBundles;
   if (inst.projects.length === 0) {
     throw new PwnmError('CONFIG', `${d.where}: instance ${inst.name} has no projects to sync; add sync = project=list@host`);
   }
@@ -339,7 +355,7 @@ function finishConfig(draft: Draft, file: string | undefined, instances: Instanc
     concurrency: draft.global.concurrency ?? 4,
     lockTimeout: draft.global.lockTimeout ?? 30,
     fullEvery: draft.global.fullEvery ?? 7,
-    tags: { checks: true, archived: true, delegates: false, ...draft.global.tags },
+    tags: { checks: true, archived: true, delegates: false, bundles: 'mine', ...draft.global.tags },
     supersedeOlderSeries: draft.global.supersedeOlderSeries ?? false,
     instances,
   };

@@ -60,6 +60,7 @@ export function formatInfo(patches: readonly PatchInfo[]): string {
       `  series    ${series}`,
       ...checks.map((c) => `  check     ${c}`),
       `  web       ${p.webUrl ?? 'none'}`,
+      ...(p.bundles.length ? [`  bundles   ${p.bundles.map((b) => b.name).join(', ')}`] : []),
       ...(p.pending.length ? p.pending.map((x) => `  pending   ${x.kind}${x.state ? ` ${x.state}` : ''}: ${x.reason}`) : ['  pending   none']),
     ];
     return lines.join('\n');

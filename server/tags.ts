@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 export const ALL_PATCHES_TAG = 'patchwork';
 
 /** Tag suffixes under a project that are not states (used by later families). */
-const RESERVED_SUFFIXES = [/^check-/, /^archived$/, /^delegated$/, /^delegate-/];
+const RESERVED_SUFFIXES = [/^check-/, /^archived$/, /^delegated$/, /^delegate-/, /^bundle$/, /^bundle-/];
 
 const MAX_WORD = 64;
 
@@ -65,6 +65,30 @@ export class TagScheme {
 
   delegate(project: string, username: string): string {
     return `${this.project(project)}-delegate-${tagWord(username)}`;
+  }
+
+  /** The family tag of every patch mail in one of the user's bundles (sync/bundles.ts). */
+  bundleFamily(project: string): string {
+    return `${this.project(project)}-bundle`;
+  }
+
+  /** A bundle's tag: its name made a tag word by the same rule as states (tagWord). */
+  bundle(project: string, name: string): string {
+    return `${this.bundleFamily(project)}-${tagWord(name)}`;
+  }
+
+  /**
+   * The bundle name a tag of `project` stands for, or undefined when it is
+   * no bundle tag of this project (a longer project's, pw-linux-cifs-... for
+   * linux, is not). The name is the tag's rest as written.
+   */
+  bundleName(project: string, tag: string): string | undefined {
+    const own = `${this.bundleFamily(project)}-`;
+    if (!tag.startsWith(own) || tag.length === own.length) return undefined;
+    for (const other of this.projectTags) {
+      if (other.length > this.project(project).length && tag.startsWith(`${other}-`)) return undefined;
+    }
+    return tag.slice(own.length);
   }
 
   /** Tags of the families that follow Patchwork one way (checks, delegation). */

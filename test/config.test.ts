@@ -51,6 +51,17 @@ describe('config', () => {
     ]);
   });
 
+  it('reads tag_bundles globally and per instance (default mine), and refuses other values', () => {
+    const file = write('b.ini', '[pwnm-sync]\ntag_bundles = all\n\n[instance a]\nurl = https://a.example.org\nsync = x=x@l.org\ntag_bundles = off\n\n[instance b]\nurl = https://b.example.org\nsync = y=y@l.org\n');
+    const { config } = loadConfig({ configFile: file }, env);
+    expect(config.tags.bundles).to.equal('all');
+    expect(config.instances.map((i) => i.tagBundles)).to.deep.equal(['off', undefined]);
+    const plain = write('c.ini', '[Defaults]\nsync = x=x@l.org\n');
+    expect(loadConfig({ configFile: plain }, env).config.tags.bundles).to.equal('mine');
+    const bad = write('d.ini', '[Defaults]\nsync = x=x@l.org\ntag_bundles = yes\n');
+    expect(errorOf(() => loadConfig({ configFile: bad }, env)).message).to.equal(`${bad}:3: tag_bundles is mine, all or off, not "yes"`);
+  });
+
   it('lets the original command-line flags override the file', () => {
     const file = write('a.ini', '[Defaults]\npatchwork_url = https://a.example.org\nsync = x=x@l.org\n');
     const { config } = loadConfig({ configFile: file, url: 'https://b.example.org', token: 'tok123456', sync: 'y=y@l.org', epoch: '2020-02-02' }, env);

@@ -26,6 +26,8 @@ function control(t: TestEnv): Promise<Server> {
       case '/maintainer': t.project.maintainers = q.get('on') === '1' ? [t.maint.id] : []; break;
       case '/fault': t.sandbox.faults = q.get('on') === '1' ? [{ method: 'PATCH', times: Infinity, status: 503, body: '{"detail":"busy"}' }] : []; break;
       case '/delay': t.sandbox.delayMs = Number(q.get('ms')); break;
+      case '/bundles': body = data.bundles.map((b) => ({ name: b.name, owner: data.users.get(b.owner)!.username, msgids: b.patches.map((id) => data.patches.get(id)!.msgid.slice(1, -1)) })); break;
+      case '/add-bundle': data.addBundle({ owner: t.maint.id, name: q.get('name')!, public: false, patches: q.get('msgids')!.split(',').map((m) => [...data.patches.values()].find((p) => p.msgid === `<${m}>`)!.id) }); break;
       case '/inflight': body = { delaying: t.sandbox.delaying, abandoned: t.sandbox.abandoned, requests: t.sandbox.requests }; break;
     }
     res.writeHead(200, { 'content-type': 'application/json' });

@@ -3,6 +3,7 @@ import type { PwCheck } from '../patchwork/types.js';
 import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
 import { stateName } from '../states.js';
+import { bundleRows } from '../store/bundles.js';
 import { findPatches, messageIdOf, refreshPatches } from './lookup.js';
 import { listPending } from './pending.js';
 
@@ -30,6 +31,8 @@ export interface PatchInfo {
   webUrl: string | null;
   mboxUrl: string | null;
   pending: { id: string; kind: string; state: string | null; reason: string }[];
+  /** The bundles (as of the last sync) that hold the patch, with their tags. */
+  bundles: { name: string; owner: string; tag: string }[];
 }
 
 export interface InfoOptions {
@@ -81,5 +84,6 @@ async function describe(session: Session, r: PatchRow, withChecks: boolean): Pro
     series: r.series_id === null ? null : { id: r.series_id, name: r.series_name, version: r.series_version, part: r.series_part, total: r.series_total },
     webUrl: r.web_url, mboxUrl: r.mbox,
     pending: listPending(session, { instance: r.instance, project: r.project, msgid: r.msgid }).map((x) => ({ id: x.id, kind: x.kind, state: x.state, reason: x.reason })),
+    bundles: bundleRows(session.store, r.instance).filter((b) => b.project === r.project && b.remote.includes(r.msgid)).map((b) => ({ name: b.name, owner: b.owner, tag: b.tag })),
   };
 }

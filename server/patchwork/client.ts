@@ -31,6 +31,7 @@ export interface ClientOptions {
 }
 
 type Query = Record<string, string | number | undefined>;
+type Method = 'GET' | 'PATCH' | 'POST' | 'DELETE';
 /** undici, loaded on first use. */
 interface Http { agent: Dispatcher; request: typeof import('undici').request; retry: typeof import('undici').interceptors.retry }
 
@@ -127,7 +128,7 @@ export class PatchworkClient {
   }
 
   /** One request with retries for passing failures; errors are PwnmErrors. */
-  async call(method: 'GET' | 'PATCH' | 'POST', url: string, body?: unknown): Promise<Response> {
+  async call(method: Method, url: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = { 'user-agent': USER_AGENT, accept: 'application/json' };
     if (this.token) headers.authorization = `Token ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -141,7 +142,7 @@ export class PatchworkClient {
     }
   }
 
-  private async callOnce(method: 'GET' | 'PATCH' | 'POST', url: string, path: string, headers: Record<string, string>, body: unknown, tries: Tries): Promise<Response> {
+  private async callOnce(method: Method, url: string, path: string, headers: Record<string, string>, body: unknown, tries: Tries): Promise<Response> {
     for (;;) {
       const { status, headers: resHeaders, text } = await this.exchange(method, url, headers, body === undefined ? null : JSON.stringify(body), tries);
       const contentType = String(resHeaders['content-type'] ?? '');
@@ -154,6 +155,8 @@ export class PatchworkClient {
           jsonError = err;
         }
       }
+      // A DELETE's 204 has no body at all.
+      if (status === 204) return { status, headers: resHeaders, body: undefined };
       if (status >= 200 && status < 300) {
         if (contentType.includes('json') && jsonError === undefined) return { status, headers: resHeaders, body: parsed };
         const what = contentType.includes('json') ? 'truncated or malformed JSON' : `a ${contentType.split(';')[0] || 'non-JSON'} page instead of JSON (an anti-bot wall or a proxy login?)`;

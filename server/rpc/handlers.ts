@@ -12,6 +12,7 @@ import { holdSecret } from '../secrets.js';
 import type { Session } from '../session.js';
 import { sync, type MessageEvent } from '../sync/engine.js';
 import { VERSION } from '../version.js';
+import { BUNDLE_HANDLERS } from './bundles.js';
 import { RpcCode } from './errors.js';
 import { params } from './params.js';
 import { applyProgress, syncProgress, WorkDone } from './progress.js';
@@ -178,5 +179,6 @@ export const HANDLERS: Record<string, Handler> = {
   pending: (state) => ({ items: listPending(state.ready()) }),
   retry,
   drop: (state, raw) => ({ dropped: dropPending(state.ready(), pendingRows(state.ready(), idsOf(raw))) }),
+  ...BUNDLE_HANDLERS,
   shutdown,
 };

@@ -21,7 +21,8 @@ export interface SbPatch {
 /** A reply to a patch or cover letter; Patchwork appends its trailers to the mbox. */
 export interface SbComment { id: number; patch: number | null; cover: number | null; msgid: string; date: string; submitter: number; content: string }
 export interface SbCover { id: number; project: number; msgid: string; date: string; name: string; submitter: number; series: number | null; content: string; headers: Record<string, string> }
-export interface SbBundle { id: number; owner: number; name: string; public: boolean; patches: number[] }
+/** `patches` in the bundle's own order (BundlePatch.order); `project` is its first patch's unless given. */
+export interface SbBundle { id: number; owner: number; name: string; public: boolean; patches: number[]; project?: number }
 export interface SbCheck { id: number; patch: number; user: number; date: string; state: 'pending' | 'success' | 'warning' | 'fail'; target_url: string | null; context: string; description: string | null }
 export interface SbEvent { id: number; category: string; project: number; date: string; actor: number | null; payload: Record<string, unknown> }
 
@@ -139,6 +140,17 @@ export class Serializer {
     return o;
   }
 
+  /** A bundle (api/bundle.py): its patches embedded, ordered by id as the real list shows them. */
+  bundle(b: SbBundle): Record<string, unknown> {
+    const owner = this.db.users.get(b.owner)!;
+    const web = `${this.base}/bundle/${iriToUri(owner.username)}/${iriToUri(b.name)}/`;
+    const o: Record<string, unknown> = { id: b.id, url: this.api(`bundles/${b.id}/`) };
+    if (at(this.v, '1.1')) o.web_url = web;
+    const patches = [...b.patches].sort((x, y) => x - y).map((id) => this.patchRef(this.db.patches.get(id)!));
+    Object.assign(o, { project: this.project(this.db.projects.get(b.project!)!), name: b.name, owner: this.user(owner), patches, public: b.public, mbox: `${web}mbox/` });
+    return o;
+  }
+
   check(c: SbCheck): Record<string, unknown> {
     return {
       id: c.id, url: this.api(`patches/${c.patch}/checks/${c.id}/`), user: this.user(this.db.users.get(c.user)!), date: c.date,
@@ -163,6 +175,11 @@ export class Serializer {
       actor: e.actor === null ? null : this.user(this.db.users.get(e.actor)!), payload,
     };
   }
+}
+
+/** Django's iri_to_uri: what a URL path may hold stays, the rest is percent-encoded as UTF-8. */
+export function iriToUri(text: string): string {
+  return encodeURIComponent(text).replace(/%(21|2A|27|28|29|3B|3A|40|26|3D|2B|24|2C|2F|3F|23|5B|5D|7E)/g, (m) => decodeURIComponent(m));
 }
 
 /** A naive UTC date with microseconds, as Patchwork (USE_TZ off) writes check and event dates: no Z. */
@@ -311,7 +328,7 @@ export class SandboxData {
   }
 
   addBundle(b: Omit<SbBundle, 'id'>): SbBundle {
-    const bundle = { ...b, id: this.nextIds.bundle++ };
+    const bundle = { project: this.patches.get(b.patches[0]!)?.project, ...b, id: this.nextIds.bundle++ };
     this.bundles.push(bundle);
     return bundle;
   }

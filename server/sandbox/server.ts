@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_STATES } from '../states.js';
 import { slugify } from '../tags.js';
+import { BUNDLE_DETAIL_ALLOW, BUNDLE_LIST_ALLOW, bundlesView } from './bundles.js';
 import { bundleToMbox, filename, patchToMbox, seriesPatchToMbox, seriesToMbox } from './mbox.js';
 import { SandboxData, Serializer, VERSIONS, type SbCheck, type SbPatch, type SbUser, type Version } from './model.js';
 
@@ -27,12 +28,12 @@ export interface Fault {
 }
 
 const HTML_404 = '<!DOCTYPE html>\n<html><head><title>Page not found</title></head><body><h1>Not Found</h1></body></html>\n';
-const HTML_500 = '<!doctype html>\n<html lang="en">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n';
+export const HTML_500 = '<!doctype html>\n<html lang="en">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n';
 
-interface Reply { status: number; body?: unknown; html?: string; headers?: Record<string, string>; allow?: string; text?: { body: string; contentType: string } }
+export interface Reply { status: number; body?: unknown; html?: string; headers?: Record<string, string>; allow?: string; text?: { body: string; contentType: string } }
 
 /** A thrown answer: route handlers throw one to reply early, as Django views raise Http404. */
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(readonly reply: Reply) {
     super(`HTTP ${reply.status}`);
   }
@@ -74,6 +75,8 @@ const CHECKS_ALLOW = 'GET, POST, HEAD, OPTIONS';
 
 /** DRF sends Allow with every answer of a view, errors included. */
 function allowOf(path: string): string {
+  if (/^\/api\/\d\.\d\/bundles\/$/.test(path)) return BUNDLE_LIST_ALLOW;
+  if (/^\/api\/\d\.\d\/bundles\/\d+\/$/.test(path)) return BUNDLE_DETAIL_ALLOW;
   return /^\/api\/\d\.\d\/(patches|projects|users)\/\d+\/$/.test(path) || /^\/api\/\d\.\d\/projects\/[^/]+\/$/.test(path) ? READ_WRITE : READ_ONLY;
 }
 
@@ -87,7 +90,7 @@ function resourceIndex(prefix: string): Record<string, string> {
 }
 
 /** An API request as the views see it, parsed once. */
-interface ApiCall {
+export interface ApiCall {
   method: string;
   url: URL;
   /** This server as the client reached it, for the URLs in answers. */
@@ -256,6 +259,7 @@ export class Sandbox {
     // An id after /events/ is ignored: the list is served.
     { pattern: /^\/api\/(\d\.\d)\/events\/(?:[^/]+\/)?$/, handle: (c) => this.eventsView(c) },
     { pattern: /^\/api\/(\d\.\d)\/users\/(?:([^/]+)\/)?$/, handle: (c, m) => this.usersView(c, m[2]) },
+    { pattern: /^\/api\/(\d\.\d)\/bundles\/(?:(\d+)\/)?$/, handle: (c, m) => bundlesView(this.data, c, m[2], (items, ser) => this.paginate(c, items, ser)) },
   ];
 
   private apiRoute(req: IncomingMessage, url: URL, rawBody: string): Reply {
@@ -421,7 +425,7 @@ export class Sandbox {
     return user;
   }
 
-  private paginate<T>({ base, url }: { base: string; url: URL }, items: T[], serialize: (item: T) => unknown): Reply {
+  paginate<T>({ base, url }: { base: string; url: URL }, items: T[], serialize: (item: T) => unknown): Reply {
     const q = url.searchParams;
     let perPage = Number(q.get('per_page') ?? '30');
     if (!Number.isInteger(perPage) || perPage <= 0) perPage = 30;

@@ -6,6 +6,7 @@ import { planLocalChanges, resolveUnseen } from './apply.js';
 import { timeline } from '../timeline.js';
 import { crashPoint } from './crash.js';
 import { suffixMap } from './local.js';
+import { syncBundles } from './bundles.js';
 import { SyncLock } from './lock.js';
 import { runPushes } from './pushes.js';
 import { connect, readBothSides } from './remote-read.js';
@@ -40,6 +41,8 @@ export async function sync(session: Session, options: SyncOptions = {}): Promise
       checkCancel(options.signal);
       projects.push(await syncProject(new ProjectRun(session, sel.instance, sel.project, sel.list, options, changes)));
     }
+    checkCancel(options.signal);
+    await syncBundles(session, options, projects, changes.revision);
   } finally {
     lock?.release();
     if (!focused && --session.syncing === 0) session.claimed.clear();

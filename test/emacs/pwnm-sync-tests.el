@@ -703,6 +703,57 @@ the server starts afterwards, and auth-source is not asked."
     (should (equal (seq-filter (lambda (m) (string-prefix-p "[pwnm-sync]" m)) said) nil))
     (should (= updated 0))))
 
+(defun pwnm-sync-test--bundle (name)
+  "Return the msgids of the sandbox bundle NAME (owned by maint), sorted, or :none."
+  (let ((b (seq-find (lambda (b) (equal (plist-get b :name) name))
+                     (append (pwnm-sync-test--control "/bundles") nil))))
+    (if b (sort (append (plist-get b :msgids) nil) #'string<) :none)))
+
+(ert-deftest pwnm-sync-test-s-bundle-keys ()
+  "Y B adds the patch at point to a bundle (a new name creates it); Y D takes it out.
+The name is read with completion over your bundles; the tags follow."
+  (pwnm-sync-test--synced)
+  (let* ((patches (pwnm-sync-test--patches "new"))
+         (one (plist-get (nth 0 patches) :msgid))
+         (two (plist-get (nth 1 patches) :msgid))
+         (offered nil))
+    (notmuch-show (notmuch-id-to-query one))
+    (cl-letf (((symbol-function 'completing-read)
+               (lambda (_prompt collection &rest _) (setq offered (all-completions "" collection)) "ert bundle")))
+      (pwnm-sync-test--press "Y B"))
+    (should (pwnm-sync-test--wait (lambda () (member "pw-skiboot-bundle-ert_bundle" (pwnm-sync-test--tags one)))))
+    (should (equal (pwnm-sync-test--bundle "ert bundle") (list one)))
+    (should (member "pw-skiboot-bundle" (pwnm-sync-test--tags one)))
+    ;; Y i lists the patch's bundles.
+    (should (string-match-p "^  Bundles:  ert bundle$" (pwnm-sync-test--patch-info one)))
+    ;; The second time, the bundle is offered for completion, and the patch joins it.
+    (should (pwnm-sync-test--wait (lambda () (member "ert bundle" (pwnm-sync--bundle-names)))))
+    (notmuch-show (notmuch-id-to-query two))
+    (cl-letf (((symbol-function 'completing-read)
+               (lambda (_prompt collection &rest _) (setq offered (all-completions "" collection)) "ert bundle")))
+      (pwnm-sync-test--press "Y B"))
+    (should (member "ert bundle" offered))
+    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--bundle "ert bundle") (sort (list one two) #'string<)))))
+    ;; Y D on the first: out of the bundle, its tags gone.
+    (notmuch-show (notmuch-id-to-query one))
+    (cl-letf (((symbol-function 'completing-read) (lambda (&rest _) "ert bundle")))
+      (pwnm-sync-test--press "Y D"))
+    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--bundle "ert bundle") (list two)))))
+    (should (pwnm-sync-test--wait (lambda () (not (member "pw-skiboot-bundle-ert_bundle" (pwnm-sync-test--tags one))))))))
+
+(ert-deftest pwnm-sync-test-t-hello-bundles ()
+  "notmuch-hello shows one line per bundle of yours, with its count."
+  (let ((patches (pwnm-sync-test--patches "new")))
+    (pwnm-sync-test--control (format "/add-bundle?name=hello-b&msgids=%s,%s"
+                                     (url-hexify-string (plist-get (nth 2 patches) :msgid))
+                                     (url-hexify-string (plist-get (nth 3 patches) :msgid))))
+    (pwnm-sync-test--synced)
+    (pwnm-sync--refresh-bundles)
+    (should (pwnm-sync-test--wait (lambda () (member "hello-b" (pwnm-sync--bundle-names)))))
+    (notmuch-hello)
+    (with-current-buffer "*notmuch-hello*"
+      (should (string-match-p "\\b2 skiboot bundle hello-b\\b" (buffer-string))))))
+
 (ert-deftest pwnm-sync-test-z-shutdown ()
   "The server stops cleanly."
   (pwnm-sync-test--connect)

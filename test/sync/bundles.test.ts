@@ -1,0 +1,221 @@
+import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { sync } from '../../server/sync/engine.js';
+import type { Session } from '../../server/session.js';
+import { makeEnv, msgidOf, patchesOf, type TestEnv } from '../helpers.js';
+
+// Bundles as tags, both ways, against the sandbox (whose bundles API is
+// checked against a real Patchwork 3.1.3) and a real notmuch database.
+// Tag names are written out by hand from the README's rule, never computed
+// by the code under test.
+
+describe('bundles as tags', function () {
+  this.timeout(60_000);
+  let t: TestEnv;
+  let s: Session | undefined;
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+    await t?.cleanup();
+  });
+
+  const FAMILY = 'pw-skiboot-bundle';
+  const bundleTags = async (id: number): Promise<string[]> => (await t.tags(msgidOf(t, id))).filter((x) => x.startsWith(FAMILY));
+  /** Every message carrying a tag of the bundle family, with those tags. */
+  async function tagged(): Promise<Record<string, string[]>> {
+    const dump = await t.notmuch.dump(`tag:"/^${FAMILY}/"`);
+    return Object.fromEntries([...dump].map(([m, tags]) => [m, tags.filter((x) => x.startsWith(FAMILY)).sort()]));
+  }
+  const writes = (from: number) => t.sandbox.log.slice(from).filter((r) => r.method !== 'GET' && r.url.includes('/bundles/'));
+  const bundle = (name: string) => t.sandbox.data.bundles.find((b) => b.name === name);
+  async function fresh(instanceLines = 'me = maint\n', global = ''): Promise<Session> {
+    t.writeConfig(instanceLines, global);
+    await s?.close();
+    s = t.session();
+    return s;
+  }
+
+  it('a bundle on Patchwork becomes tags on its patches and nothing else, and a no-change sync costs one request more', async () => {
+    t = await makeEnv({ patches: 8 });
+    const [a, b, c] = patchesOf(t);
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'to-test', public: false, patches: [a!, b!] });
+    await sync(await fresh());
+    expect(await tagged()).to.deep.equal({
+      [msgidOf(t, a!)]: [FAMILY, 'pw-skiboot-bundle-to-test'],
+      [msgidOf(t, b!)]: [FAMILY, 'pw-skiboot-bundle-to-test'],
+    });
+    expect(await bundleTags(c!)).to.deep.equal([]);
+    // A change on Patchwork (bundles have no events) is found by the listing and retagged.
+    bundle('to-test')!.patches = [b!, c!];
+    const r = await sync(await fresh());
+    expect(r.ok).to.equal(true);
+    expect(await bundleTags(a!)).to.deep.equal([]);
+    expect(await bundleTags(c!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-to-test']);
+    // No change anywhere (once our own retagging is read back): the same sync with bundles off and on
+    // differ by one request and no notmuch call.
+    await sync(await fresh());
+    const off = await sync(await fresh('me = maint\ntag_bundles = off\n'));
+    const mark = t.sandbox.log.length;
+    const on = await sync(await fresh());
+    const offRequests = off.projects[0]!.httpRequests;
+    expect(on.projects[0]!.httpRequests).to.equal(offRequests + 1);
+    expect(t.sandbox.log.slice(mark).filter((x) => x.url.includes('/bundles/')).map((x) => x.url)).to.deep.equal(['/api/1.3/bundles/?owner=maint&per_page=250']);
+    expect(on.notmuchCalls).to.equal(off.notmuchCalls);
+  });
+
+  it('a local tag adds the patch to the bundle and removing it removes it; two changes are one write', async () => {
+    t = await makeEnv({ patches: 8 });
+    const [a, b, c, d] = patchesOf(t);
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'to-test', public: false, patches: [a!, b!] });
+    await sync(await fresh());
+    await t.notmuch.tag([{ msgid: msgidOf(t, c!), add: ['pw-skiboot-bundle-to-test'], remove: [] }, { msgid: msgidOf(t, d!), add: ['pw-skiboot-bundle-to-test'], remove: [] }]);
+    await t.notmuch.tag([{ msgid: msgidOf(t, a!), add: [], remove: ['pw-skiboot-bundle-to-test'] }]);
+    // Meanwhile on Patchwork: nothing. One PATCH carries all three changes.
+    const mark = t.sandbox.log.length;
+    const r = await sync(await fresh());
+    expect(r.ok, JSON.stringify(r.projects[0])).to.equal(true);
+    expect(writes(mark).map((x) => x.method)).to.deep.equal(['PATCH']);
+    expect(bundle('to-test')!.patches.sort((x, y) => x - y)).to.deep.equal([b!, c!, d!]);
+    expect(r.projects[0]!.pushed).to.equal(1);
+    // The family tag follows: on c and d, off a.
+    expect(await bundleTags(a!)).to.deep.equal([]);
+    expect(await bundleTags(d!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-to-test']);
+    // The next sync has nothing to write.
+    const again = t.sandbox.log.length;
+    await sync(await fresh());
+    expect(writes(again)).to.deep.equal([]);
+  });
+
+  it('a change on each side of the same bundle: the write merges the list read just before it', async () => {
+    t = await makeEnv({ patches: 8 });
+    const [a, b, c] = patchesOf(t);
+    const bun = t.sandbox.data.addBundle({ owner: t.maint.id, name: 'mix', public: false, patches: [a!] });
+    await sync(await fresh());
+    bun.patches = [a!, b!];
+    await t.notmuch.tag([{ msgid: msgidOf(t, c!), add: ['pw-skiboot-bundle-mix'], remove: [] }]);
+    await sync(await fresh());
+    expect([...bun.patches].sort((x, y) => x - y)).to.deep.equal([a!, b!, c!]);
+    for (const id of [a!, b!, c!]) expect(await bundleTags(id)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-mix']);
+  });
+
+  it('a tag for a bundle that does not exist creates it, private and owned by the user', async () => {
+    t = await makeEnv({ patches: 8 });
+    const [a, b] = patchesOf(t);
+    await sync(await fresh());
+    await t.notmuch.tag([{ msgid: msgidOf(t, a!), add: ['pw-skiboot-bundle-next'], remove: [] }, { msgid: msgidOf(t, b!), add: ['pw-skiboot-bundle-next'], remove: [] }]);
+    const mark = t.sandbox.log.length;
+    const r = await sync(await fresh());
+    expect(r.ok, JSON.stringify(r.projects[0])).to.equal(true);
+    expect(writes(mark).map((x) => x.method)).to.deep.equal(['POST']);
+    const made = bundle('next')!;
+    expect(made).to.include({ owner: t.maint.id, public: false });
+    expect([...made.patches].sort((x, y) => x - y)).to.deep.equal([a!, b!]);
+    expect(await bundleTags(a!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-next']);
+  });
+
+  it('removing the tag from the last patch is reported and kept pending, never an empty write', async () => {
+    t = await makeEnv({ patches: 8 });
+    const [a, b] = patchesOf(t);
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'solo', public: false, patches: [a!] });
+    await sync(await fresh());
+    await t.notmuch.tag([{ msgid: msgidOf(t, a!), add: [], remove: ['pw-skiboot-bundle-solo'] }]);
+    for (let i = 0; i < 2; i++) {
+      const mark = t.sandbox.log.length;
+      const r = await sync(await fresh());
+      expect(writes(mark)).to.deep.equal([]);
+      expect(r.ok).to.equal(false);
+      expect(r.projects[0]!.queued.map((q) => [q.msgid, q.reason])).to.deep.equal([[msgidOf(t, a!), 'bundle solo would be empty, and Patchwork keeps no empty bundle: tag another patch, or delete it with pwnm-sync bundle delete solo']]);
+      expect(bundle('solo')!.patches).to.deep.equal([a!]);
+      expect(await bundleTags(a!)).to.deep.equal([]);
+    }
+    // Tagging another patch settles it: one write with b only.
+    await t.notmuch.tag([{ msgid: msgidOf(t, b!), add: ['pw-skiboot-bundle-solo'], remove: [] }]);
+    const r = await sync(await fresh());
+    expect(r.ok, JSON.stringify(r.projects[0])).to.equal(true);
+    expect(bundle('solo')!.patches).to.deep.equal([b!]);
+  });
+
+  it('someone else\'s bundle (tag_bundles = all) is tagged but never written: the change is reported and the tag goes back', async () => {
+    t = await makeEnv({ patches: 8 });
+    const [a, b] = patchesOf(t);
+    t.sandbox.data.addBundle({ owner: t.user.id, name: 'theirs', public: true, patches: [a!] });
+    t.sandbox.data.addBundle({ owner: t.user.id, name: 'hidden', public: false, patches: [b!] });
+    await sync(await fresh('me = maint\n', 'tag_bundles = all\n'));
+    expect(await tagged()).to.deep.equal({ [msgidOf(t, a!)]: [FAMILY, 'pw-skiboot-bundle-theirs'] });
+    await t.notmuch.tag([{ msgid: msgidOf(t, b!), add: ['pw-skiboot-bundle-theirs'], remove: [] }]);
+    const mark = t.sandbox.log.length;
+    const r = await sync(await fresh('me = maint\n', 'tag_bundles = all\n'));
+    expect(writes(mark)).to.deep.equal([]);
+    expect(r.projects[0]!.refused.map((x) => [x.msgid, x.reason])).to.deep.equal([[msgidOf(t, b!), 'bundle theirs belongs to user: only its owner may change it; the tag goes back']]);
+    expect(await bundleTags(b!)).to.deep.equal([]);
+    // With the default (mine), other users' bundles are no tags at all, and their tags going is no new bundle.
+    const before = t.sandbox.log.length;
+    await sync(await fresh());
+    expect(await tagged()).to.deep.equal({});
+    expect(writes(before)).to.deep.equal([]);
+  });
+
+  it('read-only (no token): nothing is written, the local change is reported and kept', async () => {
+    t = await makeEnv({ patches: 8, token: 'none' });
+    const [a] = patchesOf(t);
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'shown', public: true, patches: [a!] });
+    await sync(await fresh());
+    expect(await bundleTags(a!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-shown']);
+    const [, b] = patchesOf(t);
+    await t.notmuch.tag([{ msgid: msgidOf(t, b!), add: ['pw-skiboot-bundle-shown'], remove: [] }, { msgid: msgidOf(t, a!), add: ['pw-skiboot-bundle-new-one'], remove: [] }]);
+    for (let i = 0; i < 2; i++) {
+      const mark = t.sandbox.log.length;
+      const r = await sync(await fresh());
+      expect(t.sandbox.log.slice(mark).filter((x) => x.method !== 'GET')).to.deep.equal([]);
+      expect(r.projects[0]!.queued.map((q) => q.msgid).sort()).to.deep.equal([msgidOf(t, a!), msgidOf(t, b!)].sort());
+      expect(r.projects[0]!.queued[0]!.reason).to.match(/^read-only: no token for sandbox/);
+      expect(await bundleTags(b!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-shown']);
+    }
+  });
+
+  it('without a token a private bundle is hidden, not gone: its tags stay and a local change waits for the token', async () => {
+    t = await makeEnv({ patches: 8 });
+    const [a, b] = patchesOf(t);
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'private-one', public: false, patches: [a!] });
+    await sync(await fresh());
+    expect(await bundleTags(a!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-private-one']);
+    await t.notmuch.tag([{ msgid: msgidOf(t, b!), add: ['pw-skiboot-bundle-private-one'], remove: [] }]);
+    // The token line goes from the config: Patchwork now lists public bundles only.
+    const file = t.writeConfig('me = maint\n');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^token = .*\n/m, ''));
+    await s?.close();
+    s = t.session();
+    await sync(s);
+    expect(await bundleTags(a!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-private-one']);
+    expect(await bundleTags(b!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-private-one']);
+    // The token is back: the local change made meanwhile is written.
+    await sync(await fresh());
+    expect(bundle('private-one')!.patches).to.deep.equal([a!, b!]);
+  });
+
+  it('hostile bundle names give safe tags and never tag other messages', async () => {
+    t = await makeEnv({ patches: 8 });
+    const [a, b, c] = patchesOf(t);
+    const long = `${'é'.repeat(100)}${'x'.repeat(100)}`;
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'a "q" 50% ünï', public: false, patches: [a!] });
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'x" or tag:inbox or "', public: false, patches: [b!] });
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: long, public: false, patches: [c!] });
+    const r = await sync(await fresh());
+    expect(r.ok, JSON.stringify(r.projects[0])).to.equal(true);
+    // The rule: anything but letters, digits, . _ + - is _; over 64 characters, 55 kept, _ and 8 hex digits of the name's SHA-1.
+    const longTag = await bundleTags(c!);
+    expect(longTag).to.have.length(2);
+    expect(longTag[1]).to.match(new RegExp(`^pw-skiboot-bundle-${'_'.repeat(55)}_[0-9a-f]{8}$`));
+    expect(await tagged()).to.deep.equal({
+      [msgidOf(t, a!)]: [FAMILY, 'pw-skiboot-bundle-a__q__50___n_'],
+      [msgidOf(t, b!)]: [FAMILY, 'pw-skiboot-bundle-x__or_tag_inbox_or__'],
+      [msgidOf(t, c!)]: longTag,
+    });
+    // A second sync changes nothing and writes nothing.
+    const mark = t.sandbox.log.length;
+    const again = await sync(await fresh());
+    expect(again.ok).to.equal(true);
+    expect(writes(mark)).to.deep.equal([]);
+    expect(Object.keys(await tagged())).to.have.length(3);
+  });
+});
