@@ -11,7 +11,7 @@ import { generate } from '../../server/sandbox/generator.js';
 import { Sandbox } from '../../server/sandbox/server.js';
 import { ROOT } from '../helpers.js';
 import { benchReal } from './real.js';
-import { runStats, seconds, table, type Row } from './stats.js';
+import { runStats, seconds, table, tagFloor, type Row } from './stats.js';
 
 // npm run bench [-- --patches N[,N...] --latency-ms L --concurrency C]
 // npm run bench -- --real [--patches 5000]   (the real Patchwork of test/real; see real.ts)
@@ -107,13 +107,9 @@ async function benchSize(n: number): Promise<{ rows: Row[]; timeline: string }> 
   const fetchFloor = performance.now() - t0;
   rows.push({ step: 'fetch floor (all pages, per_page 250)', wallMs: fetchFloor, http: sandbox.requests - mark });
 
-  // Floor 2: one notmuch tag batch of the same changes, then undone.
-  const changes = [...sandbox.data.patches.values()].map((p) => ({ msgid: p.msgid.slice(1, -1), add: ['patchwork', 'pw-skiboot', `pw-skiboot-${p.state}`], remove: [] as string[] }));
-  t0 = performance.now();
-  await notmuch.tag(changes);
-  const tagFloor = performance.now() - t0;
-  rows.push({ step: 'tag floor (one notmuch tag --batch)', wallMs: tagFloor, notmuch: 1, note: `${(tagFloor / n).toFixed(2)} ms per message` });
-  await notmuch.tag(changes.map((c) => ({ msgid: c.msgid, add: [], remove: c.add })));
+  const floor2 = await tagFloor(notmuch, 'skiboot', [...sandbox.data.patches.values()]);
+  rows.push(floor2);
+  const tagFloorMs = floor2.wallMs;
 
   let timeline = '';
   const step = async (name: string, args: string[], note?: string): Promise<Row> => {
@@ -127,8 +123,8 @@ async function benchSize(n: number): Promise<{ rows: Row[]; timeline: string }> 
   };
 
   const full = await step('first full sync', ['sync']);
-  const floor = Math.max(fetchFloor, tagFloor);
-  full.note = `${(full.wallMs / floor).toFixed(2)} x max(floors); ${tagFloor > fetchFloor ? 'tag' : 'fetch'} floor binds`;
+  const floor = Math.max(fetchFloor, tagFloorMs);
+  full.note = `${(full.wallMs / floor).toFixed(2)} x max(floors); ${tagFloorMs > fetchFloor ? 'tag' : 'fetch'} floor binds`;
   if (values['first-only']) {
     await sandbox.stop();
     return { rows, timeline };

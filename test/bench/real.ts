@@ -4,7 +4,7 @@ import { PatchworkClient } from '../../server/patchwork/client.js';
 import { runCli } from '../helpers.js';
 import { makeRealEnv, patchMsgids } from '../real/env.js';
 import { realPatchwork, stopRealPatchwork } from '../real/harness.js';
-import { runStats, type Row } from './stats.js';
+import { runStats, tagFloor, type Row } from './stats.js';
 
 // `npm run bench -- --real`: the benchmark's steps against the real
 // Patchwork 3.1.3 of test/real (gunicorn, 2 sync workers, sqlite), with
@@ -61,14 +61,9 @@ export async function benchReal(n: number, concurrency: number, firstOnly = fals
     const fetchFloor = performance.now() - t0;
     rows.push({ step: 'fetch floor (all pages, per_page 250)', wallMs: fetchFloor, http: pages, serverCpuS: workerCpuSeconds(pw.log()) - cpu });
 
-    // Floor 2: one notmuch tag batch of the same changes, then undone.
-    const server = await t.patches();
-    const changes = server.map((p) => ({ msgid: p.msgid.slice(1, -1), add: ['patchwork', `pw-${t.link}`, `pw-${t.link}-${p.state}`], remove: [] as string[] }));
-    t0 = performance.now();
-    await notmuch.tag(changes);
-    const tagFloor = performance.now() - t0;
-    rows.push({ step: 'tag floor (one notmuch tag --batch)', wallMs: tagFloor, notmuch: 1, note: `${(tagFloor / n).toFixed(2)} ms per message` });
-    await notmuch.tag(changes.map((c) => ({ msgid: c.msgid, add: [], remove: c.add })));
+    const floor2 = await tagFloor(notmuch, t.link, await t.patches());
+    rows.push(floor2);
+    const tagFloorMs = floor2.wallMs;
 
     let timeline = '';
     const step = async (name: string, args: string[]): Promise<Row> => {
@@ -92,8 +87,8 @@ export async function benchReal(n: number, concurrency: number, firstOnly = fals
     };
 
     const full = await step('first full sync', ['sync']);
-    const floor = Math.max(fetchFloor, tagFloor);
-    full.note = `${full.note}; ${(full.wallMs / floor).toFixed(2)} x max(floors), ${tagFloor > fetchFloor ? 'tag' : 'fetch'} floor binds`;
+    const floor = Math.max(fetchFloor, tagFloorMs);
+    full.note = `${full.note}; ${(full.wallMs / floor).toFixed(2)} x max(floors), ${tagFloorMs > fetchFloor ? 'tag' : 'fetch'} floor binds`;
     if (firstOnly) return { rows, setup, timeline };
     await step('second sync (reads back its own tags)', ['sync']);
     await step('no-change incremental sync', ['sync']);

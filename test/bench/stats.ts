@@ -1,6 +1,8 @@
 // What one run of the CLI under the benchmark says about itself: the stats
 // line PWNM_SYNC_STATS prints at exit and the `--timings` timeline.
 
+import type { Notmuch } from '../../server/notmuch/notmuch.js';
+
 export interface Row { step: string; wallMs: number; loadMs?: number; http?: number; notmuch?: number; rssMb?: number; serverCpuS?: number; note?: string }
 
 export interface RunStats {
@@ -21,6 +23,20 @@ export function runStats(stderr: string): RunStats {
     loadMs: parsed?.syncStartMs,
     timeline: start >= 0 && end > start ? stderr.slice(start, stderr.indexOf('\n', end) + 1) : '',
   };
+}
+
+/**
+ * Floor 2 of a first sync: one notmuch tag batch putting on every patch mail
+ * the tags its first sync will (`patchwork`, the project, the state), timed,
+ * then undone so that the sync starts from the same mail.
+ */
+export async function tagFloor(notmuch: Notmuch, project: string, patches: readonly { msgid: string; state: string }[]): Promise<Row> {
+  const changes = patches.map((p) => ({ msgid: p.msgid.slice(1, -1), add: ['patchwork', `pw-${project}`, `pw-${project}-${p.state}`], remove: [] as string[] }));
+  const t0 = performance.now();
+  await notmuch.tag(changes);
+  const wallMs = performance.now() - t0;
+  await notmuch.tag(changes.map((c) => ({ msgid: c.msgid, add: [], remove: c.add })));
+  return { step: 'tag floor (one notmuch tag --batch)', wallMs, notmuch: 1, note: `${(wallMs / patches.length).toFixed(2)} ms per message` };
 }
 
 export const seconds = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
