@@ -354,7 +354,7 @@ function finishConfig(draft: Draft, file: string | undefined, instances: Instanc
     prefer: overrides.prefer ? parsePrefer(overrides.prefer, '--prefer') : draft.global.prefer ?? 'server',
     concurrency: draft.global.concurrency ?? 4,
     lockTimeout: draft.global.lockTimeout ?? 30,
-    fullEvery: draft.global.fullEvery ?? 7,
+    fullEvery: draft.global.fullEvery ?? 0,
     tags: { checks: true, archived: true, delegates: false, bundles: 'mine', ...draft.global.tags },
     supersedeOlderSeries: draft.global.supersedeOlderSeries ?? false,
     instances,

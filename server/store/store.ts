@@ -53,6 +53,9 @@ const MIGRATIONS: string[] = [
   // Patchwork's diff hash, to find the patch a git commit came from.
   `ALTER TABLE patches ADD COLUMN hash TEXT;
    CREATE INDEX patches_hash ON patches (hash);`,
+  // The archive check counts and reads the patches not archived, by date.
+  `CREATE INDEX patches_open ON patches (instance, project, date) WHERE archived = 0;
+   ALTER TABLE projects ADD COLUMN full_since TEXT;        -- the since bound of the last full listing; '': none`,
 ];
 
 export interface PatchRow {
@@ -83,6 +86,9 @@ export interface PatchRow {
 export type RemotePatch = Pick<PatchRow, 'msgid' | 'patch_id' | 'remote' | 'archived' | 'date' | 'name' | 'web_url' | 'mbox'>
   & Partial<Pick<PatchRow, 'check_state' | 'delegate' | 'submitter' | 'series_id' | 'series_name' | 'series_version' | 'series_part' | 'series_total' | 'hash'>>;
 
+/** A patch not archived on the server as far as we know: what the archive check compares. */
+export interface OpenPatch { patch_id: number; msgid: string; date: string }
+
 export type PendingKind = 'push' | 'conflict' | 'ambiguous' | 'refused';
 
 export interface PendingRow {
@@ -109,10 +115,11 @@ export interface ProjectRow {
   nm_uuid: string | null;
   nm_lastmod: number | null;
   synced_at: string | null;
+  full_since: string | null;
 }
 
 /** Where a project's last sync left off; written when the sync completes. */
-export type SyncMark = Pick<ProjectRow, 'event_mark' | 'event_ids' | 'has_events' | 'nm_uuid' | 'nm_lastmod' | 'synced_at'> & { full_sync_at?: string };
+export type SyncMark = Pick<ProjectRow, 'event_mark' | 'event_ids' | 'has_events' | 'nm_uuid' | 'nm_lastmod' | 'synced_at'> & { full_sync_at?: string; full_since?: string | null };
 
 export class Store {
   readonly db: SqliteDatabase;
@@ -134,7 +141,8 @@ export class Store {
         ON CONFLICT (instance, link_name) DO UPDATE SET project_id = excluded.project_id,
           list_email = excluded.list_email, api_version = excluded.api_version`),
       setMark: db.prepare(`UPDATE projects SET event_mark = @event_mark, event_ids = @event_ids, has_events = @has_events,
-        nm_uuid = @nm_uuid, nm_lastmod = @nm_lastmod, synced_at = @synced_at, full_sync_at = coalesce(@full_sync_at, full_sync_at)
+        nm_uuid = @nm_uuid, nm_lastmod = @nm_lastmod, synced_at = @synced_at, full_sync_at = coalesce(@full_sync_at, full_sync_at),
+        full_since = coalesce(@full_since, full_since)
         WHERE instance = @instance AND link_name = @link_name`),
       getPatch: db.prepare<[string, string, string], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND msgid = ?'),
       getPatchId: db.prepare<[string, string, string], number>('SELECT patch_id FROM patches WHERE instance = ? AND project = ? AND msgid = ?').pluck(),
@@ -152,6 +160,10 @@ export class Store {
       setDelegate: db.prepare('UPDATE patches SET delegate = ? WHERE instance = ? AND project = ? AND patch_id = ?'),
       setArchived: db.prepare('UPDATE patches SET archived = ?, archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
       commitArchived: db.prepare('UPDATE patches SET archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
+      openPatches: db.prepare<[string, string, string, string], OpenPatch>(`SELECT patch_id, msgid, date FROM patches
+        WHERE instance = ? AND project = ? AND archived = 0 AND date >= ? AND date < ? ORDER BY date, patch_id`),
+      deletePatch: db.prepare('DELETE FROM patches WHERE instance = ? AND project = ? AND msgid = ?'),
+      deletePending: db.prepare('DELETE FROM pending WHERE instance = ? AND project = ? AND msgid = ?'),
       seriesRows: db.prepare<[string, string, number], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND series_id = ? ORDER BY series_part, patch_id'),
       olderSeries: db.prepare<[string, string, string, number], PatchRow>(`SELECT * FROM patches WHERE instance = ? AND project = ? AND submitter = ?
         AND series_version < ? AND series_id IS NOT NULL`),
@@ -210,7 +222,7 @@ export class Store {
   }
 
   setMark(instance: string, linkName: string, mark: SyncMark): void {
-    this.stmt.setMark.run({ full_sync_at: null, ...mark, instance, link_name: linkName });
+    this.stmt.setMark.run({ full_sync_at: null, full_since: null, ...mark, instance, link_name: linkName });
   }
 
   patch(instance: string, project: string, msgid: string): PatchRow | undefined {
@@ -257,6 +269,19 @@ export class Store {
 
   commitArchived(instance: string, project: string, msgid: string, archived: boolean): void {
     this.stmt.commitArchived.run(archived ? 1 : 0, instance, project, msgid);
+  }
+
+  /** Patches stored as not archived, mailed in [since, before), oldest first. */
+  openPatches(instance: string, project: string, since = '', before = '\uffff'): OpenPatch[] {
+    return this.stmt.openPatches.all(instance, project, since, before);
+  }
+
+  /** Forget a patch Patchwork no longer has, with its pending entries. */
+  deletePatch(instance: string, project: string, msgid: string): void {
+    this.transaction(() => {
+      this.stmt.deletePatch.run(instance, project, msgid);
+      this.stmt.deletePending.run(instance, project, msgid);
+    });
   }
 
   patchesByHash(hash: string): PatchRow[] {
