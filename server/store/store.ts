@@ -160,8 +160,7 @@ export class Store {
       setDelegate: db.prepare('UPDATE patches SET delegate = ? WHERE instance = ? AND project = ? AND patch_id = ?'),
       setArchived: db.prepare('UPDATE patches SET archived = ?, archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
       commitArchived: db.prepare('UPDATE patches SET archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
-      openPatches: db.prepare<[string, string, string, string], OpenPatch>(`SELECT patch_id, msgid, date FROM patches
-        WHERE instance = ? AND project = ? AND archived = 0 AND date >= ? AND date < ? ORDER BY date, patch_id`),
+      openPatches: db.prepare<[string, string, string, string], OpenPatch>('SELECT patch_id, msgid, date FROM patches WHERE instance = ? AND project = ? AND archived = 0 AND date >= ? AND date < ? ORDER BY date, patch_id'),
       deletePatch: db.prepare('DELETE FROM patches WHERE instance = ? AND project = ? AND msgid = ?'),
       deletePending: db.prepare('DELETE FROM pending WHERE instance = ? AND project = ? AND msgid = ?'),
       seriesRows: db.prepare<[string, string, number], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND series_id = ? ORDER BY series_part, patch_id'),
