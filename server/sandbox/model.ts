@@ -334,6 +334,22 @@ export class SandboxData {
   }
 
   /** A series' patches in order (Series.patches ordered by number). */
+  /**
+   * Delete a patch as Django's admin does (the REST API cannot): its events,
+   * checks and comments go with it (on_delete=CASCADE), and no event says so.
+   */
+  deletePatch(patchId: number): void {
+    const patch = this.patches.get(patchId);
+    if (!patch) return;
+    this.patches.delete(patchId);
+    const ids = this.byProject.get(patch.project)!;
+    ids.splice(ids.indexOf(patchId), 1);
+    this.events = this.events.filter((e) => e.payload.patch !== patchId);
+    this.checks = this.checks.filter((c) => c.patch !== patchId);
+    this.comments = this.comments.filter((c) => c.patch !== patchId);
+    for (const b of this.bundles) b.patches = b.patches.filter((id) => id !== patchId);
+  }
+
   seriesPatches(seriesId: number): SbPatch[] {
     const byNumber = (p: SbPatch): number => p.number ?? p.id;
     return [...this.patches.values()].filter((p) => p.series === seriesId).sort((a, b) => byNumber(a) - byNumber(b) || a.id - b.id);
