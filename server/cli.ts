@@ -43,6 +43,7 @@ Commands:
   apply MSGID               git am the patch (--series: its series; a cover letter:
                             its series) from Patchwork, with the replies' trailers
                             [--repo DIR] [--3way] [--state S] [--dry-run] [--project P]
+                            [--deps] (the series it depends on first, each once)
   bundle list|add|remove|delete|mbox
                             your Patchwork bundles: list [--project P],
                             add NAME MSGID... [--series] (creates NAME if new),
@@ -66,6 +67,7 @@ Options (the original pwnm-sync's flags work unchanged):
       --local-only              no network: tag arrived mail, record local changes
       --series                  set-state, apply: every patch of the message's series
       --3way                    apply: git am -3 (fall back on a three-way merge)
+      --deps                    apply: first the series it depends on (Depends-on:)
       --dry-run                 say what would change, change nothing
       --prefer server|local     who wins when both sides changed (default server)
       --json                    machine-readable output
@@ -88,6 +90,7 @@ const OPTIONS = {
   'local-only': { type: 'boolean' },
   series: { type: 'boolean' },
   '3way': { type: 'boolean' },
+  deps: { type: 'boolean' },
   repo: { type: 'string' },
   state: { type: 'string' },
   prefer: { type: 'string' },
@@ -193,7 +196,7 @@ async function applyCommand({ v, args, session }: Run): Promise<number> {
   process.once('SIGINT', () => abort.abort());
   const tty = process.stderr.isTTY && !v.json;
   const r = await applyPatches(session, {
-    messageId: args[0]!, series: Boolean(v.series), threeWay: Boolean(v['3way']), dryRun: Boolean(v['dry-run']), signal: abort.signal,
+    messageId: args[0]!, series: Boolean(v.series), deps: Boolean(v.deps), threeWay: Boolean(v['3way']), dryRun: Boolean(v['dry-run']), signal: abort.signal,
     ...(v.repo ? { repo: v.repo } : {}), ...(v.state ? { state: v.state } : {}), ...projectOpt(v),
     ...(tty ? { onProgress: (p) => { if (p.phase === 'applying' || p.phase === 'checking') process.stderr.write(`${p.phase} ${p.index}/${p.total} ${p.subject}\n`); } } : {}),
   });

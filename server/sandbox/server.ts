@@ -4,7 +4,7 @@ import { DEFAULT_STATES } from '../states.js';
 import { slugify } from '../tags.js';
 import { BUNDLE_DETAIL_ALLOW, BUNDLE_LIST_ALLOW, bundlesView } from './bundles.js';
 import { bundleToMbox, filename, patchToMbox, seriesPatchToMbox, seriesToMbox } from './mbox.js';
-import { SandboxData, Serializer, VERSIONS, type SbCheck, type SbPatch, type SbUser, type Version } from './model.js';
+import { RELEASE_VERSIONS, SandboxData, Serializer, VERSIONS, type Release, type SbCheck, type SbPatch, type SbUser, type Version } from './model.js';
 
 // A Patchwork-compatible HTTP server for the demo, the tests and the
 // benchmark: the REST subset pwnm-sync uses, with the status codes, headers,
@@ -112,8 +112,14 @@ export class Sandbox {
   readonly data = new SandboxData();
   /** Valid state slugs, in order; tests may add more. */
   states = [...DEFAULT_STATES];
-  /** Versions served; drop '1.3' to act as an older Patchwork. */
-  versions: Version[] = [...VERSIONS];
+  /** Versions served (as 3.1.3 and 3.2.1: up to 1.3); drop '1.3' to act as an older Patchwork. */
+  versions: Version[] = [...RELEASE_VERSIONS['3.1.3']];
+
+  /** Act as that real Patchwork release: main serves API 1.4. */
+  actAs(release: Release): this {
+    this.versions = [...RELEASE_VERSIONS[release]];
+    return this;
+  }
   /** Serve /events/ (false: act as a server without it). */
   events = true;
   delayMs = 0;
