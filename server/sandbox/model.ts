@@ -37,6 +37,12 @@ export type Release = '3.1.3' | '3.2.1' | 'main';
 export const RELEASE_VERSIONS: Record<Release, readonly Version[]> = { '3.1.3': VERSIONS.slice(0, 4), '3.2.1': VERSIONS.slice(0, 4), main: VERSIONS };
 
 
+/**
+ * A message-id as Patchwork's URLs carry it (3.1.3, 3.2.1 and main alike):
+ * encoded_msgid turns `/` into %2F, then Django's reverse() quotes the `%`.
+ */
+export const urlMsgid = (msgid: string): string => msgid.replace(/^<|>$/g, '').replace(/\//g, '%252F');
+
 const at = (v: Version, min: Version): boolean => VERSIONS.indexOf(v) >= VERSIONS.indexOf(min);
 
 export class Serializer {
@@ -68,7 +74,7 @@ export class Serializer {
 
   private webPatch(p: SbPatch): string {
     const proj = this.db.projects.get(p.project)!;
-    return `${this.base}/project/${proj.link_name}/patch/${p.msgid.replace(/^<|>$/g, '')}/`;
+    return `${this.base}/project/${proj.link_name}/patch/${urlMsgid(p.msgid)}/`;
   }
 
   private archiveUrl(p: SbPatch): string | null {
@@ -119,7 +125,7 @@ export class Serializer {
   /** A cover letter (api/cover.py): `series` a list, as for patches. */
   cover(c: SbCover): Record<string, unknown> {
     const proj = this.db.projects.get(c.project)!;
-    const web = `${this.base}/project/${proj.link_name}/cover/${c.msgid.replace(/^<|>$/g, '')}/`;
+    const web = `${this.base}/project/${proj.link_name}/cover/${urlMsgid(c.msgid)}/`;
     const o: Record<string, unknown> = { id: c.id, url: this.api(`covers/${c.id}/`) };
     if (at(this.v, '1.1')) o.web_url = web;
     Object.assign(o, { project: this.project(proj), msgid: c.msgid });
@@ -142,7 +148,7 @@ export class Serializer {
       project: this.project(proj), name: s.name, date: s.date, submitter: this.person(this.db.people.get(s.submitter)!),
       version: s.version, total: s.total, received_total: patches.length, received_all: patches.length >= s.total,
       mbox: `${this.base}/series/${s.id}/mbox/`,
-      cover_letter: cover ? { id: cover.id, url: this.api(`covers/${cover.id}/`), ...(at(this.v, '1.1') ? { web_url: `${this.base}/project/${proj.link_name}/cover/${cover.msgid.replace(/^<|>$/g, '')}/` } : {}), msgid: cover.msgid, date: cover.date, name: cover.name } : null,
+      cover_letter: cover ? { id: cover.id, url: this.api(`covers/${cover.id}/`), ...(at(this.v, '1.1') ? { web_url: `${this.base}/project/${proj.link_name}/cover/${urlMsgid(cover.msgid)}/` } : {}), msgid: cover.msgid, date: cover.date, name: cover.name } : null,
       patches: patches.map((p) => this.patchRef(p)),
     });
     // API 1.4 (main): the series' links, both ways, as API URLs; only where the project shows them.
