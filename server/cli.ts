@@ -49,6 +49,9 @@ Commands:
                             add NAME MSGID... [--series] (creates NAME if new),
                             remove NAME MSGID..., delete NAME, mbox NAME
                             (its URL; --download: the mbox on stdout, for git am)
+  fill                      fetch from Patchwork the mail of patches (and cover
+                            letters) not in notmuch, and notmuch insert it
+                            [--project P] [--since DATE] [--limit N] [--dry-run]
   demo [--keep]             a full demo against a local sandbox Patchwork
   help, --help              this text;  --version  the version
 
@@ -91,6 +94,8 @@ const OPTIONS = {
   series: { type: 'boolean' },
   '3way': { type: 'boolean' },
   deps: { type: 'boolean' },
+  since: { type: 'string' },
+  limit: { type: 'string' },
   repo: { type: 'string' },
   state: { type: 'string' },
   prefer: { type: 'string' },
@@ -245,6 +250,16 @@ async function retryCommand(v: Values, session: Session, rows: Parameters<typeof
   return results.every((r) => r.outcome === 'pushed' || r.outcome === 'nothing') ? 0 : 1;
 }
 
+async function fillCommand({ v, args, session }: Run): Promise<number> {
+  if (args.length) throw new PwnmError('USAGE', `fill takes no arguments (got ${args.join(' ')}); say which with --project, --since, --limit`);
+  if (v.since && !/^\d{4}-\d{2}-\d{2}/.test(v.since)) throw new PwnmError('USAGE', `--since is a date, YYYY-MM-DD, not ${v.since}`);
+  const limit = v.limit === undefined ? undefined : Number(v.limit);
+  const { fill, formatFill } = await import('./ops/fill.js');
+  const r = await fill(session, { ...(v.project ? { projects: v.project } : {}), ...(v.since ? { since: v.since } : {}), ...(limit !== undefined ? { limit } : {}), dryRun: Boolean(v['dry-run']) });
+  print(v, r, () => formatFill(r));
+  return r.failed.length ? 1 : 0;
+}
+
 const COMMANDS: Record<string, Command> = {
   sync: syncCommand,
   status: statusCommand,
@@ -255,6 +270,7 @@ const COMMANDS: Record<string, Command> = {
   'import-original': importCommand,
   'accept-from-git': acceptCommand,
   apply: applyCommand,
+  fill: fillCommand,
   bundle: ({ v, args, session }) => bundleCommand({
     args, session, ...projectOpt(v), series: Boolean(v.series), download: Boolean(v.download),
     print: (value, text) => print(v, value, text), raw: (text) => void process.stdout.write(redact(text)),

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { DEFAULT_STATES } from '../states.js';
 import { slugify } from '../tags.js';
 import { BUNDLE_DETAIL_ALLOW, BUNDLE_LIST_ALLOW, bundlesView } from './bundles.js';
-import { bundleToMbox, filename, patchToMbox, seriesPatchToMbox, seriesToMbox } from './mbox.js';
+import { bundleToMbox, filename, patchToMbox, seriesPatchToMbox, seriesToMbox, submissionToMbox } from './mbox.js';
 import { RELEASE_VERSIONS, SandboxData, Serializer, VERSIONS, type Release, type SbCheck, type SbPatch, type SbUser, type Version } from './model.js';
 
 // A Patchwork-compatible HTTP server for the demo, the tests and the
@@ -392,9 +392,10 @@ export class Sandbox {
   private mboxRoute(req: IncomingMessage, url: URL): Reply | undefined {
     const path = url.pathname;
     const patch = /^\/project\/([^/]+)\/patch\/([^/]+)\/mbox\/?$/.exec(path);
+    const cover = /^\/project\/([^/]+)\/cover\/([^/]+)\/mbox\/?$/.exec(path);
     const series = /^\/series\/(\d+)\/mbox\/?$/.exec(path);
     const bundle = /^\/bundle\/([^/]+)\/([^/]+)\/mbox\/?$/.exec(path);
-    if (!patch && !series && !bundle) return undefined;
+    if (!patch && !cover && !series && !bundle) return undefined;
     if (!path.endsWith('/')) return { status: 301, html: '', headers: { Location: `${path}/${url.search}` } };
     const notFound: Reply = { status: 404, html: HTML_404 };
     if (patch) {
@@ -406,6 +407,13 @@ export class Sandbox {
       const text = seriesParam ? seriesPatchToMbox(this.data, found, seriesParam) : patchToMbox(this.data, found);
       if (typeof text !== 'string') return notFound;
       return { status: 200, text: { body: text, contentType: 'text/plain; charset=utf-8' }, headers: { 'Content-Disposition': `attachment; filename=${filename(found.name)}.patch` } };
+    }
+    if (cover) {
+      const project = [...this.data.projects.values()].find((p) => p.link_name === decodeURIComponent(cover[1]!));
+      const msgid = `<${decodeURIComponent(cover[2]!).replace(/%2F/g, '/')}>`;
+      const found = project && [...this.data.covers.values()].find((c) => c.project === project.id && c.msgid === msgid);
+      if (!found) return notFound;
+      return { status: 200, text: { body: submissionToMbox(this.data, found, 'cover'), contentType: 'text/plain' }, headers: { 'Content-Disposition': `attachment; filename=${filename(found.name)}.mbox` } };
     }
     if (series) {
       const s = this.data.series.get(Number(series[1]));
