@@ -76,6 +76,8 @@ export interface Config {
   tags: TagFamilies;
   /** Mark older versions of a series superseded when a newer one arrives. */
   supersedeOlderSeries: boolean;
+  /** `fill`: the maildir folder (under notmuch's database path) that fetched mail goes into. */
+  fillFolder: string;
   instances: InstanceConfig[];
 }
 
@@ -94,7 +96,7 @@ export interface ConfigOverrides {
 
 export const DEFAULT_URL = 'https://patchwork.ozlabs.org';
 
-const GLOBAL_KEYS = new Set(['notmuch_database', 'state_db', 'syncdb', 'tag_prefix', 'prefer', 'concurrency', 'lock_timeout', 'full_every', 'tag_checks', 'tag_archived', 'tag_delegates', 'tag_bundles', 'supersede_older_series']);
+const GLOBAL_KEYS = new Set(['notmuch_database', 'state_db', 'syncdb', 'tag_prefix', 'prefer', 'concurrency', 'lock_timeout', 'full_every', 'tag_checks', 'tag_archived', 'tag_delegates', 'tag_bundles', 'supersede_older_series', 'fill_folder']);
 const DEFAULTS_INSTANCE_KEYS = new Set(['patchwork_url', 'patchwork_token', 'token_command', 'sync', 'epoch', 'allow_insecure_http', 'me']);
 const INSTANCE_KEYS = new Set(['url', 'token', 'token_command', 'sync', 'epoch', 'allow_insecure_http', 'me', 'tag_bundles']);
 
@@ -260,6 +262,11 @@ function applyKey(draft: Draft, inst: Draft['instances'][number], key: string, e
     case 'tag_delegates': draft.global.tags = { ...draft.global.tags, delegates: parseBool(value, at) }; break;
     case 'tag_bundles': draft.global.tags = { ...draft.global.tags, bundles: parseBundleTags(value, at) }; break;
     case 'supersede_older_series': draft.global.supersedeOlderSeries = parseBool(value, at); break;
+    case 'fill_folder':
+      // notmuch insert --folder takes a path relative to the database; no way out of it.
+      if (!value || value.startsWith('/') || value.split('/').includes('..')) throw new PwnmError('CONFIG', `${at}: fill_folder is a folder inside the maildir (say patchwork), not "${value}"`);
+      draft.global.fillFolder = value;
+      break;
     case 'me': if (value) inst.me = value; break;
     case 'patchwork_url': case 'url': inst.url = parseUrl(value, at); break;
     case 'patchwork_token': case 'token': holdSecret(value); if (value) inst.token = value; break;
@@ -357,6 +364,7 @@ function finishConfig(draft: Draft, file: string | undefined, instances: Instanc
     fullEvery: draft.global.fullEvery ?? 0,
     tags: { checks: true, archived: true, delegates: false, bundles: 'mine', ...draft.global.tags },
     supersedeOlderSeries: draft.global.supersedeOlderSeries ?? false,
+    fillFolder: draft.global.fillFolder ?? 'patchwork',
     instances,
   };
   if (file) config.file = file;

@@ -120,6 +120,15 @@ export class Notmuch {
     await this.run(['tag', '--batch'], input, Math.max(5000, changes.length * 20));
   }
 
+  /**
+   * Add one mail to the database as a file in `folder` of the maildir
+   * (created if need be), tagged with new.tags as `notmuch new` would, then
+   * `tags` added.
+   */
+  async insert(mail: string, folder: string, tags: readonly string[] = []): Promise<void> {
+    await this.run(['insert', `--folder=${folder}`, '--create-folder', ...tags.map((t) => `+${t}`)], mail, 5000);
+  }
+
   /** One count per query, in one process. */
   async count(queries: readonly string[]): Promise<number[]> {
     if (queries.length === 0) return [];

@@ -174,6 +174,7 @@ export class Store {
       setJournal: db.prepare('UPDATE patches SET journal = ? WHERE instance = ? AND project = ? AND msgid = ?'),
       commitBaseline: db.prepare('UPDATE patches SET baseline = ?, journal = NULL WHERE instance = ? AND project = ? AND msgid = ?'),
       untagged: db.prepare<[string, string], { n: number }>('SELECT count(*) AS n FROM patches WHERE instance = ? AND project = ? AND baseline IS NULL'),
+      untaggedRows: db.prepare<[string, string], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND baseline IS NULL ORDER BY date, patch_id'),
       putPending: db.prepare(`INSERT INTO pending (instance, project, msgid, kind, state, reason, attempts, updated)
         VALUES (@instance, @project, @msgid, @kind, @state, @reason, @attempts, @updated)
         ON CONFLICT (instance, project, msgid, kind) DO UPDATE SET state = excluded.state, reason = excluded.reason,
@@ -311,6 +312,11 @@ export class Store {
 
   commitBaseline(instance: string, project: string, msgid: string, state: string): void {
     this.stmt.commitBaseline.run(state, instance, project, msgid);
+  }
+
+  /** The patches never tagged in notmuch (their mail was not there at a sync), oldest first. */
+  untaggedPatches(instance: string, project: string): PatchRow[] {
+    return this.stmt.untaggedRows.all(instance, project);
   }
 
   untaggedCount(instance: string, project: string): number {

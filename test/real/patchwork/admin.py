@@ -54,6 +54,10 @@ def cmd_users(args):
 def cmd_project(args):
     project = Project.objects.create(linkname=args['linkname'], name=args['linkname'],
                                      listid=args['listid'], listemail=args['listemail'])
+    # Patchwork main (API 1.4) shows series dependencies only where enabled.
+    if hasattr(project, 'show_dependencies'):
+        project.show_dependencies = args.get('show_dependencies', True)
+        project.save()
     for name in args.get('maintainers', []):
         User.objects.get(username=name).profile.maintainer_projects.add(project)
     return {'id': project.id}
