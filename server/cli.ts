@@ -43,6 +43,10 @@ Commands:
   apply MSGID               git am the patch (--series: its series; a cover letter:
                             its series) from Patchwork, with the replies' trailers
                             [--repo DIR] [--3way] [--state S] [--dry-run] [--project P]
+  thanks                    an "applied, thanks" reply per accepted series whose
+                            commits are on the public branch, as notmuch drafts
+                            [--branch REMOTE/BRANCH] [--repo DIR] [--project P]
+                            [--since YYYY-MM-DD] [--state S] [--dry-run] [--mbox: to stdout]
   bundle list|add|remove|delete|mbox
                             your Patchwork bundles: list [--project P],
                             add NAME MSGID... [--series] (creates NAME if new),
@@ -98,6 +102,9 @@ const OPTIONS = {
   keep: { type: 'boolean' },
   download: { type: 'boolean' },
   patches: { type: 'string' },
+  since: { type: 'string' },
+  branch: { type: 'string' },
+  mbox: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -242,6 +249,21 @@ async function retryCommand(v: Values, session: Session, rows: Parameters<typeof
   return results.every((r) => r.outcome === 'pushed' || r.outcome === 'nothing') ? 0 : 1;
 }
 
+async function thanksCommand({ v, args, session }: Run): Promise<number> {
+  if (args.length) throw new PwnmError('USAGE', `thanks takes no arguments (got ${args.join(' ')}); use --project P`);
+  const { thanks, formatThanks } = await import('./mail/thanks.js');
+  const r = await thanks(session, {
+    ...projectOpt(v), dryRun: Boolean(v['dry-run']), mbox: Boolean(v.mbox),
+    ...(v.since ? { since: v.since } : {}), ...(v.state ? { state: v.state } : {}), ...(v.branch ? { branch: v.branch } : {}), ...(v.repo ? { repo: v.repo } : {}),
+  });
+  // With --mbox, stdout is the mbox (for a mail client or `git send-email`); the report goes to stderr.
+  if (v.mbox) {
+    process.stdout.write(r.mbox ?? '');
+    err(`${formatThanks(r)}\n`);
+  } else print(v, r, () => formatThanks(r));
+  return 0;
+}
+
 const COMMANDS: Record<string, Command> = {
   sync: syncCommand,
   status: statusCommand,
@@ -252,6 +274,7 @@ const COMMANDS: Record<string, Command> = {
   'import-original': importCommand,
   'accept-from-git': acceptCommand,
   apply: applyCommand,
+  thanks: thanksCommand,
   bundle: ({ v, args, session }) => bundleCommand({
     args, session, ...projectOpt(v), series: Boolean(v.series), download: Boolean(v.download),
     print: (value, text) => print(v, value, text), raw: (text) => void process.stdout.write(redact(text)),

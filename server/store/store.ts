@@ -53,6 +53,11 @@ const MIGRATIONS: string[] = [
   // Patchwork's diff hash, to find the patch a git commit came from.
   `ALTER TABLE patches ADD COLUMN hash TEXT;
    CREATE INDEX patches_hash ON patches (hash);`,
+  // thanks (server/mail/thanks.ts): which accepted patches were thanked, or set aside as history on first use.
+  `CREATE TABLE thanks (instance TEXT NOT NULL, project TEXT NOT NULL, msgid TEXT NOT NULL,
+     status TEXT NOT NULL,      -- thanked | history
+     commit_sha TEXT, at TEXT NOT NULL,
+     PRIMARY KEY (instance, project, msgid));`,
 ];
 
 export interface PatchRow {
