@@ -116,6 +116,15 @@ async function acceptFromGitRequest(state: ServerState, raw: unknown) {
   return result;
 }
 
+async function thanksRequest(state: ServerState, raw: unknown) {
+  const s = state.ready();
+  const p = params<{ project?: string; since?: string; branch?: string; repo?: string; state?: string; dryRun?: boolean }>(raw, { project: 'string?', since: 'string?', branch: 'string?', repo: 'string?', state: 'string?', dryRun: 'boolean?' });
+  const { thanks } = await import('../mail/thanks.js');
+  const result = await thanks(s, p);
+  if (!p.dryRun) state.tagsChanged(result.drafts.flatMap((d) => d.patches.map((x) => x.msgid)));
+  return result;
+}
+
 type ApplyParams = { messageId: string; series?: boolean; repo?: string; threeWay?: boolean; state?: string; dryRun?: boolean; project?: string; workDoneToken?: string };
 
 async function apply(state: ServerState, raw: unknown, token: CancellationToken) {
@@ -173,6 +182,7 @@ export const HANDLERS: Record<string, Handler> = {
   delegate,
   acceptFromGit: acceptFromGitRequest,
   apply,
+  thanks: thanksRequest,
   patchInfo: patchInfoRequest,
   states: (state, raw) => ({ projects: projectStates(state.ready(), params<{ project?: string }>(raw, { project: 'string?' }).project) }),
   counts: async (state) => ({ projects: await counts(state.ready()) }),
