@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate, type ApplyScenario } from '../../server/sandbox/generator.js';
-import { makeEnv, runCli, type TestEnv } from '../helpers.js';
+import { makeEnv, patchesOf, runCli, startServe, stopServe, type TestEnv } from '../helpers.js';
 
 // `thanks` end to end: a real git repository with a bare "origin", a real
 // notmuch database, the sandbox Patchwork, the CLI as its own process. The
@@ -123,5 +123,25 @@ describe('thanks', function () {
     const r = await cli('thanks', '--repo', repo);
     expect(r.exitCode).to.equal(2);
     expect(r.stderr).to.include('give --branch REMOTE/BRANCH, or branch = origin/main in [project skiboot]');
+  });
+});
+
+describe('thanks over JSON-RPC', function () {
+  this.timeout(60_000);
+  it('answers the thanks request as the CLI does: history set aside on first use, nothing written on a dry run, a bad date refused', async () => {
+    const t = await makeEnv({ patches: 6 });
+    const server = startServe(t);
+    try {
+      const accepted = patchesOf(t).filter((id) => t.sandbox.data.patches.get(id)!.state === 'accepted').length;
+      await server.conn.sendRequest('initialize', {});
+      await server.conn.sendRequest('sync', {});
+      const r = await server.conn.sendRequest<{ drafts: unknown[]; setAside: { project: string; count: number }[] }>('thanks', { branch: 'origin/main', dryRun: true });
+      expect(r).to.deep.include({ drafts: [], setAside: [{ project: 'skiboot', count: accepted }] });
+      const bad = await server.conn.sendRequest('thanks', { since: 'yesterday', branch: 'origin/main' }).then(() => 'answered', (e: Error) => e.message);
+      expect(bad).to.include('--since "yesterday" is not a date');
+    } finally {
+      await stopServe(server);
+      await t.cleanup();
+    }
   });
 });
