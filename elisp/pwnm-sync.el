@@ -1328,8 +1328,11 @@ if what it says has changed."
                      (key-description pwnm-sync-key-prefix)))
       (princ keys))))
 
+(autoload 'pwnm-sync-mail-thanks "pwnm-sync-mail" nil t)
+
 (defvar pwnm-sync-state-map
   (let ((map (make-sparse-keymap)))
+    (define-key map "t" #'pwnm-sync-mail-thanks)
     (define-key map "a" #'pwnm-sync-state-accepted)
     (define-key map "u" #'pwnm-sync-state-under-review)
     (define-key map "c" #'pwnm-sync-state-changes-requested)

@@ -44,6 +44,10 @@ Commands:
                             its series) from Patchwork, with the replies' trailers
                             [--repo DIR] [--3way] [--state S] [--dry-run] [--project P]
                             [--deps] (the series it depends on first, each once)
+  thanks                    an "applied, thanks" reply per accepted series whose
+                            commits are on the public branch, as notmuch drafts
+                            [--branch REMOTE/BRANCH] [--repo DIR] [--project P]
+                            [--since YYYY-MM-DD] [--state S] [--dry-run] [--mbox: to stdout]
   bundle list|add|remove|delete|mbox
                             your Patchwork bundles: list [--project P],
                             add NAME MSGID... [--series] (creates NAME if new),
@@ -106,6 +110,8 @@ const OPTIONS = {
   keep: { type: 'boolean' },
   download: { type: 'boolean' },
   patches: { type: 'string' },
+  branch: { type: 'string' },
+  mbox: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -260,6 +266,21 @@ async function fillCommand({ v, args, session }: Run): Promise<number> {
   return r.failed.length ? 1 : 0;
 }
 
+async function thanksCommand({ v, args, session }: Run): Promise<number> {
+  if (args.length) throw new PwnmError('USAGE', `thanks takes no arguments (got ${args.join(' ')}); use --project P`);
+  const { thanks, formatThanks } = await import('./mail/thanks.js');
+  const r = await thanks(session, {
+    ...projectOpt(v), dryRun: Boolean(v['dry-run']), mbox: Boolean(v.mbox),
+    ...(v.since ? { since: v.since } : {}), ...(v.state ? { state: v.state } : {}), ...(v.branch ? { branch: v.branch } : {}), ...(v.repo ? { repo: v.repo } : {}),
+  });
+  // With --mbox, stdout is the mbox (for a mail client or `git send-email`); the report goes to stderr.
+  if (v.mbox) {
+    process.stdout.write(r.mbox ?? '');
+    err(`${formatThanks(r)}\n`);
+  } else print(v, r, () => formatThanks(r));
+  return 0;
+}
+
 const COMMANDS: Record<string, Command> = {
   sync: syncCommand,
   status: statusCommand,
@@ -271,6 +292,7 @@ const COMMANDS: Record<string, Command> = {
   'accept-from-git': acceptCommand,
   apply: applyCommand,
   fill: fillCommand,
+  thanks: thanksCommand,
   bundle: ({ v, args, session }) => bundleCommand({
     args, session, ...projectOpt(v), series: Boolean(v.series), download: Boolean(v.download),
     print: (value, text) => print(v, value, text), raw: (text) => void process.stdout.write(redact(text)),

@@ -16,6 +16,10 @@ export interface ProjectConfig {
   list?: string;
   /** The git repository `apply` puts its patches in (`[project NAME]` `repo`); default: the current one. */
   repo?: string;
+  /** `thanks`: the public branch a commit must be on before it is thanked for, e.g. origin/main. */
+  branch?: string;
+  /** `thanks`: a commit's web page, %h the short hash and %H the full one. */
+  commitUrl?: string;
 }
 
 export interface InstanceConfig {
@@ -181,8 +185,10 @@ interface Draft {
   global: Partial<Omit<Config, 'instances' | 'tags'>> & { tags?: Partial<TagFamilies> };
   instances: (Partial<InstanceConfig> & { name?: string; where: string })[];
   /** `[project NAME]` sections: settings of one project, wherever it is synced. */
-  projects?: Map<string, { repo?: string; where: string }>;
+  projects?: Map<string, ProjectSettings>;
 }
+
+type ProjectSettings = Pick<ProjectConfig, 'repo' | 'branch' | 'commitUrl'> & { where: string };
 
 function readFile(file: string, env: NodeJS.ProcessEnv): Draft {
   const text = readFileSync(file, 'utf8');
@@ -221,19 +227,27 @@ function readFile(file: string, env: NodeJS.ProcessEnv): Draft {
   return draft;
 }
 
-const PROJECT_KEYS = new Set(['repo']);
+const PROJECT_KEYS = new Set(['repo', 'branch', 'commit_url']);
 
-/** `[project skiboot]` with `repo = ~/src/skiboot`: where `apply` puts that project's patches. */
+/** `[project skiboot]`: `repo` (where `apply` puts its patches), `branch` and `commit_url` (what `thanks` links to). */
 function readProjectSection(draft: Draft, name: string, entries: readonly IniEntry[], where: Where, env: NodeJS.ProcessEnv): void {
   draft.projects ??= new Map();
   if (draft.projects.has(name)) throw new PwnmError('CONFIG', `${where()}: a second [project ${name}] section; merge the two`);
-  const project: { repo?: string; where: string } = { where: where() };
+  const project: ProjectSettings = { where: where() };
   for (const entry of entries) {
     const at = where(entry.line);
     if (!PROJECT_KEYS.has(entry.key)) throw new PwnmError('CONFIG', `${at}: unknown key "${entry.key}" in [project ${name}]; known keys: ${[...PROJECT_KEYS].join(', ')}`);
     const value = entry.value.trim();
-    if (!value) throw new PwnmError('CONFIG', `${at}: repo is empty; give the path of the project's git repository, e.g. repo = ~/src/${name}`);
-    project.repo = resolve(expandHome(value, env));
+    if (entry.key === 'repo') {
+      if (!value) throw new PwnmError('CONFIG', `${at}: repo is empty; give the path of the project's git repository, e.g. repo = ~/src/${name}`);
+      project.repo = resolve(expandHome(value, env));
+    } else if (entry.key === 'branch') {
+      if (!/^[^\s/]+\/\S+$/.test(value)) throw new PwnmError('CONFIG', `${at}: branch "${value}" is not REMOTE/BRANCH, e.g. branch = origin/main`);
+      project.branch = value;
+    } else {
+      if (!/^https?:\/\/\S*%[hH]/.test(value)) throw new PwnmError('CONFIG', `${at}: commit_url "${value}" needs http(s):// and %h or %H, e.g. https://git.kernel.org/netdev/net-next/c/%h`);
+      project.commitUrl = value;
+    }
   }
   draft.projects.set(name, project);
 }
@@ -349,7 +363,11 @@ function applyProjectSettings(draft: Draft, instances: readonly InstanceConfig[]
   for (const [name, settings] of draft.projects ?? []) {
     const targets = instances.flatMap((i) => i.projects).filter((p) => p.linkName === name);
     if (targets.length === 0) throw new PwnmError('CONFIG', `${settings.where}: [project ${name}] is not in any sync setting (configured: ${instances.flatMap((i) => i.projects.map((p) => p.linkName)).join(', ') || 'none'})`);
-    for (const p of targets) if (settings.repo) p.repo = settings.repo;
+    for (const p of targets) {
+      if (settings.repo) p.repo = settings.repo;
+      if (settings.branch) p.branch = settings.branch;
+      if (settings.commitUrl) p.commitUrl = settings.commitUrl;
+    }
   }
 }
 

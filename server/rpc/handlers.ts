@@ -126,6 +126,15 @@ async function fillRequest(state: ServerState, raw: unknown, token: Cancellation
   return result;
 }
 
+async function thanksRequest(state: ServerState, raw: unknown) {
+  const s = state.ready();
+  const p = params<{ project?: string; since?: string; branch?: string; repo?: string; state?: string; dryRun?: boolean }>(raw, { project: 'string?', since: 'string?', branch: 'string?', repo: 'string?', state: 'string?', dryRun: 'boolean?' });
+  const { thanks } = await import('../mail/thanks.js');
+  const result = await thanks(s, p);
+  if (!p.dryRun) state.tagsChanged(result.drafts.flatMap((d) => d.patches.map((x) => x.msgid)));
+  return result;
+}
+
 type ApplyParams = { messageId: string; series?: boolean; deps?: boolean; repo?: string; threeWay?: boolean; state?: string; dryRun?: boolean; project?: string; workDoneToken?: string };
 
 async function apply(state: ServerState, raw: unknown, token: CancellationToken) {
@@ -184,6 +193,7 @@ export const HANDLERS: Record<string, Handler> = {
   acceptFromGit: acceptFromGitRequest,
   apply,
   fill: fillRequest,
+  thanks: thanksRequest,
   patchInfo: patchInfoRequest,
   states: (state, raw) => ({ projects: projectStates(state.ready(), params<{ project?: string }>(raw, { project: 'string?' }).project) }),
   counts: async (state) => ({ projects: await counts(state.ready()) }),

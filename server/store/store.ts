@@ -56,6 +56,11 @@ const MIGRATIONS: string[] = [
   // The archive check counts and reads the patches not archived, by date.
   `CREATE INDEX patches_open ON patches (instance, project, date) WHERE archived = 0;
    ALTER TABLE projects ADD COLUMN full_since TEXT;        -- the since bound of the last full listing; '': none`,
+  // thanks (server/mail/thanks.ts): which accepted patches were thanked, or set aside as history on first use.
+  `CREATE TABLE thanks (instance TEXT NOT NULL, project TEXT NOT NULL, msgid TEXT NOT NULL,
+     status TEXT NOT NULL,      -- thanked | history
+     commit_sha TEXT, at TEXT NOT NULL,
+     PRIMARY KEY (instance, project, msgid));`,
 ];
 
 export interface PatchRow {
