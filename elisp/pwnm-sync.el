@@ -1297,6 +1297,28 @@ if what it says has changed."
         (widget-insert "Patchwork: waiting for the pwnm-sync server to describe the projects.\n"))
     (error (widget-insert (format "Patchwork: %s\n" (error-message-string err))))))
 
+;;; The cockpit (issue 25): the Y menu, show, lists, in their own files
+
+(declare-function pwnm-sync-transient-install "pwnm-sync-transient")
+(declare-function pwnm-sync-transient-uninstall "pwnm-sync-transient")
+(declare-function pwnm-sync-show-install "pwnm-sync-show")
+(declare-function pwnm-sync-show-uninstall "pwnm-sync-show")
+(declare-function pwnm-sync-lists-install "pwnm-sync-lists")
+(declare-function pwnm-sync-lists-uninstall "pwnm-sync-lists")
+
+(defun pwnm-sync--cockpit-install ()
+  "Turn on the parts in the other files: the menu, the facts line, the lists."
+  (pwnm-sync-transient-install)
+  (pwnm-sync-show-install)
+  (pwnm-sync-lists-install))
+
+(defun pwnm-sync--cockpit-uninstall ()
+  "Undo `pwnm-sync--cockpit-install'."
+  (when (featurep 'pwnm-sync-transient)
+    (pwnm-sync-transient-uninstall)
+    (pwnm-sync-show-uninstall)
+    (pwnm-sync-lists-uninstall)))
+
 ;;; The minor mode
 
 (defun pwnm-sync--current-state ()
@@ -1412,6 +1434,7 @@ It goes after `notmuch-hello-insert-saved-searches', else last."
     (push (cons map (cons pwnm-sync-key-prefix (lookup-key (symbol-value map) pwnm-sync-key-prefix)))
           pwnm-sync--saved-bindings)
     (define-key (symbol-value map) pwnm-sync-key-prefix pwnm-sync-state-map))
+  (pwnm-sync--cockpit-install)
   (add-hook 'notmuch-after-tag-hook #'pwnm-sync--after-tag)
   (add-hook 'kill-emacs-hook #'pwnm-sync-shutdown)
   (unless (memq #'pwnm-sync-hello-insert notmuch-hello-sections)
@@ -1428,6 +1451,7 @@ It goes after `notmuch-hello-insert-saved-searches', else last."
   (when pwnm-sync--timer
     (cancel-timer pwnm-sync--timer)
     (setq pwnm-sync--timer nil))
+  (pwnm-sync--cockpit-uninstall)
   (pcase-dolist (`(,map ,key . ,binding) pwnm-sync--saved-bindings)
     ;; Only our own binding is taken back: one the user made since stays.
     (when (eq (lookup-key (symbol-value map) key) pwnm-sync-state-map)
@@ -1459,4 +1483,10 @@ puts back what those keys were bound to and the sections as they were.
     (pwnm-sync--install)))
 
 (provide 'pwnm-sync)
+
+;; The files that build on this one (after `provide': they require it).
+(cl-eval-when (load eval)
+  (require 'pwnm-sync-show)
+  (require 'pwnm-sync-lists)
+  (require 'pwnm-sync-transient))
 ;;; pwnm-sync.el ends here
