@@ -84,6 +84,59 @@ In `notmuch-search'."
   (interactive (list (or (tabulated-list-get-id) (user-error "No bundle at point"))))
   (notmuch-search (format "tag:%s" (plist-get bundle :tag)) t))
 
+;;; What hello tells: last sync, what waits, a sync button
+
+(defcustom pwnm-sync-hello-include-archived nil
+  "Non-nil: the Patchwork counts in `notmuch-hello' include archived patches.
+nil leaves them out, as Patchwork's own patch list does."
+  :type 'boolean
+  :group 'pwnm-sync)
+
+(defvar pwnm-sync--hello-counts nil
+  "The projects of the server's last `counts' answer, a list of plists.")
+
+(defun pwnm-sync-hello-query (project tag)
+  "Return the hello query for TAG of PROJECT (a plist), archived left out.
+Unless `pwnm-sync-hello-include-archived', or TAG is the archived tag."
+  (let ((archived (pwnm-sync--family-tag project "archived")))
+    (if (or pwnm-sync-hello-include-archived (null archived) (equal tag archived))
+        (format "tag:%s" tag)
+      (format "tag:%s and not tag:%s" tag archived))))
+
+(defun pwnm-sync--hello-refresh-counts ()
+  "Ask the server for its counts in the background; redraw hello if they changed."
+  (pwnm-sync--request :counts nil
+                      :label "counts"
+                      :success (lambda (result)
+                                 (let ((projects (append (plist-get result :projects) nil)))
+                                   (unless (equal projects pwnm-sync--hello-counts)
+                                     (setq pwnm-sync--hello-counts projects)
+                                     (pwnm-sync--refresh-hello))))
+                      :error #'ignore))
+
+(defun pwnm-sync--hello-last-syncs ()
+  "Return the last sync time of each instance, its least recent project's."
+  (cl-loop for (instance . projects) in (seq-group-by (lambda (p) (plist-get p :instance)) pwnm-sync--hello-counts)
+           for times = (mapcar (lambda (p) (plist-get p :syncedAt)) projects)
+           collect (format "%s %s" instance
+                           (if (memq nil times) "never"
+                             (format-time-string "%F %R" (date-to-time (car (sort times #'string<))))))))
+
+(defun pwnm-sync-hello-insert-status ()
+  "Insert hello's status line: last sync per instance, what waits, a sync button.
+From the server's last `counts' answer; asks for a new one in the
+background when the server runs, never waiting for it."
+  (when (and pwnm-sync--connection (jsonrpc-running-p pwnm-sync--connection))
+    (pwnm-sync--hello-refresh-counts))
+  (when pwnm-sync--hello-counts
+    (let ((pending (apply #'+ (mapcar (lambda (p) (plist-get p :pending)) pwnm-sync--hello-counts))))
+      (widget-insert (format "\tLast sync: %s.  " (string-join (pwnm-sync--hello-last-syncs) ", ")))
+      (widget-create 'push-button :notify (lambda (&rest _) (pwnm-sync-pending))
+                     (format "%d pending" pending))
+      (widget-insert " ")
+      (widget-create 'push-button :notify (lambda (&rest _) (pwnm-sync)) "sync now")
+      (widget-insert "\n"))))
+
 ;;; Saved searches for notmuch-jump
 
 (defcustom pwnm-sync-saved-searches nil

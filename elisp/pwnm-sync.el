@@ -1273,7 +1273,7 @@ From the remembered projects and the tag names the server gave."
                                          (pwnm-sync--family-tag p name))
                            when tag
                            collect (list :name (format "%s %s" (plist-get p :project) name)
-                                         :query (format "tag:%s" tag)))))
+                                         :query (pwnm-sync-hello-query p tag)))))
 
 (defun pwnm-sync-hello-insert ()
   "Insert the \"Patchwork\" section into notmuch-hello.
@@ -1291,9 +1291,11 @@ if what it says has changed."
     (run-with-timer 0 nil #'pwnm-sync--with-connection #'ignore #'ignore))
   (condition-case err
       (if pwnm-sync--facts
-          (notmuch-hello-insert-searches "Patchwork" (append (pwnm-sync--hello-searches)
-                                                             (pwnm-sync--hello-bundle-searches))
-                                         :show-empty-searches notmuch-show-empty-saved-searches)
+          (progn
+            (notmuch-hello-insert-searches "Patchwork" (append (pwnm-sync--hello-searches)
+                                                               (pwnm-sync--hello-bundle-searches))
+                                           :show-empty-searches notmuch-show-empty-saved-searches)
+            (pwnm-sync-hello-insert-status))
         (widget-insert "Patchwork: waiting for the pwnm-sync server to describe the projects.\n"))
     (error (widget-insert (format "Patchwork: %s\n" (error-message-string err))))))
 
@@ -1305,6 +1307,8 @@ if what it says has changed."
 (declare-function pwnm-sync-show-uninstall "pwnm-sync-show")
 (declare-function pwnm-sync-lists-install "pwnm-sync-lists")
 (declare-function pwnm-sync-lists-uninstall "pwnm-sync-lists")
+(declare-function pwnm-sync-hello-query "pwnm-sync-lists")
+(declare-function pwnm-sync-hello-insert-status "pwnm-sync-lists")
 
 (defun pwnm-sync--cockpit-install ()
   "Turn on the parts in the other files: the menu, the facts line, the lists."

@@ -20,6 +20,8 @@ function control(t: TestEnv): Promise<Server> {
       case '/delegate': data.setDelegate(patch!.id, t.maint.id); break;
       case '/add-bundle': data.addBundle({ owner: t.maint.id, name: q.get('name')!, public: false, patches: q.get('msgids')!.split(',').map((m) => [...data.patches.values()].find((p) => p.msgid === `<${m}>`)!.id) }); break;
       case '/requests': body = { requests: t.sandbox.requests }; break;
+      case '/archive': patch!.archived = true; break;
+      case '/fault': t.sandbox.faults = q.get('on') === '1' ? [{ method: 'PATCH', times: Infinity, status: 503, body: '{"detail":"busy"}' }] : []; break;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));

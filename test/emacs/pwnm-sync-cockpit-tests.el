@@ -137,5 +137,43 @@
       (goto-char (point-min))
       (should (equal (notmuch-show-get-message-id t) msgid)))))
 
+(defun pwnm-sync-cockpit-test--count (query)
+  "Return how many messages match QUERY."
+  (string-to-number (car (process-lines "notmuch" "count" query))))
+
+(ert-deftest pwnm-sync-cockpit-test-5-hello-tells ()
+  "Hello: last sync time, the pending count, counts without archived patches."
+  (let ((archived (pwnm-sync-cockpit-test--single-new))
+        (waiting (cadr (pwnm-sync-cockpit-test--series-of-new 2))))
+    (pwnm-sync-cockpit-test--control (concat "/archive?msgid=" (url-hexify-string archived)))
+    ;; Archived on Patchwork with no event: a full sync reads it.
+    (pwnm-sync t)
+    (should (pwnm-sync-cockpit-test--wait (lambda () (not pwnm-sync--sync-running)) 120))
+    (should (member "pw-skiboot-archived" (notmuch-call-notmuch-sexp "search" "--output=tags" "--format=sexp"
+                                                                     (notmuch-id-to-query archived))))
+    ;; A change Patchwork refuses to take now waits: one pending item.
+    (pwnm-sync-cockpit-test--control "/fault?on=1")
+    (unwind-protect
+        (progn
+          (pwnm-sync-cockpit-test--show waiting)
+          (let ((transient-show-popup 1)) (execute-kbd-macro (kbd "Y u")))
+          (should (pwnm-sync-cockpit-test--wait (lambda () (zerop (hash-table-count pwnm-sync--requests))))))
+      (pwnm-sync-cockpit-test--control "/fault?on=0"))
+    (let ((new-all (pwnm-sync-cockpit-test--count "tag:pw-skiboot-new"))
+          (notmuch-show-empty-saved-searches t))
+      (notmuch-hello)
+      (should (pwnm-sync-cockpit-test--wait
+               (lambda () (with-current-buffer "*notmuch-hello*"
+                            (string-match-p "1 pending" (buffer-string))))))
+      (let ((text (with-current-buffer "*notmuch-hello*" (buffer-substring-no-properties (point-min) (point-max)))))
+        (should (string-match-p (concat "Last sync: sandbox " (format-time-string "%F ") "[0-9][0-9]:[0-9][0-9]\\.  \\[1 pending\\] \\[sync now\\]")
+                                text))
+        ;; The archived patch is left out of "skiboot new", as on Patchwork's list.
+        (should (string-match (format "\\b%d skiboot new\\b" (1- new-all)) text)))
+      (let ((pwnm-sync-hello-include-archived t))
+        (notmuch-hello-update)
+        (should (string-match-p (format "\\b%d skiboot new\\b" new-all)
+                                (with-current-buffer "*notmuch-hello*" (buffer-string))))))))
+
 (provide 'pwnm-sync-cockpit-tests)
 ;;; pwnm-sync-cockpit-tests.el ends here
