@@ -217,8 +217,9 @@ state slugs shortened."
           (t tag))))
 
 (defconst pwnm-sync-tag-formats
-  '(("\\`patchwork\\'" nil)
-    ("\\`pw-" (pwnm-sync-short-tag tag)))
+  ;; notmuch matches a regexp against the whole tag.
+  '(("patchwork")
+    ("pw-.*" (pwnm-sync-short-tag bare-tag)))
   "Entries for `notmuch-tag-formats' that hide or shorten pw- tags.")
 
 (defun pwnm-sync--pw-tags ()

@@ -137,6 +137,16 @@
       (goto-char (point-min))
       (should (equal (notmuch-show-get-message-id t) msgid)))))
 
+(ert-deftest pwnm-sync-cockpit-test-4b-short-tags ()
+  "The ready tag formats hide patchwork and pw-PROJECT and shorten the rest."
+  (let ((notmuch-tag-formats (append pwnm-sync-tag-formats notmuch-tag-formats))
+        (tags '("inbox" "patchwork" "pw-skiboot" "pw-skiboot-changes-requested")))
+    (notmuch-tag-clear-cache)
+    (unwind-protect
+        (should (equal (substring-no-properties (notmuch-tag-format-tags tags tags))
+                       "inbox pw:changes-req"))
+      (notmuch-tag-clear-cache))))
+
 (defun pwnm-sync-cockpit-test--count (query)
   "Return how many messages match QUERY."
   (string-to-number (car (process-lines "notmuch" "count" query))))
