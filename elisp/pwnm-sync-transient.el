@@ -52,10 +52,18 @@ effect when `pwnm-sync-mode' is turned on."
   (and (eq transient-current-command 'pwnm-sync-dispatch)
        (transient-args 'pwnm-sync-dispatch)))
 
+(defvar pwnm-sync-dispatch--prefix-arg nil
+  "The prefix argument given to `pwnm-sync-dispatch' itself (C-u Y a).")
+
+(defun pwnm-sync-dispatch--prefix-arg ()
+  "Return the prefix argument given before Y, or before the menu's key."
+  (or current-prefix-arg
+      (and (eq transient-current-command 'pwnm-sync-dispatch) pwnm-sync-dispatch--prefix-arg)))
+
 (defun pwnm-sync-dispatch--series-p ()
   "Return non-nil if the command acts on the whole series.
 The -s switch, or a prefix argument as with the plain keymap."
-  (or current-prefix-arg (member "--series" (pwnm-sync-dispatch--args))))
+  (or (pwnm-sync-dispatch--prefix-arg) (member "--series" (pwnm-sync-dispatch--args))))
 
 ;;; The header
 
@@ -110,7 +118,7 @@ Its series unless -1 (a prefix argument too); -3 falls back to a
          (project (pwnm-sync--apply-project)))
     (pwnm-sync-apply-with (pwnm-sync--message-id-at-point) (plist-get project :project)
                           (pwnm-sync--project-repository project)
-                          :single (or current-prefix-arg (member "--single" args))
+                          :single (or (pwnm-sync-dispatch--prefix-arg) (member "--single" args))
                           :three-way (member "--3way" args)
                           :state (transient-arg-value "--state=" args)
                           :dry-run (member "--dry-run" args))))
@@ -128,8 +136,9 @@ Its series unless -1 (a prefix argument too); -3 falls back to a
                    nil t nil history))
 
 ;;;###autoload (autoload 'pwnm-sync-dispatch "pwnm-sync-transient" nil t)
-(transient-define-prefix pwnm-sync-dispatch ()
-  "Patchwork: states, apply, bundles and sync of the patch at point."
+(transient-define-prefix pwnm-sync-dispatch (arg)
+  "Patchwork: states, apply, bundles and sync of the patch at point.
+A prefix argument ARG before Y means the series, as with the keymap."
   [:description pwnm-sync-dispatch--header
    ("-s" "whole series" "--series")
    ("-1" "single patch (apply)" "--single")
@@ -163,7 +172,10 @@ Its series unless -1 (a prefix argument too); -3 falls back to a
     ("g" "sync now" pwnm-sync)
     ("p" "what waits" pwnm-sync-pending)
     ("k" "cancel" pwnm-sync-cancel)
-    ("?" "show this menu" pwnm-sync-dispatch-keys)]])
+    ("?" "show this menu" pwnm-sync-dispatch-keys)]]
+  (interactive "P")
+  (setq pwnm-sync-dispatch--prefix-arg arg)
+  (transient-setup 'pwnm-sync-dispatch))
 
 ;;; Set a state, then the next patch
 
