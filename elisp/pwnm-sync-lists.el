@@ -103,16 +103,19 @@ Unless `pwnm-sync-hello-include-archived', or TAG is the archived tag."
         (format "tag:%s" tag)
       (format "tag:%s and not tag:%s" tag archived))))
 
-(defun pwnm-sync--hello-refresh-counts ()
-  "Ask the server for its counts in the background; redraw hello if they changed."
-  (pwnm-sync--request :counts nil
-                      :label "counts"
-                      :success (lambda (result)
-                                 (let ((projects (append (plist-get result :projects) nil)))
-                                   (unless (equal projects pwnm-sync--hello-counts)
-                                     (setq pwnm-sync--hello-counts projects)
-                                     (pwnm-sync--refresh-hello))))
-                      :error #'ignore))
+(defun pwnm-sync-hello-refresh-counts ()
+  "Ask the running server for its counts; show them in hello's status line.
+Never starts the server.  The answer changes the status line in
+place: hello is not redrawn, so nothing else in it moves."
+  (when (and pwnm-sync--connection (jsonrpc-running-p pwnm-sync--connection))
+    (pwnm-sync--request :counts nil
+                        :label "counts"
+                        :success (lambda (result)
+                                   (let ((projects (append (plist-get result :projects) nil)))
+                                     (unless (equal projects pwnm-sync--hello-counts)
+                                       (setq pwnm-sync--hello-counts projects)
+                                       (pwnm-sync--hello-update-status))))
+                        :error #'ignore)))
 
 (defun pwnm-sync--hello-last-syncs ()
   "Return the last sync time of each instance, its least recent project's."
@@ -122,20 +125,48 @@ Unless `pwnm-sync-hello-include-archived', or TAG is the archived tag."
                            (if (memq nil times) "never"
                              (format-time-string "%F %R" (date-to-time (car (sort times #'string<))))))))
 
+(defun pwnm-sync--hello-insert-status-line ()
+  "Insert the status line at point, from `pwnm-sync--hello-counts'.
+Text buttons, not widgets, so that the line can be replaced in place."
+  (let ((start (point)))
+    (insert (format "\tLast sync: %s.  "
+                    (if pwnm-sync--hello-counts
+                        (string-join (pwnm-sync--hello-last-syncs) ", ")
+                      "not known yet")))
+    (when pwnm-sync--hello-counts
+      (insert-text-button (format "[%d pending]" (apply #'+ (mapcar (lambda (p) (plist-get p :pending))
+                                                                   pwnm-sync--hello-counts)))
+                          'action (lambda (_) (pwnm-sync-pending)) 'follow-link t
+                          'help-echo "List the changes that wait to reach Patchwork")
+      (insert " "))
+    (insert-text-button "[sync now]" 'action (lambda (_) (pwnm-sync)) 'follow-link t
+                        'help-echo "Sync Patchwork and notmuch now")
+    (insert "\n")
+    (put-text-property start (point) 'pwnm-sync-hello-status t)))
+
+(defun pwnm-sync--hello-update-status ()
+  "Replace hello's status line by one made from `pwnm-sync--hello-counts'."
+  (let ((hello (get-buffer "*notmuch-hello*")))
+    (when (buffer-live-p hello)
+      (with-current-buffer hello
+        (let ((start (text-property-any (point-min) (point-max) 'pwnm-sync-hello-status t))
+              (inhibit-read-only t))
+          (when start
+            (save-excursion
+              (goto-char start)
+              (delete-region start (or (next-single-property-change start 'pwnm-sync-hello-status)
+                                       (point-max)))
+              (pwnm-sync--hello-insert-status-line))))))))
+
 (defun pwnm-sync-hello-insert-status ()
   "Insert hello's status line: last sync per instance, what waits, a sync button.
-From the server's last `counts' answer; asks for a new one in the
-background when the server runs, never waiting for it."
-  (when (and pwnm-sync--connection (jsonrpc-running-p pwnm-sync--connection))
-    (pwnm-sync--hello-refresh-counts))
-  (when pwnm-sync--hello-counts
-    (let ((pending (apply #'+ (mapcar (lambda (p) (plist-get p :pending)) pwnm-sync--hello-counts))))
-      (widget-insert (format "\tLast sync: %s.  " (string-join (pwnm-sync--hello-last-syncs) ", ")))
-      (widget-create 'push-button :notify (lambda (&rest _) (pwnm-sync-pending))
-                     (format "%d pending" pending))
-      (widget-insert " ")
-      (widget-create 'push-button :notify (lambda (&rest _) (pwnm-sync)) "sync now")
-      (widget-insert "\n"))))
+From the server's last `counts' answer.  When hello is on screen and
+the server runs, newer counts are asked for in the background; they
+replace the line when they come.  A hidden hello asks nothing: the
+counts come anyway at the end of each sync."
+  (pwnm-sync--hello-insert-status-line)
+  (when (get-buffer-window (current-buffer) 'visible)
+    (pwnm-sync-hello-refresh-counts)))
 
 ;;; Saved searches for notmuch-jump
 

@@ -630,6 +630,7 @@ it, says nothing either."
                   (pwnm-sync--log-summary summary)
                   (pwnm-sync--refresh-facts)
                   (pwnm-sync--refresh-bundles)
+                  (pwnm-sync-hello-refresh-counts)
                   (unless (and automatic (pwnm-sync--quiet-p summary))
                     (pwnm-sync--message "%s" (pwnm-sync--summary-line summary))))
        :cancelled (lambda ()
@@ -1309,6 +1310,7 @@ if what it says has changed."
 (declare-function pwnm-sync-lists-uninstall "pwnm-sync-lists")
 (declare-function pwnm-sync-hello-query "pwnm-sync-lists")
 (declare-function pwnm-sync-hello-insert-status "pwnm-sync-lists")
+(declare-function pwnm-sync-hello-refresh-counts "pwnm-sync-lists")
 
 (defun pwnm-sync--cockpit-install ()
   "Turn on the parts in the other files: the menu, the facts line, the lists."
