@@ -630,6 +630,7 @@ it, says nothing either."
                   (pwnm-sync--log-summary summary)
                   (pwnm-sync--refresh-facts)
                   (pwnm-sync--refresh-bundles)
+                  (pwnm-sync-hello-refresh-counts)
                   (unless (and automatic (pwnm-sync--quiet-p summary))
                     (pwnm-sync--message "%s" (pwnm-sync--summary-line summary))))
        :cancelled (lambda ()
@@ -1276,7 +1277,7 @@ From the remembered projects and the tag names the server gave."
                                          (pwnm-sync--family-tag p name))
                            when tag
                            collect (list :name (format "%s %s" (plist-get p :project) name)
-                                         :query (format "tag:%s" tag)))))
+                                         :query (pwnm-sync-hello-query p tag)))))
 
 (defun pwnm-sync-hello-insert ()
   "Insert the \"Patchwork\" section into notmuch-hello.
@@ -1294,11 +1295,38 @@ if what it says has changed."
     (run-with-timer 0 nil #'pwnm-sync--with-connection #'ignore #'ignore))
   (condition-case err
       (if pwnm-sync--facts
-          (notmuch-hello-insert-searches "Patchwork" (append (pwnm-sync--hello-searches)
-                                                             (pwnm-sync--hello-bundle-searches))
-                                         :show-empty-searches notmuch-show-empty-saved-searches)
+          (progn
+            (notmuch-hello-insert-searches "Patchwork" (append (pwnm-sync--hello-searches)
+                                                               (pwnm-sync--hello-bundle-searches))
+                                           :show-empty-searches notmuch-show-empty-saved-searches)
+            (pwnm-sync-hello-insert-status))
         (widget-insert "Patchwork: waiting for the pwnm-sync server to describe the projects.\n"))
     (error (widget-insert (format "Patchwork: %s\n" (error-message-string err))))))
+
+;;; The cockpit (issue 25): the Y menu, show, lists, in their own files
+
+(declare-function pwnm-sync-transient-install "pwnm-sync-transient")
+(declare-function pwnm-sync-transient-uninstall "pwnm-sync-transient")
+(declare-function pwnm-sync-show-install "pwnm-sync-show")
+(declare-function pwnm-sync-show-uninstall "pwnm-sync-show")
+(declare-function pwnm-sync-lists-install "pwnm-sync-lists")
+(declare-function pwnm-sync-lists-uninstall "pwnm-sync-lists")
+(declare-function pwnm-sync-hello-query "pwnm-sync-lists")
+(declare-function pwnm-sync-hello-insert-status "pwnm-sync-lists")
+(declare-function pwnm-sync-hello-refresh-counts "pwnm-sync-lists")
+
+(defun pwnm-sync--cockpit-install ()
+  "Turn on the parts in the other files: the menu, the facts line, the lists."
+  (pwnm-sync-transient-install)
+  (pwnm-sync-show-install)
+  (pwnm-sync-lists-install))
+
+(defun pwnm-sync--cockpit-uninstall ()
+  "Undo `pwnm-sync--cockpit-install'."
+  (when (featurep 'pwnm-sync-transient)
+    (pwnm-sync-transient-uninstall)
+    (pwnm-sync-show-uninstall)
+    (pwnm-sync-lists-uninstall)))
 
 ;;; The minor mode
 
@@ -1418,6 +1446,7 @@ It goes after `notmuch-hello-insert-saved-searches', else last."
     (push (cons map (cons pwnm-sync-key-prefix (lookup-key (symbol-value map) pwnm-sync-key-prefix)))
           pwnm-sync--saved-bindings)
     (define-key (symbol-value map) pwnm-sync-key-prefix pwnm-sync-state-map))
+  (pwnm-sync--cockpit-install)
   (add-hook 'notmuch-after-tag-hook #'pwnm-sync--after-tag)
   (add-hook 'kill-emacs-hook #'pwnm-sync-shutdown)
   (unless (memq #'pwnm-sync-hello-insert notmuch-hello-sections)
@@ -1434,6 +1463,7 @@ It goes after `notmuch-hello-insert-saved-searches', else last."
   (when pwnm-sync--timer
     (cancel-timer pwnm-sync--timer)
     (setq pwnm-sync--timer nil))
+  (pwnm-sync--cockpit-uninstall)
   (pcase-dolist (`(,map ,key . ,binding) pwnm-sync--saved-bindings)
     ;; Only our own binding is taken back: one the user made since stays.
     (when (eq (lookup-key (symbol-value map) key) pwnm-sync-state-map)
@@ -1465,4 +1495,10 @@ puts back what those keys were bound to and the sections as they were.
     (pwnm-sync--install)))
 
 (provide 'pwnm-sync)
+
+;; The files that build on this one (after `provide': they require it).
+(cl-eval-when (load eval)
+  (require 'pwnm-sync-show)
+  (require 'pwnm-sync-lists)
+  (require 'pwnm-sync-transient))
 ;;; pwnm-sync.el ends here

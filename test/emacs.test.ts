@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { execa } from 'execa';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { emacsBatch, makeEnv, NOTMUCH_ELISP, ROOT, runErt, type TestEnv } from './helpers.js';
 
@@ -39,22 +40,25 @@ function control(t: TestEnv): Promise<Server> {
 describe('Emacs package', function () {
   this.timeout(300_000);
 
-  it('byte-compiles with no warnings and passes checkdoc and package-lint', async () => {
-    for (const file of ['elisp/pwnm-sync.el', 'elisp/pwnm-sync-mail.el']) {
-      const r = await emacsBatch(['-l', 'test/emacs/check.el', file]);
+  for (const file of readdirSync(join(ROOT, 'elisp')).filter((f) => f.endsWith('.el'))) {
+    it(`${file} byte-compiles with no warnings and passes checkdoc and package-lint, alone`, async () => {
+      const r = await emacsBatch(['-l', 'test/emacs/check.el', `elisp/${file}`]);
       const report = r.all.split('\n').filter((l) => /^(check|checkdoc|package-lint|byte-compile)/.test(l));
       console.log(report.map((l) => `      ${l}`).join('\n'));
       expect(r.exitCode, r.all).to.equal(0);
       expect(r.all).to.match(/check: 0 problem\(s\)/);
-    }
-  });
+    });
+  }
 
-  it('installs with package-install-file and loads from its own directory', async () => {
+  it('installs with package-install-file of the npm run elisp-package tarball and loads from its own directory', async () => {
     const t = await makeEnv({ patches: 1 });
     try {
-      const r = await execa('emacs', ['--batch', '-Q', '-L', NOTMUCH_ELISP, '--eval', `(progn (require 'package) (setq package-user-dir "${join(t.dir, 'elpa')}") (add-to-list 'package-directory-list "/usr/share/emacs/site-lisp/elpa") (package-initialize) (package-install-file "${join(ROOT, 'elisp', 'pwnm-sync.el')}") (require 'pwnm-sync) (princ (format "installed %s" (locate-library "pwnm-sync"))))`], { reject: false, all: true });
+      const made = await execa('node', [join(ROOT, 'scripts', 'elisp-package.mjs')], { reject: false, all: true });
+      expect(made.exitCode, made.all).to.equal(0);
+      const tarball = made.stdout.trim();
+      const r = await execa('emacs', ['--batch', '-Q', '-L', NOTMUCH_ELISP, '--eval', `(progn (require 'package) (setq package-user-dir "${join(t.dir, 'elpa')}") (add-to-list 'package-directory-list "/usr/share/emacs/site-lisp/elpa") (package-initialize) (package-install-file "${tarball}") (require 'pwnm-sync) (princ (format "installed %s %s" (locate-library "pwnm-sync") (commandp 'pwnm-sync-dispatch))))`], { reject: false, all: true });
       expect(r.exitCode, r.all).to.equal(0);
-      expect(r.all).to.match(/installed .*elpa\/pwnm-sync-0\.1\.0\/pwnm-sync/);
+      expect(r.all).to.match(/installed .*elpa\/pwnm-sync-0\.1\.0\/pwnm-sync\.elc? t/);
     } finally {
       await t.cleanup();
     }

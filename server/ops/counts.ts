@@ -14,6 +14,8 @@ export interface ProjectCounts {
   /** Patches Patchwork has whose mail is not in notmuch (yet). */
   missingLocally: number;
   pending: number;
+  /** When the last sync of this project finished without error (ISO time), or null: never. */
+  syncedAt: string | null;
 }
 
 export async function counts(session: Session, projects?: readonly string[]): Promise<ProjectCounts[]> {
@@ -44,6 +46,7 @@ export async function counts(session: Session, projects?: readonly string[]): Pr
       states,
       missingLocally: store.untaggedCount(sel.instance.name, sel.project),
       pending: store.pending(sel.instance.name, sel.project).length,
+      syncedAt: store.project(sel.instance.name, sel.project)?.synced_at ?? null,
     };
   });
 }

@@ -1,0 +1,49 @@
+import { expect } from 'chai';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { makeEnv, runErt, type TestEnv } from './helpers.js';
+
+// The cockpit (issue 25): the Y transient, the facts line in show, the
+// lists. ERT in `emacs --batch` with the real notmuch-emacs, the real
+// server and the sandbox, steered through a small control endpoint.
+
+function control(t: TestEnv): Promise<Server> {
+  const data = t.sandbox.data;
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const q = url.searchParams;
+    const patch = q.get('msgid') ? [...data.patches.values()].find((p) => p.msgid === `<${q.get('msgid')}>`) : undefined;
+    let body: unknown = { ok: true };
+    switch (url.pathname) {
+      case '/patches': body = [...data.patches.values()].map((p) => ({ id: p.id, msgid: p.msgid.slice(1, -1), state: p.state, series: p.series })); break;
+      case '/check': data.addCheck(patch!.id, t.maint.id, { state: q.get('state') as 'fail', context: q.get('context')! }); break;
+      case '/delegate': data.setDelegate(patch!.id, t.maint.id); break;
+      case '/add-bundle': data.addBundle({ owner: t.maint.id, name: q.get('name')!, public: false, patches: q.get('msgids')!.split(',').map((m) => [...data.patches.values()].find((p) => p.msgid === `<${m}>`)!.id) }); break;
+      case '/requests': body = { requests: t.sandbox.requests }; break;
+      case '/archive': patch!.archived = true; break;
+      case '/fault': t.sandbox.faults = q.get('on') === '1' ? [{ method: 'PATCH', times: Infinity, status: 503, body: '{"detail":"busy"}' }] : []; break;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+describe('Emacs cockpit: the Y menu, facts in show, lists', function () {
+  this.timeout(300_000);
+
+  it('passes its ERT suite against the real server, notmuch-emacs and the sandbox', async () => {
+    const t = await makeEnv({ patches: 30, stateMix: false });
+    t.writeConfig('me = maint\n');
+    const ctl = await control(t);
+    try {
+      const env = { ...t.env, PWNM_TEST_CONFIG: t.configFile, PWNM_TEST_CONTROL: `http://127.0.0.1:${(ctl.address() as AddressInfo).port}` };
+      const r = await runErt('test/emacs/pwnm-sync-cockpit-tests.el', env);
+      expect(r.exitCode, r.all.slice(-6000)).to.equal(0);
+      expect(r.all).to.match(/Ran \d+ tests, \d+ results as expected, 0 unexpected/);
+    } finally {
+      ctl.close();
+      await t.cleanup();
+    }
+  });
+});
