@@ -3,8 +3,6 @@
 ;; Copyright (C) 2026 The pwnm-sync authors
 
 ;; Author: The pwnm-sync authors
-;; Version: 0.1.0
-;; Package-Requires: ((emacs "28.1") (notmuch "0.37"))
 ;; Keywords: mail, tools
 ;; URL: https://github.com/pwnm-sync/pwnm-sync
 ;; SPDX-License-Identifier: GPL-3.0-or-later
