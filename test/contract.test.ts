@@ -362,6 +362,9 @@ function contract(release: Release, dir: string, seed: (sandbox: Sandbox) => voi
           const [g, w] = [shape(got), shape(want)];
           expect(fill(g, w), 'nested fields').to.deep.equal(fill(w, g));
           for (const k of ['id', 'msgid', 'hash', 'date']) if (k in (want as Json)) expect((got as Json)[k], k).to.deep.equal((want as Json)[k]);
+        // The web and mbox URLs, where a message-id with a slash is %252F (every version): the same but for the server's origin.
+        const path = (u: unknown): unknown => (typeof u === 'string' ? u.replace(/^http:\/\/[^/]+/, '') : u);
+        for (const k of ['web_url', 'mbox']) if (k in (want as Json)) expect(path((got as Json)[k]), k).to.equal(path((want as Json)[k]));
         }
       });
     }
