@@ -60,8 +60,18 @@ export class Serializer {
     if (detail) o.maintainers = p.maintainers.map((id) => this.user(this.db.users.get(id)!));
     if (detail && at(this.v, '1.1')) o.subject_match = '';
     if (at(this.v, '1.2')) Object.assign(o, { list_archive_url: p.list_archive_url, list_archive_url_format: p.list_archive_url_format, commit_url_format: '' });
-    if (at(this.v, '1.4')) o.show_dependencies = Boolean(p.show_dependencies);
+    // Only the project's own view has it: main embeds projects without it (recorded).
+    if (detail && at(this.v, '1.4')) o.show_dependencies = Boolean(p.show_dependencies);
     return o;
+  }
+
+  /** A cover letter embedded in its series: the fields of the recorded 3.1.3, 3.2.1 and main (web_url and mbox from 1.1, list_archive_url from 1.2). */
+  private coverRef(cover: SbCover, link: string): Record<string, unknown> {
+    const web = `${this.base}/project/${link}/cover/${urlMsgid(cover.msgid)}/`;
+    return {
+      id: cover.id, url: this.api(`covers/${cover.id}/`), ...(at(this.v, '1.1') ? { web_url: web } : {}), msgid: cover.msgid,
+      ...(at(this.v, '1.2') ? { list_archive_url: null } : {}), date: cover.date, name: cover.name, ...(at(this.v, '1.1') ? { mbox: `${web}mbox/` } : {}),
+    };
   }
 
   user(u: SbUser): Record<string, unknown> {
@@ -148,7 +158,7 @@ export class Serializer {
       project: this.project(proj), name: s.name, date: s.date, submitter: this.person(this.db.people.get(s.submitter)!),
       version: s.version, total: s.total, received_total: patches.length, received_all: patches.length >= s.total,
       mbox: `${this.base}/series/${s.id}/mbox/`,
-      cover_letter: cover ? { id: cover.id, url: this.api(`covers/${cover.id}/`), ...(at(this.v, '1.1') ? { web_url: `${this.base}/project/${proj.link_name}/cover/${urlMsgid(cover.msgid)}/` } : {}), msgid: cover.msgid, date: cover.date, name: cover.name } : null,
+      cover_letter: cover ? this.coverRef(cover, proj.link_name) : null,
       patches: patches.map((p) => this.patchRef(p)),
     });
     // API 1.4 (main): the series' links, both ways, as API URLs; only where the project shows them.
