@@ -4,7 +4,7 @@
 
 ;; Author: The pwnm-sync authors
 ;; Version: 0.1.0
-;; Package-Requires: ((emacs "28.1") (notmuch "0.37"))
+;; Package-Requires: ((emacs "28.1") (jsonrpc "1.0.14") (notmuch "0.37"))
 ;; Keywords: mail, tools
 ;; URL: https://github.com/pwnm-sync/pwnm-sync
 ;; SPDX-License-Identifier: GPL-3.0-or-later
@@ -192,19 +192,27 @@ the server has started.  nil: remember them for this session only."
     (message "[pwnm-sync] %s (see *pwnm-sync* for details)" text)))
 
 (defun pwnm-sync--auth-token (url)
-  "Return the auth-source secret for the host of URL, or nil."
-  (let* ((host (url-host (url-generic-parse-url url)))
-         (found (car (auth-source-search :host host :max 1)))
+  "Return the auth-source secret for the host of URL, or nil.
+Only an entry with a secret, and for URL's user when it names one: any
+other password stored for that host is not a Patchwork token."
+  (let* ((parsed (url-generic-parse-url url))
+         (user (url-user parsed))
+         (found (car (apply #'auth-source-search :host (url-host parsed) :max 1
+                            :require '(:secret)
+                            (and user (list :user user)))))
          (secret (plist-get found :secret)))
     (if (functionp secret) (funcall secret) secret)))
 
-(defun pwnm-sync--unlogged (conn fn)
-  "Call FN with CONN's events buffer not logging, and return its value.
-For the messages that carry tokens: they must not land in a buffer."
-  (let ((size (jsonrpc--events-buffer-scrollback-size conn)))
-    (setf (jsonrpc--events-buffer-scrollback-size conn) 0)
-    (unwind-protect (funcall fn)
-      (setf (jsonrpc--events-buffer-scrollback-size conn) size))))
+(defun pwnm-sync--events-buffer-initargs ()
+  "Return the initargs that keep the jsonrpc events buffer empty.
+Tokens travel in `setTokens' and must land in no buffer; jsonrpc.el has
+no public way to pause its log for one message, so it logs nothing.
+jsonrpc 1.0.24 and later take `:events-buffer-config', older ones
+`:events-buffer-scrollback-size' (deprecated, with a warning, in newer
+ones): the class says which it has."
+  (if (slot-exists-p 'jsonrpc-process-connection '-events-buffer-config)
+      (list :events-buffer-config (list :size 0))
+    (list :events-buffer-scrollback-size 0)))
 
 (defun pwnm-sync--send-tokens (conn)
   "Hand CONN's server the auth-source tokens of its read-only instances.
@@ -220,13 +228,11 @@ the command on the same pipe, and the server takes it first."
             (when token
               (setq tokens (plist-put tokens (intern (concat ":" (plist-get inst :name))) token))))))
       (when tokens
-        (pwnm-sync--unlogged
-         conn (lambda ()
-                (jsonrpc-async-request
-                 conn :setTokens (list :tokens tokens)
-                 :success-fn (lambda (info) (setf (pwnm-sync--info conn) info))
-                 :error-fn (lambda (err) (pwnm-sync--error "Handing over the auth-source tokens failed: %s"
-                                                           (pwnm-sync--request-error-message err))))))))))
+        (jsonrpc-async-request
+         conn :setTokens (list :tokens tokens)
+         :success-fn (lambda (info) (setf (pwnm-sync--info conn) info))
+         :error-fn (lambda (err) (pwnm-sync--error "Handing over the auth-source tokens failed: %s"
+                                                   (pwnm-sync--request-error-message err))))))))
 
 (defun pwnm-sync--ready (conn info)
   "Record CONN's `initialize' answer INFO and run what waited for it."
@@ -248,10 +254,10 @@ the command on the same pipe, and the server takes it first."
   "Start the server and send `initialize', without waiting for its answer."
   (let* ((command (pwnm-sync--server-command))
          (name "pwnm-sync")
-         (conn (make-instance
+         (conn (apply
+                #'make-instance
                 'pwnm-sync-connection
                 :name name
-                :events-buffer-scrollback-size 2000000
                 :notification-dispatcher #'pwnm-sync--dispatch-notification
                 :on-shutdown (lambda (conn)
                                (when (eq pwnm-sync--connection conn)
@@ -264,7 +270,8 @@ the command on the same pipe, and the server takes it first."
                             :connection-type 'pipe
                             :coding 'utf-8-emacs-unix
                             :noquery t
-                            :stderr (get-buffer-create (format "*%s stderr*" name))))))
+                            :stderr (get-buffer-create (format "*%s stderr*" name))))
+                (pwnm-sync--events-buffer-initargs)))
          (params (list :clientInfo (list :name "emacs" :version emacs-version))))
     (when pwnm-sync-config-file
       (setq params (plist-put params :configFile (expand-file-name pwnm-sync-config-file))))
@@ -675,14 +682,20 @@ NAME is \"archived\", \"delegated\" or \"check-STATE\"."
         (plist-get (plist-get tags :checks) (intern (concat ":" (substring name 6))))
       (plist-get tags (intern (concat ":" name))))))
 
-(defun pwnm-sync--tag-changes (project state)
-  "Return what to add and remove to move a message of PROJECT to STATE."
-  (let ((tags (pwnm-sync--state-tags project)))
-    (unless (assoc state tags)
+(defun pwnm-sync--tag-changes (project state present)
+  "Return what to add and remove to move a message of PROJECT to STATE.
+PRESENT is the tags the message(s) have now.  Only those of them that
+are state tags are removed, and the new one is added only when missing:
+notmuch keeps this list for `notmuch-tag-undo', which reverses it, and
+removing absent tags would make undo add them all."
+  (let* ((tags (pwnm-sync--state-tags project))
+         (new (cdr (assoc state tags))))
+    (unless new
       (user-error "The server knows no state %s in %s" state (plist-get project :project)))
-    (cons (concat "+" (cdr (assoc state tags)))
-          (cl-loop for (slug . tag) in tags
-                   unless (string= slug state) collect (concat "-" tag)))))
+    (append (unless (member new present) (list (concat "+" new)))
+            (cl-loop for (_slug . tag) in tags
+                     unless (or (string= tag new) (not (member tag present)))
+                     collect (concat "-" tag)))))
 
 (defun pwnm-sync--tags-at-point ()
   "Return the tags of the message or thread at point."
@@ -748,11 +761,11 @@ Nothing waits: \[pwnm-sync-cancel] stops what is left on the server."
    ((pwnm-sync--cover-letter-p)
     (dolist (project (or projects (pwnm-sync--read-project (pwnm-sync--thread-tags))))
       (notmuch-tag (format "(%s) and tag:%s" (pwnm-sync--thread-query) (plist-get project :tag))
-                   (pwnm-sync--tag-changes project state)))
+                   (pwnm-sync--tag-changes project state (pwnm-sync--thread-tags))))
     (notmuch-refresh-this-buffer))
    (t
     (dolist (project (or projects (pwnm-sync--read-project (pwnm-sync--tags-at-point))))
-      (let ((changes (pwnm-sync--tag-changes project state)))
+      (let ((changes (pwnm-sync--tag-changes project state (pwnm-sync--tags-at-point))))
         (pcase major-mode
           ('notmuch-show-mode (notmuch-show-tag changes) (pwnm-sync--show-settle-tags))
           ('notmuch-tree-mode (notmuch-tree-tag changes))
