@@ -724,11 +724,33 @@ removing absent tags would make undo add them all."
                                          append (mapcar #'car (pwnm-sync--state-tags p))))
                    nil t))
 
+(defun pwnm-sync--goto-patch-ancestor ()
+  "In show, move to the patch the message at point belongs to.
+That is the message itself when it is a patch, else its nearest
+ancestor in the thread that is one (a review reply's patch).  Return
+non-nil when there is one; else leave point where it was."
+  (let ((start (point))
+        (depth (notmuch-show-get-depth)))
+    (notmuch-show-message-top)
+    (or (catch 'found
+          ;; Each step goes up one level: the message before this one
+          ;; in the buffer with a smaller depth is its parent.
+          (while t
+            (when (member "patchwork" (notmuch-show-get-tags)) (throw 'found t))
+            (when (zerop depth) (throw 'found nil))
+            (while (and (notmuch-show-goto-message-previous)
+                        (>= (notmuch-show-get-depth) depth)))
+            (if (< (notmuch-show-get-depth) depth)
+                (setq depth (notmuch-show-get-depth))
+              (throw 'found nil))))
+        (progn (goto-char start) nil))))
+
 (defun pwnm-sync--cover-letter-p ()
   "Return non-nil if point is on a message in show that is not a patch.
-A cover letter, say: the state keys then act on its thread's patches."
+Nor a reply to one: a cover letter, or a reply to it.  The state keys
+then act on the cover letter's series, as Patchwork files it."
   (and (eq major-mode 'notmuch-show-mode)
-       (not (member "patchwork" (notmuch-show-get-tags)))))
+       (not (save-excursion (pwnm-sync--goto-patch-ancestor)))))
 
 (defun pwnm-sync--thread-query ()
   "Return a query for the thread of the message at point in show."
@@ -739,42 +761,121 @@ A cover letter, say: the state keys then act on its thread's patches."
   (notmuch-call-notmuch-sexp "search" "--output=tags" "--format=sexp" (pwnm-sync--thread-query)))
 
 (defun pwnm-sync-set-state (state &optional projects series)
-  "Set the Patchwork STATE of the patch message(s) at point.
-In show and tree buffers that is the message at point (on a cover
-letter, the patches of its thread), in search buffers the patch
-messages of the thread at point or of the region.  PROJECTS limits
-the change to those projects (plists); nil asks when the message is
-in several.  The change goes through `notmuch-tag' (so
-`notmuch-after-tag-hook' runs), and that hook pushes it to Patchwork.
+  "Set the Patchwork STATE of the patch at point.
+In show and tree buffers that is the message at point when it is a
+patch; on a reply, the patch it replies to (its nearest patch ancestor
+in the thread), named in the echo area; on a cover letter, the patches
+Patchwork files under its series.  In search buffers the patch of the
+thread at point (asking which when the thread holds several), or of
+the threads of the region.  PROJECTS limits the change to those
+projects (plists); nil asks when the message is in several.  A change
+of one patch goes through `notmuch-tag' (so `notmuch-after-tag-hook'
+runs, and `notmuch-tag-undo' reverses it), and that hook pushes it to
+Patchwork.
 
-With SERIES (interactively, a prefix argument), the server sets every
-patch of the message's series: it sets each on Patchwork first and
-then writes its tags itself, so `notmuch-after-tag-hook' does NOT run
-for them.  Each patch's outcome shows in the echo area and in
-*pwnm-sync* as Patchwork confirms it (\"Series: 3/12 accepted\"), and
-the buffers showing it are updated then, through `pwnm/tagsChanged'.
-Nothing waits: \[pwnm-sync-cancel] stops what is left on the server."
-  (interactive (let ((projects (pwnm-sync--read-project (pwnm-sync--tags-at-point))))
-                 (list (pwnm-sync--read-state projects) projects current-prefix-arg)))
+With SERIES (interactively, a prefix argument), and always on a cover
+letter, the server sets every patch of the series: it sets each on
+Patchwork first and then writes its tags itself, so
+`notmuch-after-tag-hook' does NOT run for them.  When that is more
+than one patch, the count and subjects are shown and you are asked
+first (see `pwnm-sync-confirm-several').  Each patch's outcome shows in
+the echo area and in *pwnm-sync* as Patchwork confirms it (\"Series:
+3/12 accepted\"); nothing waits: \[pwnm-sync-cancel] stops what is left
+on the server."
+  (interactive (let ((projects (unless (pwnm-sync--cover-letter-p)
+                                 (pwnm-sync--read-project (pwnm-sync--patch-tags-at-point)))))
+                 (list (pwnm-sync--read-state (or projects (pwnm-sync--projects))) projects current-prefix-arg)))
   (cond
-   (series (pwnm-sync--set-series-state state (pwnm-sync--message-id-at-point)))
-   ((pwnm-sync--cover-letter-p)
-    (dolist (project (or projects (pwnm-sync--read-project (pwnm-sync--thread-tags))))
-      (notmuch-tag (format "(%s) and tag:%s" (pwnm-sync--thread-query) (plist-get project :tag))
-                   (pwnm-sync--tag-changes project state (pwnm-sync--thread-tags))))
-    (notmuch-refresh-this-buffer))
+   ((or series (pwnm-sync--cover-letter-p))
+    (pwnm-sync--set-series-state state (pwnm-sync--patch-id-at-point)))
+   ((eq major-mode 'notmuch-show-mode)
+    (save-excursion
+      (pwnm-sync--goto-patch-ancestor)
+      (dolist (project (or projects (pwnm-sync--read-project (notmuch-show-get-tags))))
+        (notmuch-show-tag (pwnm-sync--tag-changes project state (notmuch-show-get-tags)))
+        (pwnm-sync--show-settle-tags))
+      (pwnm-sync--message "%s -> %s" (notmuch-show-get-subject) state)))
+   ((eq major-mode 'notmuch-tree-mode)
+    (dolist (project (or projects (pwnm-sync--read-project (notmuch-tree-get-tags))))
+      (notmuch-tree-tag (pwnm-sync--tag-changes project state (notmuch-tree-get-tags)))))
+   ((use-region-p)
+    (let ((threads (notmuch-search-find-stable-query-region (region-beginning) (region-end))))
+      (pwnm-sync--confirm-several
+       (pwnm-sync--call-sexp "search" "--output=summary" "--format=sexp"
+                             (format "(%s) and tag:patchwork" threads))
+       state)
+      (dolist (project (or projects (pwnm-sync--read-project (pwnm-sync--tags-at-point))))
+        (notmuch-tag (format "(%s) and tag:%s" threads (plist-get project :tag))
+                     (pwnm-sync--tag-changes project state (pwnm-sync--tags-at-point))))
+      (notmuch-refresh-this-buffer)))
    (t
-    (dolist (project (or projects (pwnm-sync--read-project (pwnm-sync--tags-at-point))))
-      (let ((changes (pwnm-sync--tag-changes project state (pwnm-sync--tags-at-point))))
-        (pcase major-mode
-          ('notmuch-show-mode (notmuch-show-tag changes) (pwnm-sync--show-settle-tags))
-          ('notmuch-tree-mode (notmuch-tree-tag changes))
-          ('notmuch-search-mode
-           (let* ((beg (if (use-region-p) (region-beginning) (point)))
-                  (end (if (use-region-p) (region-end) (point)))
-                  (threads (notmuch-search-find-stable-query-region beg end)))
-             (notmuch-tag (format "(%s) and tag:%s" threads (plist-get project :tag)) changes)
-             (notmuch-refresh-this-buffer)))))))))
+    (let ((id (pwnm-sync--patch-id-at-point)))
+      (dolist (project (or projects (pwnm-sync--read-project (pwnm-sync--message-tags id))))
+        (notmuch-tag (notmuch-id-to-query id)
+                     (pwnm-sync--tag-changes project state (pwnm-sync--message-tags id))))
+      (notmuch-refresh-this-buffer)))))
+
+(defun pwnm-sync--call-sexp (&rest args)
+  "Run notmuch with ARGS and return its sexp output."
+  (apply #'notmuch-call-notmuch-sexp args))
+
+(defun pwnm-sync--message-tags (id)
+  "Return the tags of the message with bare Message-Id ID."
+  (pwnm-sync--call-sexp "search" "--output=tags" "--format=sexp" (notmuch-id-to-query id)))
+
+(defun pwnm-sync--patch-tags-at-point ()
+  "Return the tags of the patch the state keys act on at point."
+  (pcase major-mode
+    ('notmuch-show-mode (save-excursion (pwnm-sync--goto-patch-ancestor)
+                                        (notmuch-show-get-tags)))
+    ('notmuch-search-mode (if (use-region-p) (pwnm-sync--tags-at-point)
+                            (pwnm-sync--message-tags (pwnm-sync--patch-id-at-point))))
+    (_ (pwnm-sync--tags-at-point))))
+
+(defun pwnm-sync--patch-id-at-point ()
+  "Return the bare Message-Id of the patch at point.
+In show, the patch a reply belongs to, or the cover letter itself (the
+server then acts on its series).  In search, the thread's patch,
+asking which when the thread holds several."
+  (pcase major-mode
+    ('notmuch-show-mode (save-excursion (pwnm-sync--goto-patch-ancestor)
+                                        (notmuch-show-get-message-id t)))
+    ('notmuch-search-mode
+     (let* ((thread (notmuch-search-find-thread-id))
+            (patches (pwnm-sync--call-sexp "show" "--format=sexp" "--body=false" "--entire-thread=false"
+                                           (format "(%s) and tag:patchwork" thread)))
+            (found nil))
+       ;; show's sexp nests threads; collect every message plist.
+       (cl-labels ((walk (x) (cond ((and (consp x) (plist-get x :id) (plist-get x :headers)) (push x found))
+                                   ((consp x) (mapc #'walk x)))))
+         (walk patches))
+       (setq found (nreverse found))
+       (cond ((null found) (user-error "No patch in this thread"))
+             ((null (cdr found)) (plist-get (car found) :id))
+             (t (let* ((subjects (mapcar (lambda (m) (cons (plist-get (plist-get m :headers) :Subject)
+                                                           (plist-get m :id)))
+                                         found))
+                       (choice (completing-read "Which patch: " subjects nil t)))
+                  (cdr (assoc choice subjects)))))))
+    (_ (pwnm-sync--message-id-at-point))))
+
+(defcustom pwnm-sync-confirm-several t
+  "Non-nil: ask before a state change of more than one patch.
+The question lists how many and their subjects."
+  :type 'boolean
+  :group 'pwnm-sync)
+
+(defun pwnm-sync--confirm-several (subjects state)
+  "Ask before setting STATE on the patches with SUBJECTS, when several.
+SUBJECTS is a list of strings, or of notmuch search summaries.  Signal
+a `user-error' when the answer is no."
+  (let* ((subjects (mapcar (lambda (s) (if (stringp s) s (plist-get s :subject))) subjects))
+         (prompt (format "%s\nSet these %d patches to %s? "
+                         (mapconcat (lambda (s) (concat "  " s)) subjects "\n")
+                         (length subjects) state)))
+    (when (and pwnm-sync-confirm-several (cdr subjects)
+               (not (y-or-n-p prompt)))
+      (user-error "Nothing changed"))))
 
 (defun pwnm-sync--show-settle-tags ()
   "Show the tags of the message at point as they are now.
@@ -788,16 +889,33 @@ only the tags the message has."
 
 (defun pwnm-sync--set-series-state (state message-id)
   "Set STATE for every patch of the series of MESSAGE-ID, on the server.
+MESSAGE-ID may be a cover letter's.  The server first says which
+patches that is; when several, ask (see `pwnm-sync-confirm-several').
 Return at once; see `pwnm-sync-set-state' for what follows."
-  (pwnm-sync--message "Series: setting %s..." state)
-  (pwnm-sync--request
-   :setState (list :messageIds (vector message-id) :state state :series t)
-   :label "series change"
-   :needs-token t
-   :success (lambda (result)
-              (let ((outcomes (seq-group-by (lambda (r) (plist-get r :outcome)) (plist-get result :results))))
-                (pwnm-sync--log "series %s: %s" state (mapconcat (lambda (g) (format "%d %s" (length (cdr g)) (car g))) outcomes ", "))
-                (pwnm-sync--message "Series: %s" (mapconcat (lambda (g) (format "%d %s" (length (cdr g)) (car g))) outcomes ", "))))))
+  (let ((params (list :messageIds (vector message-id) :state state :series t)))
+    (pwnm-sync--request
+     :setState (append params '(:dryRun t))
+     :label "series change"
+     :success (lambda (result)
+                (let ((patches (append (plist-get result :patches) nil)))
+                  (condition-case err
+                      (progn
+                        (pwnm-sync--confirm-several
+                         (mapcar (lambda (p) (or (plist-get p :name) (plist-get p :msgid))) patches)
+                         state)
+                        (pwnm-sync--message "Series: setting %d patch(es) to %s..." (length patches) state)
+                        (pwnm-sync--request
+                         :setState params
+                         :label "series change"
+                         :needs-token t
+                         :success (lambda (result)
+                                    (let* ((outcomes (seq-group-by (lambda (r) (plist-get r :outcome))
+                                                                   (plist-get result :results)))
+                                           (text (mapconcat (lambda (g) (format "%d %s" (length (cdr g)) (car g)))
+                                                            outcomes ", ")))
+                                      (pwnm-sync--log "series %s: %s" state text)
+                                      (pwnm-sync--message "Series: %s" text)))))
+                    ((user-error quit) (pwnm-sync--message "Series: %s" (if (eq (car err) 'quit) "Nothing changed" (cadr err))))))))))
 
 (defmacro pwnm-sync--define-state-command (state)
   "Define `pwnm-sync-state-STATE', a command setting STATE."

@@ -314,35 +314,107 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
             (cdr (seq-find (lambda (g) (and (cddr g) (seq-every-p (lambda (p) (equal (plist-get p :state) "new")) (cdr g))))
                            groups)))))
 
+(defmacro pwnm-sync-test--answering (answer prompts &rest body)
+  "Run BODY with `y-or-n-p' answering ANSWER, pushing each prompt onto PROMPTS."
+  (declare (indent 2) (debug t))
+  `(cl-letf (((symbol-function 'y-or-n-p) (lambda (prompt) (push prompt ,prompts) ,answer)))
+     ,@body))
+
 (ert-deftest pwnm-sync-test-i-series-key ()
-  "C-u Y c sets the state of every patch of the series."
-  (let ((series (pwnm-sync-test--untouched-series)))
+  "C-u Y c sets the state of every patch of the series, after asking."
+  (let ((series (pwnm-sync-test--untouched-series))
+        (prompts nil))
     (should (cdr series))
     (notmuch-show (notmuch-id-to-query (car series)))
-    (pwnm-sync-test--press "C-u Y c")
-    (pwnm-sync-test--idle)
+    (pwnm-sync-test--answering t prompts
+      (pwnm-sync-test--press "C-u Y c")
+      (pwnm-sync-test--idle))
+    (should (= (length prompts) 1))
+    (should (string-match-p (format "Set these %d patches to changes-requested" (length series)) (car prompts)))
     (dolist (msgid series)
       (should (equal (pwnm-sync-test--server-state msgid) "changes-requested"))
       (should (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-changes-requested"))))))
 
+(defun pwnm-sync-test--thread-patches (msgid)
+  "Return the msgids of the patches in the thread of MSGID."
+  (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp"
+                             (format "thread:{id:%s} and tag:patchwork" msgid)))
+
+(defun pwnm-sync-test--all-new-p (msgids)
+  "Return non-nil if the patches MSGIDS are all `new' on the sandbox."
+  (seq-every-p (lambda (m) (equal (pwnm-sync-test--server-state m) "new")) msgids))
+
 (ert-deftest pwnm-sync-test-j-cover-letter ()
-  "On a cover letter the state key acts on the patches of its thread."
+  "On a cover letter a state key sets its series, after a question listing the patches."
   (let* ((covers (seq-filter
                   (lambda (id)
-                    (let ((patches (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp"
-                                                              (format "thread:{id:%s} and tag:patchwork" id))))
-                      (and (cdr patches)
-                           (seq-every-p (lambda (m) (equal (pwnm-sync-test--state-tags m) '("pw-skiboot-new"))) patches))))
+                    (let ((patches (pwnm-sync-test--thread-patches id)))
+                      (and (cdr patches) (pwnm-sync-test--all-new-p patches))))
                   (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp" "not tag:patchwork and not subject:Re")))
          (cover (car covers))
-         (patches (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp"
-                                             (format "thread:{id:%s} and tag:patchwork" cover))))
+         (patches (pwnm-sync-test--thread-patches cover))
+         (prompts nil))
     (should cover)
     (notmuch-show (notmuch-id-to-query cover))
     (goto-char (point-min))
-    (pwnm-sync-test--press "Y r")
+    ;; Answering no changes nothing.
+    (pwnm-sync-test--answering nil prompts
+      (pwnm-sync-test--press "Y r")
+      (pwnm-sync-test--idle))
+    (should (= (length prompts) 1))
+    (should (pwnm-sync-test--all-new-p patches))
+    ;; The question names how many and each patch's subject (Patchwork's name for it).
+    (should (string-match-p (format "Set these %d patches to rejected" (length patches)) (car prompts)))
+    (dolist (msgid patches)
+      (let ((subject (plist-get (car (notmuch-call-notmuch-sexp "search" "--output=summary" "--format=sexp"
+                                                                (notmuch-id-to-query msgid)))
+                                :subject)))
+        ;; Patchwork keeps the subject without its [PATCH n/m] prefix.
+        (should (string-match-p (regexp-quote (replace-regexp-in-string "^\\[[^]]*\\] *" "" subject)) (car prompts)))))
+    (pwnm-sync-test--answering t prompts
+      (pwnm-sync-test--press "Y r")
+      (pwnm-sync-test--idle))
     (dolist (msgid patches)
       (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "rejected")))))))
+
+(ert-deftest pwnm-sync-test-ja-reply ()
+  "On a review reply a state key sets only the patch it replies to."
+  (let* ((replies (seq-filter
+                   (lambda (id)
+                     (let ((patches (pwnm-sync-test--thread-patches id)))
+                       (and (cddr patches) (pwnm-sync-test--all-new-p patches))))
+                   (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp" "not tag:patchwork and subject:Re")))
+         (reply (car replies))
+         ;; The generator names a reply after its patch: PATCH-LOCAL.reply@HOST.
+         (prefix (concat (car (split-string reply "\\.reply@")) "@"))
+         (patches (pwnm-sync-test--thread-patches reply))
+         (parent (seq-find (lambda (m) (string-prefix-p prefix m)) patches)))
+    (should reply)
+    (should parent)
+    (notmuch-show (notmuch-id-to-query (car patches)))
+    (goto-char (point-min))
+    (should (pwnm-sync-test--wait (lambda () (notmuch-show-goto-message reply) (equal (notmuch-show-get-message-id t) reply))))
+    (pwnm-sync-test--press "Y c")
+    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state parent) "changes-requested"))))
+    (pwnm-sync-test--idle)
+    (should (equal (pwnm-sync-test--state-tags parent) '("pw-skiboot-changes-requested")))
+    (should (string-match-p "-> changes-requested" (pwnm-sync-test--messages)))
+    (dolist (msgid (remove parent patches))
+      (should (equal (pwnm-sync-test--server-state msgid) "new"))
+      (should (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-new"))))))
+
+(ert-deftest pwnm-sync-test-jb-undo ()
+  "Y a then `notmuch-tag-undo' leaves the old state, in notmuch and on Patchwork."
+  (let ((msgid (pwnm-sync-test--fresh-patch)))
+    (notmuch-show (notmuch-id-to-query msgid))
+    (pwnm-sync-test--press "Y a")
+    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "accepted"))))
+    (pwnm-sync-test--idle)
+    (notmuch-tag-undo)
+    (should (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-new")))
+    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "new"))))
+    (pwnm-sync-test--idle)
+    (should (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-new")))))
 
 (ert-deftest pwnm-sync-test-k-one-initialize ()
   "A connect sends initialize once; auth-source tokens follow with setTokens."
