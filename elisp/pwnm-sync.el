@@ -819,6 +819,11 @@ on the server."
   "Run notmuch with ARGS and return its sexp output."
   (apply #'notmuch-call-notmuch-sexp args))
 
+(defun pwnm-sync--subject (id)
+  "Return the subject of the message with bare Message-Id ID."
+  (plist-get (car (pwnm-sync--call-sexp "search" "--output=summary" "--format=sexp" (notmuch-id-to-query id)))
+             :subject))
+
 (defun pwnm-sync--message-tags (id)
   "Return the tags of the message with bare Message-Id ID."
   (pwnm-sync--call-sexp "search" "--output=tags" "--format=sexp" (notmuch-id-to-query id)))
@@ -841,20 +846,11 @@ asking which when the thread holds several."
     ('notmuch-show-mode (save-excursion (pwnm-sync--goto-patch-ancestor)
                                         (notmuch-show-get-message-id t)))
     ('notmuch-search-mode
-     (let* ((thread (notmuch-search-find-thread-id))
-            (patches (pwnm-sync--call-sexp "show" "--format=sexp" "--body=false" "--entire-thread=false"
-                                           (format "(%s) and tag:patchwork" thread)))
-            (found nil))
-       ;; show's sexp nests threads; collect every message plist.
-       (cl-labels ((walk (x) (cond ((and (consp x) (plist-get x :id) (plist-get x :headers)) (push x found))
-                                   ((consp x) (mapc #'walk x)))))
-         (walk patches))
-       (setq found (nreverse found))
-       (cond ((null found) (user-error "No patch in this thread"))
-             ((null (cdr found)) (plist-get (car found) :id))
-             (t (let* ((subjects (mapcar (lambda (m) (cons (plist-get (plist-get m :headers) :Subject)
-                                                           (plist-get m :id)))
-                                         found))
+     (let ((ids (pwnm-sync--call-sexp "search" "--output=messages" "--format=sexp"
+                                      (format "(%s) and tag:patchwork" (notmuch-search-find-thread-id)))))
+       (cond ((null ids) (user-error "No patch in this thread"))
+             ((null (cdr ids)) (car ids))
+             (t (let* ((subjects (mapcar (lambda (id) (cons (pwnm-sync--subject id) id)) ids))
                        (choice (completing-read "Which patch: " subjects nil t)))
                   (cdr (assoc choice subjects)))))))
     (_ (pwnm-sync--message-id-at-point))))

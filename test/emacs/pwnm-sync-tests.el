@@ -165,13 +165,25 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
     (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "under-review"))))))
 
 (ert-deftest pwnm-sync-test-5-search-key ()
-  "Y c in notmuch-search acts on the patch messages of the thread."
-  (let ((msgid (pwnm-sync-test--fresh-patch)))
+  "Y c in notmuch-search acts on the thread's patch, asking which when several."
+  (let* ((msgid (pwnm-sync-test--fresh-patch))
+         (subject (plist-get (car (notmuch-call-notmuch-sexp "search" "--output=summary" "--format=sexp"
+                                                             (notmuch-id-to-query msgid)))
+                             :subject))
+         (others (remove msgid (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp"
+                                                          (format "thread:{id:%s} and tag:patchwork" msgid))))
+         (asked nil))
     (notmuch-search (notmuch-id-to-query msgid))
     (should (pwnm-sync-test--wait (lambda () (not (get-buffer-process (current-buffer))))))
     (goto-char (point-min))
-    (pwnm-sync-test--press "Y c")
-    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "changes-requested"))))))
+    (cl-letf (((symbol-function 'completing-read)
+               (lambda (prompt &rest _) (setq asked prompt) subject)))
+      (pwnm-sync-test--press "Y c"))
+    (should (eq (and asked t) (and others t)))
+    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "changes-requested"))))
+    (pwnm-sync-test--idle)
+    (dolist (other others)
+      (should-not (equal (pwnm-sync-test--server-state other) "changes-requested")))))
 
 (ert-deftest pwnm-sync-test-6-manual-tag ()
   "A state tag changed with plain notmuch-tag is pushed through the hook."
