@@ -137,7 +137,9 @@ export const NOTMUCH_ELISP = '/usr/share/emacs/site-lisp/elpa/notmuch-0.37';
 /** Run `emacs --batch` with notmuch-emacs, our package and, given `jsonrpcDir`, that jsonrpc.el first on load-path. */
 export function emacsBatch(args: string[], env?: NodeJS.ProcessEnv, jsonrpcDir?: string) {
   const jsonrpc = jsonrpcDir ? ['-L', jsonrpcDir, '--eval', '(message "jsonrpc from %s" (locate-library "jsonrpc"))'] : [];
-  return execa('emacs', ['--batch', '-Q', ...jsonrpc, '-L', NOTMUCH_ELISP, '-L', join(ROOT, 'elisp'), ...args], { cwd: ROOT, reject: false, all: true, ...(env ? { env, extendEnv: false } : {}) });
+  // No stdin (a prompt in batch then fails at once instead of waiting), and
+  // a bound on the whole run: a hung test must end the suite, not stall it.
+  return execa('emacs', ['--batch', '-Q', ...jsonrpc, '-L', NOTMUCH_ELISP, '-L', join(ROOT, 'elisp'), ...args], { cwd: ROOT, reject: false, all: true, stdin: 'ignore', timeout: 280_000, ...(env ? { env, extendEnv: false } : {}) });
 }
 
 /**
