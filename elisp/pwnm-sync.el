@@ -144,6 +144,14 @@ the server has started.  nil: remember them for this session only."
 (defvar pwnm-sync--connection nil
   "The live `pwnm-sync-connection', or nil.")
 
+(defvar pwnm-sync--start-failure nil
+  "Why the server last failed to start (a text naming the command), or nil.
+Set until a start succeeds: hello shows it and does not start the server
+again, which only a command does.")
+
+(defvar pwnm-sync--stderr-buffer nil
+  "The buffer of the last server's standard error, for `pwnm-sync-events'.")
+
 (defvar pwnm-sync--waiting nil
   "What waits for `initialize' to be answered: a list of (ON-READY . ON-FAIL).")
 
@@ -237,23 +245,67 @@ the command on the same pipe, and the server takes it first."
 (defun pwnm-sync--ready (conn info)
   "Record CONN's `initialize' answer INFO and run what waited for it."
   (setf (pwnm-sync--info conn) info)
+  (setq pwnm-sync--start-failure nil)
   (pwnm-sync--update-facts (pwnm-sync--projects-of info))
   (let ((waiting (reverse pwnm-sync--waiting)))
     (setq pwnm-sync--waiting nil)
     (dolist (w waiting) (funcall (car w) conn))))
 
-(defun pwnm-sync--start-failed (conn text)
-  "Stop CONN, which did not start, and tell what waited for it: TEXT."
-  (ignore-errors (jsonrpc-shutdown conn t))
-  (when (eq pwnm-sync--connection conn) (setq pwnm-sync--connection nil))
-  (let ((waiting (reverse pwnm-sync--waiting)))
-    (setq pwnm-sync--waiting nil)
-    (dolist (w waiting) (funcall (cdr w) text))))
+(defun pwnm-sync--first-stderr-line (buffer)
+  "Return the first non-blank line in BUFFER, the server's stderr, or nil."
+  (when (buffer-live-p buffer)
+    ;; Its pipe may still hold what the server wrote before it ended.
+    (let ((pipe (get-buffer-process buffer)))
+      (when (process-live-p pipe) (accept-process-output pipe 0.2)))
+    (with-current-buffer buffer
+      (save-excursion
+        (goto-char (point-min))
+        (and (re-search-forward "^[ \t]*\\([^ \t\n].*\\)$" nil t)
+             (match-string-no-properties 1))))))
+
+(defun pwnm-sync--note-start-failure (command text)
+  "Remember that COMMAND did not start, for TEXT; say so once.
+The same failure again (an automatic sync, a hello redraw) is only
+logged: one message, not one per attempt."
+  (let ((failure (format "%s: %s" (mapconcat #'identity command " ") text)))
+    (if (equal failure pwnm-sync--start-failure)
+        (pwnm-sync--log "the server did not start: %s" failure)
+      (setq pwnm-sync--start-failure failure)
+      (pwnm-sync--error "The server did not start: %s" failure)
+      (pwnm-sync--refresh-hello))
+    failure))
+
+(defun pwnm-sync--start-failed (conn command text)
+  "Stop CONN, which did not start from COMMAND, and tell what waited for it.
+TEXT says why; the server's first line on stderr, when it wrote one,
+is added to it."
+  (let* ((stderr (pwnm-sync--first-stderr-line pwnm-sync--stderr-buffer))
+         (failure (pwnm-sync--note-start-failure
+                   command (if stderr (format "%s (stderr: %s)" text stderr) text))))
+    ;; No cleanup: the stderr buffer stays for `pwnm-sync-events'.
+    (ignore-errors (jsonrpc-shutdown conn))
+    (when (eq pwnm-sync--connection conn) (setq pwnm-sync--connection nil))
+    (let ((waiting (reverse pwnm-sync--waiting)))
+      (setq pwnm-sync--waiting nil)
+      (dolist (w waiting) (funcall (cdr w) failure)))))
+
+(defun pwnm-sync-events ()
+  "Show what the server wrote on its standard error, and the *pwnm-sync* log.
+The JSON-RPC events log stays empty: it would hold the tokens."
+  (interactive)
+  (display-buffer (get-buffer-create "*pwnm-sync*"))
+  (if (buffer-live-p pwnm-sync--stderr-buffer)
+      (pop-to-buffer pwnm-sync--stderr-buffer)
+    (message "[pwnm-sync] The server has not written to stderr (it has not started)")))
 
 (defun pwnm-sync--start ()
   "Start the server and send `initialize', without waiting for its answer."
   (let* ((command (pwnm-sync--server-command))
          (name "pwnm-sync")
+         ;; Emacs forks even for a missing program; writing `initialize'
+         ;; to its dead pipe would then be the first sign of it.
+         (_ (unless (executable-find (car command))
+              (error "%s is not an executable program" (car command))))
          (conn (apply
                 #'make-instance
                 'pwnm-sync-connection
@@ -275,12 +327,13 @@ the command on the same pipe, and the server takes it first."
          (params (list :clientInfo (list :name "emacs" :version emacs-version))))
     (when pwnm-sync-config-file
       (setq params (plist-put params :configFile (expand-file-name pwnm-sync-config-file))))
-    (setq pwnm-sync--connection conn)
+    (setq pwnm-sync--connection conn
+          pwnm-sync--stderr-buffer (jsonrpc-stderr-buffer conn))
     (jsonrpc-async-request
      conn :initialize params
      :success-fn (lambda (info) (pwnm-sync--ready conn info))
-     :error-fn (lambda (err) (pwnm-sync--start-failed conn (pwnm-sync--request-error-message err)))
-     :timeout-fn (lambda () (pwnm-sync--start-failed conn "the server did not answer initialize")))))
+     :error-fn (lambda (err) (pwnm-sync--start-failed conn command (pwnm-sync--request-error-message err)))
+     :timeout-fn (lambda () (pwnm-sync--start-failed conn command "the server did not answer initialize")))))
 
 (defun pwnm-sync--with-connection (on-ready &optional on-fail)
   "Call ON-READY with the connection once the server is initialized.
@@ -295,7 +348,9 @@ ON-FAIL is called with an error text if the server cannot start."
         (condition-case err
             (pwnm-sync--start)
           (error (setq pwnm-sync--waiting (cl-remove on-ready pwnm-sync--waiting :key #'car))
-                 (funcall on-fail (error-message-string err))))))))
+                 (funcall on-fail (pwnm-sync--note-start-failure
+                                   (or pwnm-sync-server-command '("pwnm-sync"))
+                                   (error-message-string err)))))))))
 
 ;;; Requests
 
@@ -666,8 +721,12 @@ As the server last described them (see `pwnm-sync-facts-file'); never
 waits for it.  Before it ever answered, start it and say to try again."
   (pwnm-sync--load-facts)
   (or pwnm-sync--facts
-      (progn (pwnm-sync--with-connection #'ignore #'ignore)
-             (user-error "The pwnm-sync server is starting; try again in a moment"))))
+      (let ((failure pwnm-sync--start-failure))
+        ;; A command tries again, even after a failure: it may be fixed.
+        (pwnm-sync--with-connection #'ignore #'ignore)
+        (if failure
+            (user-error "The pwnm-sync server did not start: %s (M-x pwnm-sync-events)" failure)
+          (user-error "The pwnm-sync server is starting; try again in a moment")))))
 
 (defun pwnm-sync--state-tags (project)
   "Return PROJECT's state tags, an alist of (SLUG . TAG)."
@@ -1414,14 +1473,19 @@ tag names from what the server said last (`pwnm-sync-facts-file').
 The server starts afterwards, from a timer, and the section is redrawn
 if what it says has changed."
   (pwnm-sync--load-facts)
-  (unless (and pwnm-sync--connection (jsonrpc-running-p pwnm-sync--connection))
+  ;; Not after a failed start: each redraw would spawn another server.
+  (unless (or pwnm-sync--start-failure
+              (and pwnm-sync--connection (jsonrpc-running-p pwnm-sync--connection)))
     (run-with-timer 0 nil #'pwnm-sync--with-connection #'ignore #'ignore))
   (condition-case err
       (if pwnm-sync--facts
           (notmuch-hello-insert-searches "Patchwork" (append (pwnm-sync--hello-searches)
                                                              (pwnm-sync--hello-bundle-searches))
                                          :show-empty-searches notmuch-show-empty-saved-searches)
-        (widget-insert "Patchwork: waiting for the pwnm-sync server to describe the projects.\n"))
+        (widget-insert (if pwnm-sync--start-failure
+                           (format "Patchwork: the pwnm-sync server did not start: %s (M-x pwnm-sync-events)\n"
+                                   pwnm-sync--start-failure)
+                         "Patchwork: waiting for the pwnm-sync server to describe the projects.\n")))
     (error (widget-insert (format "Patchwork: %s\n" (error-message-string err))))))
 
 ;;; The minor mode

@@ -482,6 +482,62 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
       (pwnm-sync-shutdown)
       (delete-directory dir t))))
 
+(defun pwnm-sync-test--start-failure (command)
+  "Start the server from COMMAND, which fails, as a hello redraw would.
+Check the failure is told once, naming COMMAND's program, in the echo
+area and hello; and that redraws start nothing more.  Return the text."
+  (let ((pwnm-sync-server-command command)
+        (pwnm-sync--start-failure nil)
+        (pwnm-sync--facts nil)
+        (pwnm-sync--facts-loaded t)
+        (starts 0)
+        (said (pwnm-sync-test--count "\\[pwnm-sync\\] The server did not start" (pwnm-sync-test--messages))))
+    (cl-letf* ((start (symbol-function 'pwnm-sync--start))
+               ((symbol-function 'pwnm-sync--start)
+                (lambda () (cl-incf starts) (funcall start))))
+      (notmuch-hello)
+      (should (pwnm-sync-test--wait (lambda () pwnm-sync--start-failure) 15))
+      (should (string-match-p (regexp-quote (car command)) pwnm-sync--start-failure))
+      (with-current-buffer "*notmuch-hello*"
+        (should (string-match-p (concat "^Patchwork: the pwnm-sync server did not start: "
+                                        (regexp-quote pwnm-sync--start-failure))
+                                (buffer-string))))
+      ;; Redraws start nothing; a command tries once more and says why it cannot.
+      (dotimes (_ 3)
+        (with-current-buffer "*notmuch-hello*" (notmuch-hello-update))
+        (pwnm-sync-test--wait #'ignore 0.3))
+      (should (= starts 1))
+      (should (string-match-p "did not start" (cadr (should-error (pwnm-sync--projects) :type 'user-error))))
+      (pwnm-sync-test--wait #'ignore 1)
+      (should (= starts 2))
+      (should (= (pwnm-sync-test--count "\\[pwnm-sync\\] The server did not start" (pwnm-sync-test--messages))
+                 (1+ said)))
+      (prog1 pwnm-sync--start-failure
+        (pwnm-sync-shutdown)))))
+
+(ert-deftest pwnm-sync-test-ka-start-failure ()
+  "A missing server and one that exits at once: one clear message, no respawn.
+The message names the command and the server's first stderr line;
+hello shows it instead of waiting; `pwnm-sync-events' shows the stderr."
+  (pwnm-sync-shutdown)
+  (let* ((dir (make-temp-file "pwnm-sync-test" t))
+         (missing (expand-file-name "no-such-server" dir))
+         (dies (expand-file-name "dies" dir)))
+    (unwind-protect
+        (progn
+          (should (string-match-p "is not an executable program" (pwnm-sync-test--start-failure (list missing "serve"))))
+          ;; It reads the initialize request first: writing to a dead pipe would end a batch Emacs.
+          (with-temp-file dies
+            (insert "#!/bin/sh\nsleep 0.3\necho 'pwnm-sync: cannot read /nowhere/config.ini' >&2\necho 'second line' >&2\nexit 3\n"))
+          (set-file-modes dies #o755)
+          (let ((failure (pwnm-sync-test--start-failure (list dies "serve"))))
+            (should (string-match-p "cannot read /nowhere/config.ini" failure))
+            (should-not (string-match-p "second line" failure)))
+          (pwnm-sync-events)
+          (should (string-match-p "second line" (buffer-string))))
+      (delete-directory dir t)
+      (when (get-buffer "*notmuch-hello*") (kill-buffer "*notmuch-hello*")))))
+
 (ert-deftest pwnm-sync-test-l-mode-off-restores ()
   "Mode off puts back the user's key bindings and sections; it never edits the user's lists."
   (let* ((sections (list #'notmuch-hello-insert-header #'notmuch-hello-insert-saved-searches
