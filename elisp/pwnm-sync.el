@@ -4,7 +4,7 @@
 
 ;; Author: The pwnm-sync authors
 ;; Version: 0.1.0
-;; Package-Requires: ((emacs "28.1") (notmuch "0.37"))
+;; Package-Requires: ((emacs "28.1") (jsonrpc "1.0.14") (notmuch "0.37"))
 ;; Keywords: mail, tools
 ;; URL: https://github.com/pwnm-sync/pwnm-sync
 ;; SPDX-License-Identifier: GPL-3.0-or-later
@@ -144,6 +144,14 @@ the server has started.  nil: remember them for this session only."
 (defvar pwnm-sync--connection nil
   "The live `pwnm-sync-connection', or nil.")
 
+(defvar pwnm-sync--start-failure nil
+  "Why the server last failed to start (a text naming the command), or nil.
+Set until a start succeeds: hello shows it and does not start the server
+again, which only a command does.")
+
+(defvar pwnm-sync--stderr-buffer nil
+  "The buffer of the last server's standard error, for `pwnm-sync-events'.")
+
 (defvar pwnm-sync--waiting nil
   "What waits for `initialize' to be answered: a list of (ON-READY . ON-FAIL).")
 
@@ -192,19 +200,27 @@ the server has started.  nil: remember them for this session only."
     (message "[pwnm-sync] %s (see *pwnm-sync* for details)" text)))
 
 (defun pwnm-sync--auth-token (url)
-  "Return the auth-source secret for the host of URL, or nil."
-  (let* ((host (url-host (url-generic-parse-url url)))
-         (found (car (auth-source-search :host host :max 1)))
+  "Return the auth-source secret for the host of URL, or nil.
+Only an entry with a secret, and for URL's user when it names one: any
+other password stored for that host is not a Patchwork token."
+  (let* ((parsed (url-generic-parse-url url))
+         (user (url-user parsed))
+         (found (car (apply #'auth-source-search :host (url-host parsed) :max 1
+                            :require '(:secret)
+                            (and user (list :user user)))))
          (secret (plist-get found :secret)))
     (if (functionp secret) (funcall secret) secret)))
 
-(defun pwnm-sync--unlogged (conn fn)
-  "Call FN with CONN's events buffer not logging, and return its value.
-For the messages that carry tokens: they must not land in a buffer."
-  (let ((size (jsonrpc--events-buffer-scrollback-size conn)))
-    (setf (jsonrpc--events-buffer-scrollback-size conn) 0)
-    (unwind-protect (funcall fn)
-      (setf (jsonrpc--events-buffer-scrollback-size conn) size))))
+(defun pwnm-sync--events-buffer-initargs ()
+  "Return the initargs that keep the jsonrpc events buffer empty.
+Tokens travel in `setTokens' and must land in no buffer; jsonrpc.el has
+no public way to pause its log for one message, so it logs nothing.
+jsonrpc 1.0.24 and later take `:events-buffer-config', older ones
+`:events-buffer-scrollback-size' (deprecated, with a warning, in newer
+ones): the class says which it has."
+  (if (slot-exists-p 'jsonrpc-process-connection '-events-buffer-config)
+      (list :events-buffer-config (list :size 0))
+    (list :events-buffer-scrollback-size 0)))
 
 (defun pwnm-sync--send-tokens (conn)
   "Hand CONN's server the auth-source tokens of its read-only instances.
@@ -220,38 +236,80 @@ the command on the same pipe, and the server takes it first."
             (when token
               (setq tokens (plist-put tokens (intern (concat ":" (plist-get inst :name))) token))))))
       (when tokens
-        (pwnm-sync--unlogged
-         conn (lambda ()
-                (jsonrpc-async-request
-                 conn :setTokens (list :tokens tokens)
-                 :success-fn (lambda (info) (setf (pwnm-sync--info conn) info))
-                 :error-fn (lambda (err) (pwnm-sync--error "Handing over the auth-source tokens failed: %s"
-                                                           (pwnm-sync--request-error-message err))))))))))
+        (jsonrpc-async-request
+         conn :setTokens (list :tokens tokens)
+         :success-fn (lambda (info) (setf (pwnm-sync--info conn) info))
+         :error-fn (lambda (err) (pwnm-sync--error "Handing over the auth-source tokens failed: %s"
+                                                   (pwnm-sync--request-error-message err))))))))
 
 (defun pwnm-sync--ready (conn info)
   "Record CONN's `initialize' answer INFO and run what waited for it."
   (setf (pwnm-sync--info conn) info)
+  (setq pwnm-sync--start-failure nil)
   (pwnm-sync--update-facts (pwnm-sync--projects-of info))
   (let ((waiting (reverse pwnm-sync--waiting)))
     (setq pwnm-sync--waiting nil)
     (dolist (w waiting) (funcall (car w) conn))))
 
-(defun pwnm-sync--start-failed (conn text)
-  "Stop CONN, which did not start, and tell what waited for it: TEXT."
-  (ignore-errors (jsonrpc-shutdown conn t))
-  (when (eq pwnm-sync--connection conn) (setq pwnm-sync--connection nil))
-  (let ((waiting (reverse pwnm-sync--waiting)))
-    (setq pwnm-sync--waiting nil)
-    (dolist (w waiting) (funcall (cdr w) text))))
+(defun pwnm-sync--first-stderr-line (buffer)
+  "Return the first non-blank line in BUFFER, the server's stderr, or nil."
+  (when (buffer-live-p buffer)
+    ;; Its pipe may still hold what the server wrote before it ended.
+    (let ((pipe (get-buffer-process buffer)))
+      (when (process-live-p pipe) (accept-process-output pipe 0.2)))
+    (with-current-buffer buffer
+      (save-excursion
+        (goto-char (point-min))
+        (and (re-search-forward "^[ \t]*\\([^ \t\n].*\\)$" nil t)
+             (match-string-no-properties 1))))))
+
+(defun pwnm-sync--note-start-failure (command text)
+  "Remember that COMMAND did not start, for TEXT; say so once.
+The same failure again (an automatic sync, a hello redraw) is only
+logged: one message, not one per attempt."
+  (let ((failure (format "%s: %s" (mapconcat #'identity command " ") text)))
+    (if (equal failure pwnm-sync--start-failure)
+        (pwnm-sync--log "the server did not start: %s" failure)
+      (setq pwnm-sync--start-failure failure)
+      (pwnm-sync--error "The server did not start: %s" failure)
+      (pwnm-sync--refresh-hello))
+    failure))
+
+(defun pwnm-sync--start-failed (conn command text)
+  "Stop CONN, which did not start from COMMAND, and tell what waited for it.
+TEXT says why; the server's first line on stderr, when it wrote one,
+is added to it."
+  (let* ((stderr (pwnm-sync--first-stderr-line pwnm-sync--stderr-buffer))
+         (failure (pwnm-sync--note-start-failure
+                   command (if stderr (format "%s (stderr: %s)" text stderr) text))))
+    ;; No cleanup: the stderr buffer stays for `pwnm-sync-events'.
+    (ignore-errors (jsonrpc-shutdown conn))
+    (when (eq pwnm-sync--connection conn) (setq pwnm-sync--connection nil))
+    (let ((waiting (reverse pwnm-sync--waiting)))
+      (setq pwnm-sync--waiting nil)
+      (dolist (w waiting) (funcall (cdr w) failure)))))
+
+(defun pwnm-sync-events ()
+  "Show what the server wrote on its standard error, and the *pwnm-sync* log.
+The JSON-RPC events log stays empty: it would hold the tokens."
+  (interactive)
+  (display-buffer (get-buffer-create "*pwnm-sync*"))
+  (if (buffer-live-p pwnm-sync--stderr-buffer)
+      (pop-to-buffer pwnm-sync--stderr-buffer)
+    (message "[pwnm-sync] The server has not written to stderr (it has not started)")))
 
 (defun pwnm-sync--start ()
   "Start the server and send `initialize', without waiting for its answer."
   (let* ((command (pwnm-sync--server-command))
          (name "pwnm-sync")
-         (conn (make-instance
+         ;; Emacs forks even for a missing program; writing `initialize'
+         ;; to its dead pipe would then be the first sign of it.
+         (_ (unless (executable-find (car command))
+              (error "%s is not an executable program" (car command))))
+         (conn (apply
+                #'make-instance
                 'pwnm-sync-connection
                 :name name
-                :events-buffer-scrollback-size 2000000
                 :notification-dispatcher #'pwnm-sync--dispatch-notification
                 :on-shutdown (lambda (conn)
                                (when (eq pwnm-sync--connection conn)
@@ -264,16 +322,18 @@ the command on the same pipe, and the server takes it first."
                             :connection-type 'pipe
                             :coding 'utf-8-emacs-unix
                             :noquery t
-                            :stderr (get-buffer-create (format "*%s stderr*" name))))))
+                            :stderr (get-buffer-create (format "*%s stderr*" name))))
+                (pwnm-sync--events-buffer-initargs)))
          (params (list :clientInfo (list :name "emacs" :version emacs-version))))
     (when pwnm-sync-config-file
       (setq params (plist-put params :configFile (expand-file-name pwnm-sync-config-file))))
-    (setq pwnm-sync--connection conn)
+    (setq pwnm-sync--connection conn
+          pwnm-sync--stderr-buffer (jsonrpc-stderr-buffer conn))
     (jsonrpc-async-request
      conn :initialize params
      :success-fn (lambda (info) (pwnm-sync--ready conn info))
-     :error-fn (lambda (err) (pwnm-sync--start-failed conn (pwnm-sync--request-error-message err)))
-     :timeout-fn (lambda () (pwnm-sync--start-failed conn "the server did not answer initialize")))))
+     :error-fn (lambda (err) (pwnm-sync--start-failed conn command (pwnm-sync--request-error-message err)))
+     :timeout-fn (lambda () (pwnm-sync--start-failed conn command "the server did not answer initialize")))))
 
 (defun pwnm-sync--with-connection (on-ready &optional on-fail)
   "Call ON-READY with the connection once the server is initialized.
@@ -288,7 +348,9 @@ ON-FAIL is called with an error text if the server cannot start."
         (condition-case err
             (pwnm-sync--start)
           (error (setq pwnm-sync--waiting (cl-remove on-ready pwnm-sync--waiting :key #'car))
-                 (funcall on-fail (error-message-string err))))))))
+                 (funcall on-fail (pwnm-sync--note-start-failure
+                                   (or pwnm-sync-server-command '("pwnm-sync"))
+                                   (error-message-string err)))))))))
 
 ;;; Requests
 
@@ -660,8 +722,12 @@ As the server last described them (see `pwnm-sync-facts-file'); never
 waits for it.  Before it ever answered, start it and say to try again."
   (pwnm-sync--load-facts)
   (or pwnm-sync--facts
-      (progn (pwnm-sync--with-connection #'ignore #'ignore)
-             (user-error "The pwnm-sync server is starting; try again in a moment"))))
+      (let ((failure pwnm-sync--start-failure))
+        ;; A command tries again, even after a failure: it may be fixed.
+        (pwnm-sync--with-connection #'ignore #'ignore)
+        (if failure
+            (user-error "The pwnm-sync server did not start: %s (M-x pwnm-sync-events)" failure)
+          (user-error "The pwnm-sync server is starting; try again in a moment")))))
 
 (defun pwnm-sync--state-tags (project)
   "Return PROJECT's state tags, an alist of (SLUG . TAG)."
@@ -676,14 +742,20 @@ NAME is \"archived\", \"delegated\" or \"check-STATE\"."
         (plist-get (plist-get tags :checks) (intern (concat ":" (substring name 6))))
       (plist-get tags (intern (concat ":" name))))))
 
-(defun pwnm-sync--tag-changes (project state)
-  "Return what to add and remove to move a message of PROJECT to STATE."
-  (let ((tags (pwnm-sync--state-tags project)))
-    (unless (assoc state tags)
+(defun pwnm-sync--tag-changes (project state present)
+  "Return what to add and remove to move a message of PROJECT to STATE.
+PRESENT is the tags the message(s) have now.  Only those of them that
+are state tags are removed, and the new one is added only when missing:
+notmuch keeps this list for `notmuch-tag-undo', which reverses it, and
+removing absent tags would make undo add them all."
+  (let* ((tags (pwnm-sync--state-tags project))
+         (new (cdr (assoc state tags))))
+    (unless new
       (user-error "The server knows no state %s in %s" state (plist-get project :project)))
-    (cons (concat "+" (cdr (assoc state tags)))
-          (cl-loop for (slug . tag) in tags
-                   unless (string= slug state) collect (concat "-" tag)))))
+    (append (unless (member new present) (list (concat "+" new)))
+            (cl-loop for (_slug . tag) in tags
+                     unless (or (string= tag new) (not (member tag present)))
+                     collect (concat "-" tag)))))
 
 (defun pwnm-sync--tags-at-point ()
   "Return the tags of the message or thread at point."
@@ -712,11 +784,33 @@ NAME is \"archived\", \"delegated\" or \"check-STATE\"."
                                          append (mapcar #'car (pwnm-sync--state-tags p))))
                    nil t))
 
+(defun pwnm-sync--goto-patch-ancestor ()
+  "In show, move to the patch the message at point belongs to.
+That is the message itself when it is a patch, else its nearest
+ancestor in the thread that is one (a review reply's patch).  Return
+non-nil when there is one; else leave point where it was."
+  (let ((start (point))
+        (depth (notmuch-show-get-depth)))
+    (notmuch-show-message-top)
+    (or (catch 'found
+          ;; Each step goes up one level: the message before this one
+          ;; in the buffer with a smaller depth is its parent.
+          (while t
+            (when (member "patchwork" (notmuch-show-get-tags)) (throw 'found t))
+            (when (zerop depth) (throw 'found nil))
+            (while (and (notmuch-show-goto-message-previous)
+                        (>= (notmuch-show-get-depth) depth)))
+            (if (< (notmuch-show-get-depth) depth)
+                (setq depth (notmuch-show-get-depth))
+              (throw 'found nil))))
+        (progn (goto-char start) nil))))
+
 (defun pwnm-sync--cover-letter-p ()
   "Return non-nil if point is on a message in show that is not a patch.
-A cover letter, say: the state keys then act on its thread's patches."
+Nor a reply to one: a cover letter, or a reply to it.  The state keys
+then act on the cover letter's series, as Patchwork files it."
   (and (eq major-mode 'notmuch-show-mode)
-       (not (member "patchwork" (notmuch-show-get-tags)))))
+       (not (save-excursion (pwnm-sync--goto-patch-ancestor)))))
 
 (defun pwnm-sync--thread-query ()
   "Return a query for the thread of the message at point in show."
@@ -727,42 +821,117 @@ A cover letter, say: the state keys then act on its thread's patches."
   (notmuch-call-notmuch-sexp "search" "--output=tags" "--format=sexp" (pwnm-sync--thread-query)))
 
 (defun pwnm-sync-set-state (state &optional projects series)
-  "Set the Patchwork STATE of the patch message(s) at point.
-In show and tree buffers that is the message at point (on a cover
-letter, the patches of its thread), in search buffers the patch
-messages of the thread at point or of the region.  PROJECTS limits
-the change to those projects (plists); nil asks when the message is
-in several.  The change goes through `notmuch-tag' (so
-`notmuch-after-tag-hook' runs), and that hook pushes it to Patchwork.
+  "Set the Patchwork STATE of the patch at point.
+In show and tree buffers that is the message at point when it is a
+patch; on a reply, the patch it replies to (its nearest patch ancestor
+in the thread), named in the echo area; on a cover letter, the patches
+Patchwork files under its series.  In search buffers the patch of the
+thread at point (asking which when the thread holds several), or of
+the threads of the region.  PROJECTS limits the change to those
+projects (plists); nil asks when the message is in several.  A change
+of one patch goes through `notmuch-tag' (so `notmuch-after-tag-hook'
+runs, and `notmuch-tag-undo' reverses it), and that hook pushes it to
+Patchwork.
 
-With SERIES (interactively, a prefix argument), the server sets every
-patch of the message's series: it sets each on Patchwork first and
-then writes its tags itself, so `notmuch-after-tag-hook' does NOT run
-for them.  Each patch's outcome shows in the echo area and in
-*pwnm-sync* as Patchwork confirms it (\"Series: 3/12 accepted\"), and
-the buffers showing it are updated then, through `pwnm/tagsChanged'.
-Nothing waits: \[pwnm-sync-cancel] stops what is left on the server."
-  (interactive (let ((projects (pwnm-sync--read-project (pwnm-sync--tags-at-point))))
-                 (list (pwnm-sync--read-state projects) projects current-prefix-arg)))
+With SERIES (interactively, a prefix argument), and always on a cover
+letter, the server sets every patch of the series: it sets each on
+Patchwork first and then writes its tags itself, so
+`notmuch-after-tag-hook' does NOT run for them.  When that is more
+than one patch, the count and subjects are shown and you are asked
+first (see `pwnm-sync-confirm-several').  Each patch's outcome shows in
+the echo area and in *pwnm-sync* as Patchwork confirms it (\"Series:
+3/12 accepted\"); nothing waits: \[pwnm-sync-cancel] stops what is left
+on the server."
+  (interactive (let ((projects (unless (pwnm-sync--cover-letter-p)
+                                 (pwnm-sync--read-project (pwnm-sync--patch-tags-at-point)))))
+                 (list (pwnm-sync--read-state (or projects (pwnm-sync--projects))) projects current-prefix-arg)))
   (cond
-   (series (pwnm-sync--set-series-state state (pwnm-sync--message-id-at-point)))
-   ((pwnm-sync--cover-letter-p)
-    (dolist (project (or projects (pwnm-sync--read-project (pwnm-sync--thread-tags))))
-      (notmuch-tag (format "(%s) and tag:%s" (pwnm-sync--thread-query) (plist-get project :tag))
-                   (pwnm-sync--tag-changes project state)))
-    (notmuch-refresh-this-buffer))
+   ((or series (pwnm-sync--cover-letter-p))
+    (pwnm-sync--set-series-state state (pwnm-sync--patch-id-at-point)))
+   ((eq major-mode 'notmuch-show-mode)
+    (save-excursion
+      (pwnm-sync--goto-patch-ancestor)
+      (dolist (project (or projects (pwnm-sync--read-project (notmuch-show-get-tags))))
+        (notmuch-show-tag (pwnm-sync--tag-changes project state (notmuch-show-get-tags)))
+        (pwnm-sync--show-settle-tags))
+      (pwnm-sync--message "%s -> %s" (notmuch-show-get-subject) state)))
+   ((eq major-mode 'notmuch-tree-mode)
+    (dolist (project (or projects (pwnm-sync--read-project (notmuch-tree-get-tags))))
+      (notmuch-tree-tag (pwnm-sync--tag-changes project state (notmuch-tree-get-tags)))))
+   ((use-region-p)
+    (let ((threads (notmuch-search-find-stable-query-region (region-beginning) (region-end))))
+      (pwnm-sync--confirm-several
+       (pwnm-sync--call-sexp "search" "--output=summary" "--format=sexp"
+                             (format "(%s) and tag:patchwork" threads))
+       state)
+      (dolist (project (or projects (pwnm-sync--read-project (pwnm-sync--tags-at-point))))
+        (notmuch-tag (format "(%s) and tag:%s" threads (plist-get project :tag))
+                     (pwnm-sync--tag-changes project state (pwnm-sync--tags-at-point))))
+      (notmuch-refresh-this-buffer)))
    (t
-    (dolist (project (or projects (pwnm-sync--read-project (pwnm-sync--tags-at-point))))
-      (let ((changes (pwnm-sync--tag-changes project state)))
-        (pcase major-mode
-          ('notmuch-show-mode (notmuch-show-tag changes) (pwnm-sync--show-settle-tags))
-          ('notmuch-tree-mode (notmuch-tree-tag changes))
-          ('notmuch-search-mode
-           (let* ((beg (if (use-region-p) (region-beginning) (point)))
-                  (end (if (use-region-p) (region-end) (point)))
-                  (threads (notmuch-search-find-stable-query-region beg end)))
-             (notmuch-tag (format "(%s) and tag:%s" threads (plist-get project :tag)) changes)
-             (notmuch-refresh-this-buffer)))))))))
+    (let ((id (pwnm-sync--patch-id-at-point)))
+      (dolist (project (or projects (pwnm-sync--read-project (pwnm-sync--message-tags id))))
+        (notmuch-tag (notmuch-id-to-query id)
+                     (pwnm-sync--tag-changes project state (pwnm-sync--message-tags id))))
+      (notmuch-refresh-this-buffer)))))
+
+(defun pwnm-sync--call-sexp (&rest args)
+  "Run notmuch with ARGS and return its sexp output."
+  (apply #'notmuch-call-notmuch-sexp args))
+
+(defun pwnm-sync--subject (id)
+  "Return the subject of the message with bare Message-Id ID."
+  (plist-get (car (pwnm-sync--call-sexp "search" "--output=summary" "--format=sexp" (notmuch-id-to-query id)))
+             :subject))
+
+(defun pwnm-sync--message-tags (id)
+  "Return the tags of the message with bare Message-Id ID."
+  (pwnm-sync--call-sexp "search" "--output=tags" "--format=sexp" (notmuch-id-to-query id)))
+
+(defun pwnm-sync--patch-tags-at-point ()
+  "Return the tags of the patch the state keys act on at point."
+  (pcase major-mode
+    ('notmuch-show-mode (save-excursion (pwnm-sync--goto-patch-ancestor)
+                                        (notmuch-show-get-tags)))
+    ('notmuch-search-mode (if (use-region-p) (pwnm-sync--tags-at-point)
+                            (pwnm-sync--message-tags (pwnm-sync--patch-id-at-point))))
+    (_ (pwnm-sync--tags-at-point))))
+
+(defun pwnm-sync--patch-id-at-point ()
+  "Return the bare Message-Id of the patch at point.
+In show, the patch a reply belongs to, or the cover letter itself (the
+server then acts on its series).  In search, the thread's patch,
+asking which when the thread holds several."
+  (pcase major-mode
+    ('notmuch-show-mode (save-excursion (pwnm-sync--goto-patch-ancestor)
+                                        (notmuch-show-get-message-id t)))
+    ('notmuch-search-mode
+     (let ((ids (pwnm-sync--call-sexp "search" "--output=messages" "--format=sexp"
+                                      (format "(%s) and tag:patchwork" (notmuch-search-find-thread-id)))))
+       (cond ((null ids) (user-error "No patch in this thread"))
+             ((null (cdr ids)) (car ids))
+             (t (let* ((subjects (mapcar (lambda (id) (cons (pwnm-sync--subject id) id)) ids))
+                       (choice (completing-read "Which patch: " subjects nil t)))
+                  (cdr (assoc choice subjects)))))))
+    (_ (pwnm-sync--message-id-at-point))))
+
+(defcustom pwnm-sync-confirm-several t
+  "Non-nil: ask before a state change of more than one patch.
+The question lists how many and their subjects."
+  :type 'boolean
+  :group 'pwnm-sync)
+
+(defun pwnm-sync--confirm-several (subjects state)
+  "Ask before setting STATE on the patches with SUBJECTS, when several.
+SUBJECTS is a list of strings, or of notmuch search summaries.  Signal
+a `user-error' when the answer is no."
+  (let* ((subjects (mapcar (lambda (s) (if (stringp s) s (plist-get s :subject))) subjects))
+         (prompt (format "%s\nSet these %d patches to %s? "
+                         (mapconcat (lambda (s) (concat "  " s)) subjects "\n")
+                         (length subjects) state)))
+    (when (and pwnm-sync-confirm-several (cdr subjects)
+               (not (y-or-n-p prompt)))
+      (user-error "Nothing changed"))))
 
 (defun pwnm-sync--show-settle-tags ()
   "Show the tags of the message at point as they are now.
@@ -776,16 +945,33 @@ only the tags the message has."
 
 (defun pwnm-sync--set-series-state (state message-id)
   "Set STATE for every patch of the series of MESSAGE-ID, on the server.
+MESSAGE-ID may be a cover letter's.  The server first says which
+patches that is; when several, ask (see `pwnm-sync-confirm-several').
 Return at once; see `pwnm-sync-set-state' for what follows."
-  (pwnm-sync--message "Series: setting %s..." state)
-  (pwnm-sync--request
-   :setState (list :messageIds (vector message-id) :state state :series t)
-   :label "series change"
-   :needs-token t
-   :success (lambda (result)
-              (let ((outcomes (seq-group-by (lambda (r) (plist-get r :outcome)) (plist-get result :results))))
-                (pwnm-sync--log "series %s: %s" state (mapconcat (lambda (g) (format "%d %s" (length (cdr g)) (car g))) outcomes ", "))
-                (pwnm-sync--message "Series: %s" (mapconcat (lambda (g) (format "%d %s" (length (cdr g)) (car g))) outcomes ", "))))))
+  (let ((params (list :messageIds (vector message-id) :state state :series t)))
+    (pwnm-sync--request
+     :setState (append params '(:dryRun t))
+     :label "series change"
+     :success (lambda (result)
+                (let ((patches (append (plist-get result :patches) nil)))
+                  (condition-case err
+                      (progn
+                        (pwnm-sync--confirm-several
+                         (mapcar (lambda (p) (or (plist-get p :name) (plist-get p :msgid))) patches)
+                         state)
+                        (pwnm-sync--message "Series: setting %d patch(es) to %s..." (length patches) state)
+                        (pwnm-sync--request
+                         :setState params
+                         :label "series change"
+                         :needs-token t
+                         :success (lambda (result)
+                                    (let* ((outcomes (seq-group-by (lambda (r) (plist-get r :outcome))
+                                                                   (plist-get result :results)))
+                                           (text (mapconcat (lambda (g) (format "%d %s" (length (cdr g)) (car g)))
+                                                            outcomes ", ")))
+                                      (pwnm-sync--log "series %s: %s" state text)
+                                      (pwnm-sync--message "Series: %s" text)))))
+                    ((user-error quit) (pwnm-sync--message "Series: %s" (if (eq (car err) 'quit) "Nothing changed" (cadr err))))))))))
 
 (defmacro pwnm-sync--define-state-command (state)
   "Define `pwnm-sync-state-STATE', a command setting STATE."
@@ -1291,7 +1477,9 @@ tag names from what the server said last (`pwnm-sync-facts-file').
 The server starts afterwards, from a timer, and the section is redrawn
 if what it says has changed."
   (pwnm-sync--load-facts)
-  (unless (and pwnm-sync--connection (jsonrpc-running-p pwnm-sync--connection))
+  ;; Not after a failed start: each redraw would spawn another server.
+  (unless (or pwnm-sync--start-failure
+              (and pwnm-sync--connection (jsonrpc-running-p pwnm-sync--connection)))
     (run-with-timer 0 nil #'pwnm-sync--with-connection #'ignore #'ignore))
   (condition-case err
       (if pwnm-sync--facts
@@ -1300,7 +1488,10 @@ if what it says has changed."
                                                                (pwnm-sync--hello-bundle-searches))
                                            :show-empty-searches notmuch-show-empty-saved-searches)
             (pwnm-sync-hello-insert-status))
-        (widget-insert "Patchwork: waiting for the pwnm-sync server to describe the projects.\n"))
+        (widget-insert (if pwnm-sync--start-failure
+                           (format "Patchwork: the pwnm-sync server did not start: %s (M-x pwnm-sync-events)\n"
+                                   pwnm-sync--start-failure)
+                         "Patchwork: waiting for the pwnm-sync server to describe the projects.\n")))
     (error (widget-insert (format "Patchwork: %s\n" (error-message-string err))))))
 
 ;;; The cockpit (issue 25): the Y menu, show, lists, in their own files

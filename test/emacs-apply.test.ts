@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { generate } from '../server/sandbox/generator.js';
-import { makeEnv, runErt } from './helpers.js';
+import { jsonrpcVersions, makeEnv, runErt, skipIfMissing } from './helpers.js';
 
 // `Y !` in Emacs: ERT in `emacs --batch` with the real notmuch-emacs, the
 // real server process, the sandbox and a git repository the mail generator
@@ -11,7 +11,8 @@ import { makeEnv, runErt } from './helpers.js';
 describe('Emacs package: Y ! applies patches', function () {
   this.timeout(300_000);
 
-  it('passes the apply ERT suite against the real server, notmuch-emacs and a git repository', async () => {
+  for (const jsonrpc of jsonrpcVersions()) it(`passes the apply ERT suite against the real server, notmuch-emacs and a git repository (${jsonrpc.label})`, async function () {
+    skipIfMissing(this, jsonrpc);
     const t = await makeEnv({ patches: 2, stateMix: false });
     try {
       const repo = join(t.dir, 'repo');
@@ -22,7 +23,7 @@ describe('Emacs package: Y ! applies patches', function () {
         ...t.env, PWNM_TEST_CONFIG: t.configFile, PWNM_TEST_REPO: repo, PWNM_TEST_BASE: base,
         PWNM_TEST_SERIES_FIRST: scenario.series[0]!, PWNM_TEST_SERIES: scenario.series[1]!, PWNM_TEST_COVER: scenario.cover, PWNM_TEST_CONFLICT: scenario.conflict[0]!,
       };
-      const r = await runErt('test/emacs/pwnm-sync-apply-tests.el', env);
+      const r = await runErt('test/emacs/pwnm-sync-apply-tests.el', env, jsonrpc.dir);
       expect(r.exitCode, r.all.slice(-6000)).to.equal(0);
       expect(r.all).to.match(/Ran 3 tests, 3 results as expected, 0 unexpected/);
     } finally {

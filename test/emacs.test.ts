@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { emacsBatch, makeEnv, NOTMUCH_ELISP, ROOT, runErt, type TestEnv } from './helpers.js';
+import { emacsBatch, jsonrpcVersions, makeEnv, NOTMUCH_ELISP, ROOT, runErt, skipIfMissing, type TestEnv } from './helpers.js';
 
 // The Emacs package: byte-compile, checkdoc and package-lint, then ERT in
 // `emacs --batch` with the real notmuch-emacs, the real server process and
@@ -40,14 +40,19 @@ function control(t: TestEnv): Promise<Server> {
 describe('Emacs package', function () {
   this.timeout(300_000);
 
-  for (const file of readdirSync(join(ROOT, 'elisp')).filter((f) => f.endsWith('.el'))) {
-    it(`${file} byte-compiles with no warnings and passes checkdoc and package-lint, alone`, async () => {
-      const r = await emacsBatch(['-l', 'test/emacs/check.el', `elisp/${file}`]);
-      const report = r.all.split('\n').filter((l) => /^(check|checkdoc|package-lint|byte-compile)/.test(l));
-      console.log(report.map((l) => `      ${l}`).join('\n'));
-      expect(r.exitCode, r.all).to.equal(0);
-      expect(r.all).to.match(/check: 0 problem\(s\)/);
-    });
+  for (const jsonrpc of jsonrpcVersions()) {
+    for (const file of readdirSync(join(ROOT, 'elisp')).filter((f) => f.endsWith('.el'))) {
+      it(`${file} byte-compiles with no warnings and passes checkdoc and package-lint, alone (${jsonrpc.label})`, async function () {
+        skipIfMissing(this, jsonrpc);
+        const r = await emacsBatch(['-l', 'test/emacs/check.el', `elisp/${file}`], undefined, jsonrpc.dir);
+        const report = r.all.split('\n').filter((l) => /^(check|checkdoc|package-lint|byte-compile|jsonrpc from)/.test(l));
+        console.log(report.map((l) => `      ${l}`).join('\n'));
+        expect(r.exitCode, r.all).to.equal(0);
+        expect(r.all).to.match(/check: 0 problem\(s\)/);
+        // No deprecation warning from jsonrpc (its :events-buffer-scrollback-size) when the package loads.
+        expect(r.all).not.to.match(/deprecated/i);
+      });
+    }
   }
 
   it('installs with package-install-file of the npm run elisp-package tarball and loads from its own directory', async () => {
@@ -64,7 +69,8 @@ describe('Emacs package', function () {
     }
   });
 
-  it('passes the ERT suite against the real server, notmuch-emacs and the sandbox', async () => {
+  for (const jsonrpc of jsonrpcVersions()) it(`passes the ERT suite against the real server, notmuch-emacs and the sandbox (${jsonrpc.label})`, async function () {
+    skipIfMissing(this, jsonrpc);
     const t = await makeEnv({ patches: 30, stateMix: false });
     t.writeConfig('me = maint\n');
     const ctl = await control(t);
@@ -74,7 +80,7 @@ describe('Emacs package', function () {
         PWNM_TEST_CONFIG: t.configFile,
         PWNM_TEST_CONTROL: `http://127.0.0.1:${(ctl.address() as AddressInfo).port}`,
       };
-      const r = await runErt('test/emacs/pwnm-sync-tests.el', env);
+      const r = await runErt('test/emacs/pwnm-sync-tests.el', env, jsonrpc.dir);
       // What the responsiveness tests measured (they assert wide bounds).
       console.log(r.all.split('\n').filter((l) => l.startsWith('test figure:')).map((l) => `      ${l}`).join('\n'));
       expect(r.exitCode, r.all.slice(-6000)).to.equal(0);

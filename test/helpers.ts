@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -134,13 +134,41 @@ export async function stopServe(server: Served): Promise<void> {
 export const NOTMUCH_ELISP = '/usr/share/emacs/site-lisp/elpa/notmuch-0.37';
 
 /** `emacs --batch -Q` with notmuch-emacs and our package on the load path, from the repository root. */
-export function emacsBatch(args: string[], env?: NodeJS.ProcessEnv) {
-  return execa('emacs', ['--batch', '-Q', '-L', NOTMUCH_ELISP, '-L', join(ROOT, 'elisp'), ...args], { cwd: ROOT, reject: false, all: true, ...(env ? { env, extendEnv: false } : {}) });
+/** Run `emacs --batch` with notmuch-emacs, our package and, given `jsonrpcDir`, that jsonrpc.el first on load-path. */
+export function emacsBatch(args: string[], env?: NodeJS.ProcessEnv, jsonrpcDir?: string) {
+  const jsonrpc = jsonrpcDir ? ['-L', jsonrpcDir, '--eval', '(message "jsonrpc from %s" (locate-library "jsonrpc"))'] : [];
+  // No stdin (a prompt in batch then fails at once instead of waiting), and
+  // a bound on the whole run: a hung test must end the suite, not stall it.
+  return execa('emacs', ['--batch', '-Q', ...jsonrpc, '-L', NOTMUCH_ELISP, '-L', join(ROOT, 'elisp'), ...args], { cwd: ROOT, reject: false, all: true, stdin: 'ignore', timeout: 280_000, ...(env ? { env, extendEnv: false } : {}) });
+}
+
+/**
+ * The jsonrpc.el versions the Emacs suites run on: Emacs's own, then GNU
+ * ELPA's 1.0.28 (vendored, GPL, read from ../shared/vendor or
+ * $PWNM_SYNC_JSONRPC_DIR, never copied into the repo). `dir` undefined:
+ * Emacs's own; `missing`: the vendored one is not there (a skip, and a
+ * failure under CI=true).
+ */
+export function jsonrpcVersions(): { label: string; dir?: string; missing?: string }[] {
+  const dir = process.env.PWNM_SYNC_JSONRPC_DIR ?? join(ROOT, '..', 'shared', 'vendor', 'elisp', 'jsonrpc-1.0.28');
+  const vendored = existsSync(join(dir, 'jsonrpc.el'))
+    ? { label: 'jsonrpc 1.0.28', dir }
+    : { label: 'jsonrpc 1.0.28', missing: `no jsonrpc.el in ${dir} (set PWNM_SYNC_JSONRPC_DIR)` };
+  return [{ label: "Emacs's own jsonrpc" }, vendored];
+}
+
+/** Skip `ctx`'s test with one clear line when the vendored jsonrpc is missing; fail instead under CI=true. */
+export function skipIfMissing(ctx: Mocha.Context, version: { missing?: string }): void {
+  if (!version.missing) return;
+  if (process.env.CI === 'true') throw new Error(version.missing);
+  console.log(`      skipped: ${version.missing}`);
+  ctx.skip();
 }
 
 /** Run one ERT file; prints each test's verdict and returns emacs's whole output and exit code. */
-export async function runErt(file: string, env: NodeJS.ProcessEnv): Promise<{ exitCode: number | undefined; all: string }> {
-  const r = await emacsBatch(['-l', 'ert', '-l', file, '-f', 'ert-run-tests-batch-and-exit'], env);
+export async function runErt(file: string, env: NodeJS.ProcessEnv, jsonrpcDir?: string): Promise<{ exitCode: number | undefined; all: string }> {
+  const r = await emacsBatch(['-l', 'ert', '-l', file, '-f', 'ert-run-tests-batch-and-exit'], env, jsonrpcDir);
+  if (jsonrpcDir && !r.all.includes(`jsonrpc from ${join(jsonrpcDir, 'jsonrpc')}`)) throw new Error(`Emacs did not load jsonrpc from ${jsonrpcDir}:\n${r.all.slice(0, 2000)}`);
   console.log(r.all.split('\n').filter((l) => /^\s*(passed|FAILED|skipped)\s|^Ran \d+ tests/.test(l)).map((l) => `      ${l.trim()}`).join('\n'));
   return { exitCode: r.exitCode, all: r.all };
 }

@@ -5,7 +5,8 @@ import type { PatchRow } from '../store/store.js';
 import { slugify } from '../tags.js';
 import { mapLimit } from '../util.js';
 import { throwIfCancelled } from '../cancel.js';
-import { findPatches } from './lookup.js';
+import { askFiltered, findPatches, messageIdOf } from './lookup.js';
+import { notmuchMessageId } from '../notmuch/encoding.js';
 
 // Set one message's state now: push to Patchwork, then retag. A push that
 // fails for a passing reason still retags locally, so the change stays
@@ -30,11 +31,36 @@ export interface SetStateResult {
 export async function setState(session: Session, msgidInput: string, stateInput: string, options: { project?: string; series?: boolean; onResult?: OnResult } = {}): Promise<SetStateResult[]> {
   const state = slugify(stateInput);
   if (!state) throw new PwnmError('USAGE', `"${stateInput}" is not a state name`);
-  let rows = await findPatches(session, msgidInput, options.project);
-  if (options.series) {
-    rows = rows.flatMap((r) => (r.series_id === null ? [r] : session.store.seriesPatches(r.instance, r.project, r.series_id)));
+  return setStateOfRows(session, await targetRows(session, msgidInput, options), state, options.onResult);
+}
+
+/**
+ * The patch rows a setState would change: the message's patch, or with
+ * `series` every patch of its series; a cover letter (no patch) with
+ * `series` means the series Patchwork files it under.
+ */
+export async function targetRows(session: Session, msgidInput: string, options: { project?: string; series?: boolean }): Promise<PatchRow[]> {
+  let rows: PatchRow[];
+  try {
+    rows = await findPatches(session, msgidInput, options.project);
+  } catch (err) {
+    if (!(options.series && err instanceof PwnmError && err.code === 'NOT_FOUND')) throw err;
+    const cover = await coverSeriesRows(session, messageIdOf(msgidInput), options.project);
+    if (!cover) throw err;
+    return cover;
   }
-  return setStateOfRows(session, rows, state, options.onResult);
+  if (!options.series) return rows;
+  return rows.flatMap((r) => (r.series_id === null ? [r] : session.store.seriesPatches(r.instance, r.project, r.series_id)));
+}
+
+/** The stored patches of a cover letter's series (covers?msgid= needs API 1.2, as for patches). */
+async function coverSeriesRows(session: Session, msgid: string, project?: string): Promise<PatchRow[] | undefined> {
+  for (const sel of session.select(project ? [project] : undefined)) {
+    const covers = await askFiltered<{ msgid: string; series?: { id: number }[] }>(session, sel, 'covers', { msgid });
+    const series = covers?.find((c) => notmuchMessageId(c.msgid) === msgid)?.series?.[0];
+    if (series) return session.store.seriesPatches(sel.instance.name, sel.project, series.id);
+  }
+  return undefined;
 }
 
 /** Told of each patch's result as it comes, with how many of how many are done. */

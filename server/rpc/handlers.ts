@@ -6,7 +6,7 @@ import { setDelegate } from '../ops/delegate.js';
 import { patchInfo } from '../ops/info.js';
 import { dropPending, listPending, pendingRows, retryPending } from '../ops/pending.js';
 import { messagesOf, pushMessages } from '../ops/push.js';
-import { setState, type OnResult } from '../ops/set-state.js';
+import { setState, targetRows, type OnResult } from '../ops/set-state.js';
 import { describeSetup, projectStates } from '../ops/states.js';
 import { holdSecret } from '../secrets.js';
 import type { Session } from '../session.js';
@@ -84,7 +84,17 @@ async function push(state: ServerState, raw: unknown) {
 
 async function setStateRequest(state: ServerState, raw: unknown) {
   const s = state.ready();
-  const p = params<{ messageIds: string[]; state: string; project?: string; series?: boolean }>(raw, { messageIds: 'string[]', state: 'string', project: 'string?', series: 'boolean?' });
+  const p = params<{ messageIds: string[]; state: string; project?: string; series?: boolean; dryRun?: boolean }>(raw, { messageIds: 'string[]', state: 'string', project: 'string?', series: 'boolean?', dryRun: 'boolean?' });
+  if (p.dryRun) {
+    // What would change, for a client to ask before a change of several patches.
+    const patches = [];
+    for (const id of p.messageIds) {
+      for (const r of await targetRows(s, id, { ...opt('project', p.project), series: Boolean(p.series) })) {
+        patches.push({ instance: r.instance, project: r.project, msgid: r.msgid, patchId: r.patch_id, name: r.name, state: r.remote });
+      }
+    }
+    return { patches };
+  }
   const results = [];
   // Each patch as Patchwork confirms it: progress, and its tags for clients to show.
   const onResult: OnResult = (r, done, total) => {

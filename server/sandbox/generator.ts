@@ -239,7 +239,10 @@ class RandomList {
   private mailSeries(s: RandomSeries): void {
     if (s.coverMsgid) {
       const subject = `[PATCH ${s.version}0/${s.total}] ${s.area}: ${s.topic}`;
-      this.sink.write(s.coverMsgid, this.headers(s, subject, s.coverMsgid, this.dateOf(0)), `This series does ${s.topic} in ${s.area}.\n\n${s.name} (${s.total}):\n  ...\n\n-- \n2.39.5\n`);
+      const content = `This series does ${s.topic} in ${s.area}.\n\n${s.name} (${s.total}):\n  ...\n`;
+      this.sink.write(s.coverMsgid, this.headers(s, subject, s.coverMsgid, this.dateOf(0)), `${content}\n-- \n2.39.5\n`);
+      // Patchwork files the cover letter under its series, as a real one does.
+      this.data.addCover({ project: this.project.id, msgid: `<${s.coverMsgid}>`, date: this.dateOf(0).toISOString().slice(0, 19), name: `[${s.version}0/${s.total}] ${s.area}: ${s.topic}`, submitter: s.personId, series: s.seriesId, content, headers: {} });
     }
     for (let i = 1; i <= s.total; i++) this.mailPatch(s, i);
   }

@@ -7,7 +7,7 @@
 ;; file loads does not change what checkdoc says of the next.  A file
 ;; other than pwnm-sync.el is linted as a secondary file of the package
 ;; (`package-lint-main-file'): its prefix is pwnm-sync too.  package-lint cannot judge offline that
-;; the notmuch dependency is installable, nor act on its notice about the
+;; the notmuch and jsonrpc dependencies are installable, nor act on its notice about the
 ;; Emacs version; those lines are filtered by message and listed.
 
 ;;; Code:
@@ -48,6 +48,7 @@
   (let* ((package-lint-main-file (unless (string= (file-name-nondirectory check-file) "pwnm-sync.el")
                                    (expand-file-name "pwnm-sync.el" (file-name-directory check-file))))
          (unjudgeable '("Package notmuch is not installable"
+                        "Package jsonrpc is not installable"
                         "makes the package uninstallable in all released Emacs versions"))
          (problems (package-lint-buffer)))
     (dolist (p problems)

@@ -165,13 +165,25 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
     (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "under-review"))))))
 
 (ert-deftest pwnm-sync-test-5-search-key ()
-  "Y c in notmuch-search acts on the patch messages of the thread."
-  (let ((msgid (pwnm-sync-test--fresh-patch)))
+  "Y c in notmuch-search acts on the thread's patch, asking which when several."
+  (let* ((msgid (pwnm-sync-test--fresh-patch))
+         (subject (plist-get (car (notmuch-call-notmuch-sexp "search" "--output=summary" "--format=sexp"
+                                                             (notmuch-id-to-query msgid)))
+                             :subject))
+         (others (remove msgid (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp"
+                                                          (format "thread:{id:%s} and tag:patchwork" msgid))))
+         (asked nil))
     (notmuch-search (notmuch-id-to-query msgid))
     (should (pwnm-sync-test--wait (lambda () (not (get-buffer-process (current-buffer))))))
     (goto-char (point-min))
-    (pwnm-sync-test--press "Y c")
-    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "changes-requested"))))))
+    (cl-letf (((symbol-function 'completing-read)
+               (lambda (prompt &rest _) (setq asked prompt) subject)))
+      (pwnm-sync-test--press "Y c"))
+    (should (eq (and asked t) (and others t)))
+    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "changes-requested"))))
+    (pwnm-sync-test--idle)
+    (dolist (other others)
+      (should-not (equal (pwnm-sync-test--server-state other) "changes-requested")))))
 
 (ert-deftest pwnm-sync-test-6-manual-tag ()
   "A state tag changed with plain notmuch-tag is pushed through the hook."
@@ -314,35 +326,108 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
             (cdr (seq-find (lambda (g) (and (cddr g) (seq-every-p (lambda (p) (equal (plist-get p :state) "new")) (cdr g))))
                            groups)))))
 
+(defmacro pwnm-sync-test--answering (answer prompts &rest body)
+  "Run BODY with `y-or-n-p' answering ANSWER, pushing each prompt onto PROMPTS."
+  (declare (indent 2) (debug t))
+  `(cl-letf (((symbol-function 'y-or-n-p) (lambda (prompt) (push prompt ,prompts) ,answer)))
+     ,@body))
+
 (ert-deftest pwnm-sync-test-i-series-key ()
-  "C-u Y c sets the state of every patch of the series."
-  (let ((series (pwnm-sync-test--untouched-series)))
+  "C-u Y c sets the state of every patch of the series, after asking."
+  (let ((series (pwnm-sync-test--untouched-series))
+        (prompts nil))
     (should (cdr series))
     (notmuch-show (notmuch-id-to-query (car series)))
-    (pwnm-sync-test--press "C-u Y c")
-    (pwnm-sync-test--idle)
+    (pwnm-sync-test--answering t prompts
+      (pwnm-sync-test--press "C-u Y c")
+      (pwnm-sync-test--idle))
+    (should (= (length prompts) 1))
+    (should (string-match-p (format "Set these %d patches to changes-requested" (length series)) (car prompts)))
     (dolist (msgid series)
       (should (equal (pwnm-sync-test--server-state msgid) "changes-requested"))
       (should (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-changes-requested"))))))
 
+(defun pwnm-sync-test--thread-patches (msgid)
+  "Return the msgids of the patches in the thread of MSGID."
+  (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp"
+                             (format "thread:{id:%s} and tag:patchwork" msgid)))
+
+(defun pwnm-sync-test--all-new-p (msgids)
+  "Return non-nil if the patches MSGIDS are all `new' on the sandbox."
+  (seq-every-p (lambda (m) (equal (pwnm-sync-test--server-state m) "new")) msgids))
+
 (ert-deftest pwnm-sync-test-j-cover-letter ()
-  "On a cover letter the state key acts on the patches of its thread."
+  "On a cover letter a state key sets its series, after a question listing the patches."
   (let* ((covers (seq-filter
                   (lambda (id)
-                    (let ((patches (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp"
-                                                              (format "thread:{id:%s} and tag:patchwork" id))))
-                      (and (cdr patches)
-                           (seq-every-p (lambda (m) (equal (pwnm-sync-test--state-tags m) '("pw-skiboot-new"))) patches))))
+                    (let ((patches (pwnm-sync-test--thread-patches id)))
+                      (and (cdr patches) (pwnm-sync-test--all-new-p patches))))
                   (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp" "not tag:patchwork and not subject:Re")))
          (cover (car covers))
-         (patches (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp"
-                                             (format "thread:{id:%s} and tag:patchwork" cover))))
+         (patches (pwnm-sync-test--thread-patches cover))
+         (prompts nil))
     (should cover)
     (notmuch-show (notmuch-id-to-query cover))
     (goto-char (point-min))
-    (pwnm-sync-test--press "Y r")
+    ;; Answering no changes nothing.
+    (pwnm-sync-test--answering nil prompts
+      (pwnm-sync-test--press "Y r")
+      (pwnm-sync-test--idle))
+    (should (= (length prompts) 1))
+    (should (pwnm-sync-test--all-new-p patches))
+    ;; The question names how many and each patch's subject (Patchwork's name for it).
+    (should (string-match-p (format "Set these %d patches to rejected" (length patches)) (car prompts)))
+    (dolist (msgid patches)
+      (let ((subject (plist-get (car (notmuch-call-notmuch-sexp "search" "--output=summary" "--format=sexp"
+                                                                (notmuch-id-to-query msgid)))
+                                :subject)))
+        ;; Patchwork keeps the subject without its [PATCH n/m] prefix.
+        (should (string-match-p (regexp-quote (replace-regexp-in-string "^\\[[^]]*\\] *" "" subject)) (car prompts)))))
+    (pwnm-sync-test--answering t prompts
+      (pwnm-sync-test--press "Y r")
+      (pwnm-sync-test--idle))
     (dolist (msgid patches)
       (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "rejected")))))))
+
+(ert-deftest pwnm-sync-test-ja-reply ()
+  "On a review reply a state key sets only the patch it replies to."
+  (let* ((replies (seq-filter
+                   (lambda (id)
+                     (let ((patches (pwnm-sync-test--thread-patches id)))
+                       (and (cddr patches) (pwnm-sync-test--all-new-p patches))))
+                   (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp" "not tag:patchwork and subject:Re")))
+         (reply (car replies))
+         ;; The generator names a reply after its patch: PATCH-LOCAL.reply@HOST.
+         (prefix (concat (car (split-string reply "\\.reply@")) "@"))
+         (patches (pwnm-sync-test--thread-patches reply))
+         (parent (seq-find (lambda (m) (string-prefix-p prefix m)) patches)))
+    (should reply)
+    (should parent)
+    (notmuch-show (notmuch-id-to-query (car patches)))
+    (goto-char (point-min))
+    (notmuch-show-goto-message (notmuch-id-to-query reply))
+    (should (equal (notmuch-show-get-message-id t) reply))
+    (pwnm-sync-test--press "Y c")
+    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state parent) "changes-requested"))))
+    (pwnm-sync-test--idle)
+    (should (equal (pwnm-sync-test--state-tags parent) '("pw-skiboot-changes-requested")))
+    (should (string-match-p "-> changes-requested" (pwnm-sync-test--messages)))
+    (dolist (msgid (remove parent patches))
+      (should (equal (pwnm-sync-test--server-state msgid) "new"))
+      (should (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-new"))))))
+
+(ert-deftest pwnm-sync-test-jb-undo ()
+  "Y a then `notmuch-tag-undo' leaves the old state, in notmuch and on Patchwork."
+  (let ((msgid (pwnm-sync-test--fresh-patch)))
+    (notmuch-show (notmuch-id-to-query msgid))
+    (pwnm-sync-test--press "Y a")
+    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "accepted"))))
+    (pwnm-sync-test--idle)
+    (notmuch-tag-undo)
+    (should (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-new")))
+    (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "new"))))
+    (pwnm-sync-test--idle)
+    (should (equal (pwnm-sync-test--state-tags msgid) '("pw-skiboot-new")))))
 
 (ert-deftest pwnm-sync-test-k-one-initialize ()
   "A connect sends initialize once; auth-source tokens follow with setTokens."
@@ -381,9 +466,12 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
             (pwnm-sync-test--idle)
             (should (eq (plist-get (seq-first (plist-get (pwnm-sync--info pwnm-sync--connection) :instances)) :readOnly)
                         :json-false))
-            ;; The token is in no buffer: not the events log, not ours, not the server's stderr.
-            (should (with-current-buffer (jsonrpc-events-buffer pwnm-sync--connection)
-                      (string-match-p "initialize" (buffer-string))))
+            ;; The token is in no buffer: not the events log (which jsonrpc's
+            ;; public API can only turn off as a whole: it logs no message,
+            ;; though jsonrpc 1.0.14 copies the server's stderr there), not
+            ;; ours, not the server's stderr.
+            (should-not (with-current-buffer (jsonrpc-events-buffer pwnm-sync--connection)
+                          (string-match-p "initialize\\|setTokens\\|:push" (buffer-string))))
             (dolist (buffer (list (jsonrpc-events-buffer pwnm-sync--connection) "*pwnm-sync*" "*pwnm-sync stderr*"))
               (with-current-buffer (get-buffer-create buffer)
                 (should-not (string-match-p (regexp-quote token) (buffer-string)))))
@@ -393,6 +481,62 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
       (auth-source-forget-all-cached)
       (pwnm-sync-shutdown)
       (delete-directory dir t))))
+
+(defun pwnm-sync-test--start-failure (command)
+  "Start the server from COMMAND, which fails, as a hello redraw would.
+Check the failure is told once, naming COMMAND's program, in the echo
+area and hello; and that redraws start nothing more.  Return the text."
+  (let ((pwnm-sync-server-command command)
+        (pwnm-sync--start-failure nil)
+        (pwnm-sync--facts nil)
+        (pwnm-sync--facts-loaded t)
+        (starts 0)
+        (said (pwnm-sync-test--count "\\[pwnm-sync\\] The server did not start" (pwnm-sync-test--messages))))
+    (cl-letf* ((start (symbol-function 'pwnm-sync--start))
+               ((symbol-function 'pwnm-sync--start)
+                (lambda () (cl-incf starts) (funcall start))))
+      (notmuch-hello)
+      (should (pwnm-sync-test--wait (lambda () pwnm-sync--start-failure) 15))
+      (should (string-match-p (regexp-quote (car command)) pwnm-sync--start-failure))
+      (with-current-buffer "*notmuch-hello*"
+        (should (string-match-p (concat "^Patchwork: the pwnm-sync server did not start: "
+                                        (regexp-quote pwnm-sync--start-failure))
+                                (buffer-string))))
+      ;; Redraws start nothing; a command tries once more and says why it cannot.
+      (dotimes (_ 3)
+        (with-current-buffer "*notmuch-hello*" (notmuch-hello-update))
+        (pwnm-sync-test--wait #'ignore 0.3))
+      (should (= starts 1))
+      (should (string-match-p "did not start" (cadr (should-error (pwnm-sync--projects) :type 'user-error))))
+      (pwnm-sync-test--wait #'ignore 1)
+      (should (= starts 2))
+      (should (= (pwnm-sync-test--count "\\[pwnm-sync\\] The server did not start" (pwnm-sync-test--messages))
+                 (1+ said)))
+      (prog1 pwnm-sync--start-failure
+        (pwnm-sync-shutdown)))))
+
+(ert-deftest pwnm-sync-test-ka-start-failure ()
+  "A missing server and one that exits at once: one clear message, no respawn.
+The message names the command and the server's first stderr line;
+hello shows it instead of waiting; `pwnm-sync-events' shows the stderr."
+  (pwnm-sync-shutdown)
+  (let* ((dir (make-temp-file "pwnm-sync-test" t))
+         (missing (expand-file-name "no-such-server" dir))
+         (dies (expand-file-name "dies" dir)))
+    (unwind-protect
+        (progn
+          (should (string-match-p "is not an executable program" (pwnm-sync-test--start-failure (list missing "serve"))))
+          ;; It reads the initialize request first: writing to a dead pipe would end a batch Emacs.
+          (with-temp-file dies
+            (insert "#!/bin/sh\nsleep 0.3\necho 'pwnm-sync: cannot read /nowhere/config.ini' >&2\necho 'second line' >&2\nexit 3\n"))
+          (set-file-modes dies #o755)
+          (let ((failure (pwnm-sync-test--start-failure (list dies "serve"))))
+            (should (string-match-p "cannot read /nowhere/config.ini" failure))
+            (should-not (string-match-p "second line" failure)))
+          (pwnm-sync-events)
+          (should (string-match-p "second line" (buffer-string))))
+      (delete-directory dir t)
+      (when (get-buffer "*notmuch-hello*") (kill-buffer "*notmuch-hello*")))))
 
 (ert-deftest pwnm-sync-test-l-mode-off-restores ()
   "Mode off puts back the user's key bindings and sections; it never edits the user's lists."
@@ -549,17 +693,20 @@ running on the server."
             ;; Series change.
             (let ((series (pwnm-sync-test--untouched-series)))
               (should (cdr series))
-              (pwnm-sync-test--returns-at-once "series change" (lambda () (pwnm-sync-test--show-and-press (car series) "C-u Y w")))
+              ;; Not the question before changing several patches (test i asks it): only the wait.
+              (let ((pwnm-sync-confirm-several nil))
+                (pwnm-sync-test--returns-at-once "series change" (lambda () (pwnm-sync-test--show-and-press (car series) "C-u Y w"))))
               (dolist (msgid series)
                 (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state msgid) "awaiting-upstream")) 60)))
-              ;; The sandbox has the last state a moment before its progress reaches Emacs.
+              ;; Patchwork has the state before the server's progress note reaches Emacs.
               (should (pwnm-sync-test--wait
                        (lambda () (string-match-p (format "\\[pwnm-sync\\] Series: %d/%d awaiting-upstream" (length series) (length series))
                                                   (pwnm-sync-test--messages)))
-                       10)))
+                       30)))
             (let ((series (pwnm-sync-test--untouched-series)))
               (should (cdr series))
-              (pwnm-sync-test--cancel-stops-server (lambda () (pwnm-sync-test--show-and-press (car series) "C-u Y d")))
+              (let ((pwnm-sync-confirm-several nil))
+                (pwnm-sync-test--cancel-stops-server (lambda () (pwnm-sync-test--show-and-press (car series) "C-u Y d"))))
               (dolist (msgid series) (should (equal (pwnm-sync-test--server-state msgid) "new"))))
             ;; Patch info (its CI results come from Patchwork).
             (when (get-buffer "*pwnm-sync patch*") (kill-buffer "*pwnm-sync patch*"))
