@@ -83,7 +83,7 @@ export interface PatchRow {
 export type RemotePatch = Pick<PatchRow, 'msgid' | 'patch_id' | 'remote' | 'archived' | 'date' | 'name' | 'web_url' | 'mbox'>
   & Partial<Pick<PatchRow, 'check_state' | 'delegate' | 'submitter' | 'series_id' | 'series_name' | 'series_version' | 'series_part' | 'series_total' | 'hash'>>;
 
-export type PendingKind = 'push' | 'conflict' | 'ambiguous' | 'refused';
+export type PendingKind = 'push' | 'conflict' | 'ambiguous' | 'refused' | 'bundle';
 
 export interface PendingRow {
   instance: string;
