@@ -65,6 +65,22 @@ describe('bundles as tags', function () {
     expect(on.notmuchCalls).to.equal(off.notmuchCalls);
   });
 
+  it('two bundles whose names give one tag: reported, only the first is tagged, and a local change writes only the first', async () => {
+    t = await makeEnv({ patches: 8 });
+    const [a, b, c] = patchesOf(t);
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'to test', public: false, patches: [a!] });
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'to_test', public: false, patches: [b!] });
+    const r = await sync(await fresh());
+    expect(r.projects[0]!.notes).to.deep.equal(['bundles "to test" and "to_test" both give the tag pw-skiboot-bundle-to_test; only bundle 1 is tagged']);
+    expect(await tagged()).to.deep.equal({ [msgidOf(t, a!)]: [FAMILY, 'pw-skiboot-bundle-to_test'] });
+    await t.notmuch.tag([{ msgid: msgidOf(t, c!), add: ['pw-skiboot-bundle-to_test'], remove: [] }]);
+    const r2 = await sync(await fresh());
+    expect(r2.ok, JSON.stringify(r2.projects[0])).to.equal(true);
+    expect(bundle('to test')!.patches.sort((x, y) => x - y)).to.deep.equal([a!, c!].sort((x, y) => x - y));
+    expect(bundle('to_test')!.patches).to.deep.equal([b!]);
+    expect(await bundleTags(b!)).to.deep.equal([]);
+  });
+
   describe('the original [Defaults] config, no me', () => {
     /** The original tool's config: one [Defaults] section with a token and no `me`. */
     function original(token: string | undefined): Session {
