@@ -1074,6 +1074,9 @@ request's cancel token."
           (princ (format "  Series:   v%s %s/%s %s\n" (or (plist-get series :version) 1)
                          (or (plist-get series :part) 1) (or (plist-get series :total) 1)
                          (or (plist-get series :name) "")))))
+      (unless (seq-empty-p (plist-get p :dependsOn))
+        (princ (format "  Needs:    %s\n" (mapconcat (lambda (d) (format "%s (series %s)" (plist-get d :name) (plist-get d :id)))
+                                                  (plist-get p :dependsOn) ", "))))
       (princ (format "  CI:       %s\n" (or (plist-get p :check) "unknown")))
       (seq-doseq (c (or (plist-get p :checks) []))
         (princ (format "    %-8s %s %s\n" (plist-get c :state) (plist-get c :context)
@@ -1325,8 +1328,11 @@ if what it says has changed."
                      (key-description pwnm-sync-key-prefix)))
       (princ keys))))
 
+(autoload 'pwnm-sync-mail-thanks "pwnm-sync-mail" nil t)
+
 (defvar pwnm-sync-state-map
   (let ((map (make-sparse-keymap)))
+    (define-key map "t" #'pwnm-sync-mail-thanks)
     (define-key map "a" #'pwnm-sync-state-accepted)
     (define-key map "u" #'pwnm-sync-state-under-review)
     (define-key map "c" #'pwnm-sync-state-changes-requested)

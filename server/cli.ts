@@ -43,11 +43,19 @@ Commands:
   apply MSGID               git am the patch (--series: its series; a cover letter:
                             its series) from Patchwork, with the replies' trailers
                             [--repo DIR] [--3way] [--state S] [--dry-run] [--project P]
+                            [--deps] (the series it depends on first, each once)
+  thanks                    an "applied, thanks" reply per accepted series whose
+                            commits are on the public branch, as notmuch drafts
+                            [--branch REMOTE/BRANCH] [--repo DIR] [--project P]
+                            [--since YYYY-MM-DD] [--state S] [--dry-run] [--mbox: to stdout]
   bundle list|add|remove|delete|mbox
                             your Patchwork bundles: list [--project P],
                             add NAME MSGID... [--series] (creates NAME if new),
                             remove NAME MSGID..., delete NAME, mbox NAME
                             (its URL; --download: the mbox on stdout, for git am)
+  fill                      fetch from Patchwork the mail of patches (and cover
+                            letters) not in notmuch, and notmuch insert it
+                            [--project P] [--since DATE] [--limit N] [--dry-run]
   demo [--keep]             a full demo against a local sandbox Patchwork
   help, --help              this text;  --version  the version
 
@@ -66,6 +74,7 @@ Options (the original pwnm-sync's flags work unchanged):
       --local-only              no network: tag arrived mail, record local changes
       --series                  set-state, apply: every patch of the message's series
       --3way                    apply: git am -3 (fall back on a three-way merge)
+      --deps                    apply: first the series it depends on (Depends-on:)
       --dry-run                 say what would change, change nothing
       --prefer server|local     who wins when both sides changed (default server)
       --json                    machine-readable output
@@ -88,6 +97,9 @@ const OPTIONS = {
   'local-only': { type: 'boolean' },
   series: { type: 'boolean' },
   '3way': { type: 'boolean' },
+  deps: { type: 'boolean' },
+  since: { type: 'string' },
+  limit: { type: 'string' },
   repo: { type: 'string' },
   state: { type: 'string' },
   prefer: { type: 'string' },
@@ -98,6 +110,8 @@ const OPTIONS = {
   keep: { type: 'boolean' },
   download: { type: 'boolean' },
   patches: { type: 'string' },
+  branch: { type: 'string' },
+  mbox: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -193,7 +207,7 @@ async function applyCommand({ v, args, session }: Run): Promise<number> {
   process.once('SIGINT', () => abort.abort());
   const tty = process.stderr.isTTY && !v.json;
   const r = await applyPatches(session, {
-    messageId: args[0]!, series: Boolean(v.series), threeWay: Boolean(v['3way']), dryRun: Boolean(v['dry-run']), signal: abort.signal,
+    messageId: args[0]!, series: Boolean(v.series), deps: Boolean(v.deps), threeWay: Boolean(v['3way']), dryRun: Boolean(v['dry-run']), signal: abort.signal,
     ...(v.repo ? { repo: v.repo } : {}), ...(v.state ? { state: v.state } : {}), ...projectOpt(v),
     ...(tty ? { onProgress: (p) => { if (p.phase === 'applying' || p.phase === 'checking') process.stderr.write(`${p.phase} ${p.index}/${p.total} ${p.subject}\n`); } } : {}),
   });
@@ -242,6 +256,31 @@ async function retryCommand(v: Values, session: Session, rows: Parameters<typeof
   return results.every((r) => r.outcome === 'pushed' || r.outcome === 'nothing') ? 0 : 1;
 }
 
+async function fillCommand({ v, args, session }: Run): Promise<number> {
+  if (args.length) throw new PwnmError('USAGE', `fill takes no arguments (got ${args.join(' ')}); say which with --project, --since, --limit`);
+  if (v.since && !/^\d{4}-\d{2}-\d{2}/.test(v.since)) throw new PwnmError('USAGE', `--since is a date, YYYY-MM-DD, not ${v.since}`);
+  const limit = v.limit === undefined ? undefined : Number(v.limit);
+  const { fill, formatFill } = await import('./ops/fill.js');
+  const r = await fill(session, { ...(v.project ? { projects: v.project } : {}), ...(v.since ? { since: v.since } : {}), ...(limit !== undefined ? { limit } : {}), dryRun: Boolean(v['dry-run']) });
+  print(v, r, () => formatFill(r));
+  return r.failed.length ? 1 : 0;
+}
+
+async function thanksCommand({ v, args, session }: Run): Promise<number> {
+  if (args.length) throw new PwnmError('USAGE', `thanks takes no arguments (got ${args.join(' ')}); use --project P`);
+  const { thanks, formatThanks } = await import('./mail/thanks.js');
+  const r = await thanks(session, {
+    ...projectOpt(v), dryRun: Boolean(v['dry-run']), mbox: Boolean(v.mbox),
+    ...(v.since ? { since: v.since } : {}), ...(v.state ? { state: v.state } : {}), ...(v.branch ? { branch: v.branch } : {}), ...(v.repo ? { repo: v.repo } : {}),
+  });
+  // With --mbox, stdout is the mbox (for a mail client or `git send-email`); the report goes to stderr.
+  if (v.mbox) {
+    process.stdout.write(r.mbox ?? '');
+    err(`${formatThanks(r)}\n`);
+  } else print(v, r, () => formatThanks(r));
+  return 0;
+}
+
 const COMMANDS: Record<string, Command> = {
   sync: syncCommand,
   status: statusCommand,
@@ -252,6 +291,8 @@ const COMMANDS: Record<string, Command> = {
   'import-original': importCommand,
   'accept-from-git': acceptCommand,
   apply: applyCommand,
+  fill: fillCommand,
+  thanks: thanksCommand,
   bundle: ({ v, args, session }) => bundleCommand({
     args, session, ...projectOpt(v), series: Boolean(v.series), download: Boolean(v.download),
     print: (value, text) => print(v, value, text), raw: (text) => void process.stdout.write(redact(text)),

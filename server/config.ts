@@ -16,6 +16,10 @@ export interface ProjectConfig {
   list?: string;
   /** The git repository `apply` puts its patches in (`[project NAME]` `repo`); default: the current one. */
   repo?: string;
+  /** `thanks`: the public branch a commit must be on before it is thanked for, e.g. origin/main. */
+  branch?: string;
+  /** `thanks`: a commit's web page, %h the short hash and %H the full one. */
+  commitUrl?: string;
 }
 
 export interface InstanceConfig {
@@ -76,6 +80,8 @@ export interface Config {
   tags: TagFamilies;
   /** Mark older versions of a series superseded when a newer one arrives. */
   supersedeOlderSeries: boolean;
+  /** `fill`: the maildir folder (under notmuch's database path) that fetched mail goes into. */
+  fillFolder: string;
   instances: InstanceConfig[];
 }
 
@@ -94,7 +100,7 @@ export interface ConfigOverrides {
 
 export const DEFAULT_URL = 'https://patchwork.ozlabs.org';
 
-const GLOBAL_KEYS = new Set(['notmuch_database', 'state_db', 'syncdb', 'tag_prefix', 'prefer', 'concurrency', 'lock_timeout', 'full_every', 'tag_checks', 'tag_archived', 'tag_delegates', 'tag_bundles', 'supersede_older_series']);
+const GLOBAL_KEYS = new Set(['notmuch_database', 'state_db', 'syncdb', 'tag_prefix', 'prefer', 'concurrency', 'lock_timeout', 'full_every', 'tag_checks', 'tag_archived', 'tag_delegates', 'tag_bundles', 'supersede_older_series', 'fill_folder']);
 const DEFAULTS_INSTANCE_KEYS = new Set(['patchwork_url', 'patchwork_token', 'token_command', 'sync', 'epoch', 'allow_insecure_http', 'me']);
 const INSTANCE_KEYS = new Set(['url', 'token', 'token_command', 'sync', 'epoch', 'allow_insecure_http', 'me', 'tag_bundles']);
 
@@ -179,8 +185,10 @@ interface Draft {
   global: Partial<Omit<Config, 'instances' | 'tags'>> & { tags?: Partial<TagFamilies> };
   instances: (Partial<InstanceConfig> & { name?: string; where: string })[];
   /** `[project NAME]` sections: settings of one project, wherever it is synced. */
-  projects?: Map<string, { repo?: string; where: string }>;
+  projects?: Map<string, ProjectSettings>;
 }
+
+type ProjectSettings = Pick<ProjectConfig, 'repo' | 'branch' | 'commitUrl'> & { where: string };
 
 function readFile(file: string, env: NodeJS.ProcessEnv): Draft {
   const text = readFileSync(file, 'utf8');
@@ -219,19 +227,27 @@ function readFile(file: string, env: NodeJS.ProcessEnv): Draft {
   return draft;
 }
 
-const PROJECT_KEYS = new Set(['repo']);
+const PROJECT_KEYS = new Set(['repo', 'branch', 'commit_url']);
 
-/** `[project skiboot]` with `repo = ~/src/skiboot`: where `apply` puts that project's patches. */
+/** `[project skiboot]`: `repo` (where `apply` puts its patches), `branch` and `commit_url` (what `thanks` links to). */
 function readProjectSection(draft: Draft, name: string, entries: readonly IniEntry[], where: Where, env: NodeJS.ProcessEnv): void {
   draft.projects ??= new Map();
   if (draft.projects.has(name)) throw new PwnmError('CONFIG', `${where()}: a second [project ${name}] section; merge the two`);
-  const project: { repo?: string; where: string } = { where: where() };
+  const project: ProjectSettings = { where: where() };
   for (const entry of entries) {
     const at = where(entry.line);
     if (!PROJECT_KEYS.has(entry.key)) throw new PwnmError('CONFIG', `${at}: unknown key "${entry.key}" in [project ${name}]; known keys: ${[...PROJECT_KEYS].join(', ')}`);
     const value = entry.value.trim();
-    if (!value) throw new PwnmError('CONFIG', `${at}: repo is empty; give the path of the project's git repository, e.g. repo = ~/src/${name}`);
-    project.repo = resolve(expandHome(value, env));
+    if (entry.key === 'repo') {
+      if (!value) throw new PwnmError('CONFIG', `${at}: repo is empty; give the path of the project's git repository, e.g. repo = ~/src/${name}`);
+      project.repo = resolve(expandHome(value, env));
+    } else if (entry.key === 'branch') {
+      if (!/^[^\s/]+\/\S+$/.test(value)) throw new PwnmError('CONFIG', `${at}: branch "${value}" is not REMOTE/BRANCH, e.g. branch = origin/main`);
+      project.branch = value;
+    } else {
+      if (!/^https?:\/\/\S*%[hH]/.test(value)) throw new PwnmError('CONFIG', `${at}: commit_url "${value}" needs http(s):// and %h or %H, e.g. https://git.kernel.org/netdev/net-next/c/%h`);
+      project.commitUrl = value;
+    }
   }
   draft.projects.set(name, project);
 }
@@ -260,6 +276,11 @@ function applyKey(draft: Draft, inst: Draft['instances'][number], key: string, e
     case 'tag_delegates': draft.global.tags = { ...draft.global.tags, delegates: parseBool(value, at) }; break;
     case 'tag_bundles': draft.global.tags = { ...draft.global.tags, bundles: parseBundleTags(value, at) }; break;
     case 'supersede_older_series': draft.global.supersedeOlderSeries = parseBool(value, at); break;
+    case 'fill_folder':
+      // notmuch insert --folder takes a path relative to the database; no way out of it.
+      if (!value || value.startsWith('/') || value.split('/').includes('..')) throw new PwnmError('CONFIG', `${at}: fill_folder is a folder inside the maildir (say patchwork), not "${value}"`);
+      draft.global.fillFolder = value;
+      break;
     case 'me': if (value) inst.me = value; break;
     case 'patchwork_url': case 'url': inst.url = parseUrl(value, at); break;
     case 'patchwork_token': case 'token': holdSecret(value); if (value) inst.token = value; break;
@@ -342,7 +363,11 @@ function applyProjectSettings(draft: Draft, instances: readonly InstanceConfig[]
   for (const [name, settings] of draft.projects ?? []) {
     const targets = instances.flatMap((i) => i.projects).filter((p) => p.linkName === name);
     if (targets.length === 0) throw new PwnmError('CONFIG', `${settings.where}: [project ${name}] is not in any sync setting (configured: ${instances.flatMap((i) => i.projects.map((p) => p.linkName)).join(', ') || 'none'})`);
-    for (const p of targets) if (settings.repo) p.repo = settings.repo;
+    for (const p of targets) {
+      if (settings.repo) p.repo = settings.repo;
+      if (settings.branch) p.branch = settings.branch;
+      if (settings.commitUrl) p.commitUrl = settings.commitUrl;
+    }
   }
 }
 
@@ -354,9 +379,10 @@ function finishConfig(draft: Draft, file: string | undefined, instances: Instanc
     prefer: overrides.prefer ? parsePrefer(overrides.prefer, '--prefer') : draft.global.prefer ?? 'server',
     concurrency: draft.global.concurrency ?? 4,
     lockTimeout: draft.global.lockTimeout ?? 30,
-    fullEvery: draft.global.fullEvery ?? 7,
+    fullEvery: draft.global.fullEvery ?? 0,
     tags: { checks: true, archived: true, delegates: false, bundles: 'mine', ...draft.global.tags },
     supersedeOlderSeries: draft.global.supersedeOlderSeries ?? false,
+    fillFolder: draft.global.fillFolder ?? 'patchwork',
     instances,
   };
   if (file) config.file = file;

@@ -59,6 +59,7 @@ export function formatInfo(patches: readonly PatchInfo[]): string {
       `  archived  ${p.archived ? 'yes' : 'no'}`,
       `  delegate  ${p.delegate ?? 'none'}`,
       `  series    ${series}`,
+      ...(p.dependsOn?.length ? [`  depends   ${p.dependsOn.map((d) => `${d.name ?? ''} (series ${d.id})`).join(', ')}`] : []),
       ...checks.map((c) => `  check     ${c}`),
       `  web       ${p.webUrl ?? 'none'}`,
       ...(p.bundles.length ? [`  bundles   ${p.bundles.map((b) => b.name).join(', ')}`] : []),

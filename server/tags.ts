@@ -8,7 +8,10 @@ import { createHash } from 'node:crypto';
 export const ALL_PATCHES_TAG = 'patchwork';
 
 /** Tag suffixes under a project that are not states (used by later families). */
-const RESERVED_SUFFIXES = [/^check-/, /^archived$/, /^delegated$/, /^delegate-/, /^bundle$/, /^bundle-/];
+const RESERVED_SUFFIXES = [/^check-/, /^archived$/, /^delegated$/, /^delegate-/, /^bundle$/, /^bundle-/, /^(thanked|acked|reviewed|tested|replied)$/];
+
+/** Tags read from the mail itself (server/mail/), never from Patchwork. */
+export type MailTag = 'thanked' | 'acked' | 'reviewed' | 'tested' | 'replied';
 
 const MAX_WORD = 64;
 
@@ -65,6 +68,11 @@ export class TagScheme {
 
   delegate(project: string, username: string): string {
     return `${this.project(project)}-delegate-${tagWord(username)}`;
+  }
+
+  /** `thanked` (a thanks draft was written), review trailers, my reply: computed from the mail. */
+  mail(project: string, what: MailTag): string {
+    return `${this.project(project)}-${what}`;
   }
 
   /** The family tag of every patch mail in one of the user's bundles (sync/bundles.ts). */

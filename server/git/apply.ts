@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { PwnmError } from '../errors.js';
 import { notmuchMessageId } from '../notmuch/encoding.js';
 import type { PwPatch } from '../patchwork/types.js';
+import { dependencyChain } from '../patchwork/dependencies.js';
 import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
 import { askFiltered, findPatches, messageIdOf, refreshPatches } from '../ops/lookup.js';
@@ -20,6 +21,8 @@ export interface ApplyOptions {
   messageId: string;
   /** The whole series of the message (a cover letter always means its series). */
   series?: boolean;
+  /** With the series: first the series it depends on (Depends-on:), each once, in order; implies `series`. */
+  deps?: boolean;
   /** Default: the project's `repo` setting, else the current directory. */
   repo?: string;
   threeWay?: boolean;
@@ -145,7 +148,7 @@ async function resolveTarget(session: Session, options: ApplyOptions): Promise<T
   const [patch] = (await refreshPatches<PatchDetail>(session, [row])) as [PatchDetail];
   const series = patch.series?.[0];
   const base = { instance: row.instance, project: row.project, seriesId: series?.id ?? null };
-  if (options.series && series) {
+  if ((options.series || options.deps) && series) {
     const detail = await client.get<SeriesDetail>(`series/${series.id}`);
     return { ...base, what: 'series', id: series.id, mboxUrl: detail.mbox, ...incomplete(detail) };
   }
@@ -188,7 +191,10 @@ export async function applyPatches(session: Session, options: ApplyOptions): Pro
   if (!options.dryRun) await checkReady(repo);
 
   const client = await session.client(session.instance(target.instance));
-  const text = await client.download(target.mboxUrl);
+  // --deps: the dependencies' mboxes go first, as one mbox, so that the apply is one series to git am.
+  const deps = options.deps && target.what === 'series' ? await dependencyChain(client, target.id) : [];
+  const text = (await Promise.all([...deps.map((d) => d.mbox), target.mboxUrl].map((url) => client.download(url)))).join('\n');
+  if (deps.length) target.note = [`after the series it depends on: ${deps.map((d) => `${d.id} "${d.name ?? ''}"`).join(', ')}`, target.note].filter(Boolean).join('; ');
   const keepDir = join(dirname(session.config.stateDb), 'mbox');
   mkdirSync(keepDir, { recursive: true });
   const mboxFile = join(keepDir, `${target.project}-${target.what}-${target.id}.mbox`);

@@ -2,7 +2,7 @@ import { execa, type ExecaError } from 'execa';
 import { PwnmError } from '../errors.js';
 import { timeline } from '../timeline.js';
 import { TagSets } from './tag-sets.js';
-import { batchLine, parseDumpLine, type TagChange } from './encoding.js';
+import { batchLine, idQuery, parseDumpLine, type TagChange } from './encoding.js';
 
 // Every call here is one process for a whole batch: one dump for all the
 // messages we track, one `tag --batch` per chunk, one `count --batch`.
@@ -14,6 +14,12 @@ export interface NotmuchOptions {
   lockTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
 }
+
+/** Header name to value, as notmuch's JSON spells them (`In-reply-to`). */
+export interface ReplyHeaders { reply: Record<string, string>; original: Record<string, string> }
+
+/** Header name to value, as notmuch's JSON spells them (`In-reply-to`). */
+export interface ReplyHeaders { reply: Record<string, string>; original: Record<string, string> }
 
 export interface Revision { uuid: string; lastmod: number }
 
@@ -120,6 +126,15 @@ export class Notmuch {
     await this.run(['tag', '--batch'], input, Math.max(5000, changes.length * 20));
   }
 
+  /**
+   * Add one mail to the database as a file in `folder` of the maildir
+   * (created if need be), tagged with new.tags as `notmuch new` would, then
+   * `tags` added.
+   */
+  async insert(mail: string, folder: string, tags: readonly string[] = []): Promise<void> {
+    await this.run(['insert', `--folder=${folder}`, '--create-folder', ...tags.map((t) => `+${t}`), '--'], mail, 30_000);
+  }
+
   /** One count per query, in one process. */
   async count(queries: readonly string[]): Promise<number[]> {
     if (queries.length === 0) return [];
@@ -132,6 +147,14 @@ export class Notmuch {
     const out = await this.run(['search', '--format=json', '--output=summary', '--sort=oldest-first', '--limit=1', '--', query]);
     const first = (JSON.parse(out || '[]') as { timestamp: number }[])[0];
     return first ? new Date(first.timestamp * 1000) : undefined;
+  }
+
+  /** What `notmuch reply` (reply-all) would write to a message: its headers, and the original's. */
+  async replyTo(msgid: string): Promise<ReplyHeaders | undefined> {
+    const out = await this.run(['reply', '--format=json', '--reply-to=all', '--', idQuery(msgid)]);
+    if (!out.trim()) return undefined;
+    const r = JSON.parse(out) as { 'reply-headers': Record<string, string>; original: { headers: Record<string, string> } };
+    return { reply: r['reply-headers'], original: r.original.headers };
   }
 
   /** The database's UUID and revision, for reading only what changed since. */

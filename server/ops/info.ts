@@ -2,6 +2,7 @@ import { PwnmError } from '../errors.js';
 import type { PwCheck } from '../patchwork/types.js';
 import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
+import { dependencyChain } from '../patchwork/dependencies.js';
 import { stateName } from '../states.js';
 import { bundleRows } from '../store/bundles.js';
 import { findPatches, messageIdOf, refreshPatches } from './lookup.js';
@@ -28,6 +29,12 @@ export interface PatchInfo {
   /** Newest result per CI context; null when Patchwork cannot be asked now. */
   checks: CheckInfo[] | null;
   series: { id: number; name: string | null; version: number | null; part: number | null; total: number | null } | null;
+  /**
+   * The series to apply before this one (Depends-on:, from API 1.4 or the
+   * mail), dependencies first; null when there is no series or Patchwork
+   * cannot be asked now (asked with the checks).
+   */
+  dependsOn: { id: number; name: string | null }[] | null;
   webUrl: string | null;
   mboxUrl: string | null;
   pending: { id: string; kind: string; state: string | null; reason: string }[];
@@ -59,6 +66,17 @@ async function checksOf(session: Session, instance: string, patchId: number): Pr
   }
 }
 
+/** The series `seriesId` needs first, or null when Patchwork cannot be asked now. */
+async function dependsOnOf(session: Session, instance: string, seriesId: number): Promise<PatchInfo['dependsOn']> {
+  try {
+    const client = await session.client(session.instance(instance));
+    return (await dependencyChain(client, seriesId)).map((s) => ({ id: s.id, name: s.name }));
+  } catch (err) {
+    if (err instanceof PwnmError && err.code === 'CANCELLED') throw err;
+    return null;
+  }
+}
+
 /** The rows to describe: stored, refreshed, or looked up on Patchwork. */
 async function rowsOf(session: Session, msgid: string, options: InfoOptions): Promise<PatchRow[]> {
   const stored = session.store.patchesByMsgid(msgid);
@@ -82,6 +100,7 @@ async function describe(session: Session, r: PatchRow, withChecks: boolean): Pro
     state: r.remote, stateName: stateName(r.remote), tag: session.scheme.state(r.project, r.remote), archived: Boolean(r.archived),
     delegate: r.delegate, check: r.check_state, checks: withChecks ? await checksOf(session, r.instance, r.patch_id) : null,
     series: r.series_id === null ? null : { id: r.series_id, name: r.series_name, version: r.series_version, part: r.series_part, total: r.series_total },
+    dependsOn: withChecks && r.series_id !== null ? await dependsOnOf(session, r.instance, r.series_id) : null,
     webUrl: r.web_url, mboxUrl: r.mbox,
     pending: listPending(session, { instance: r.instance, project: r.project, msgid: r.msgid }).map((x) => ({ id: x.id, kind: x.kind, state: x.state, reason: x.reason })),
     bundles: bundleRows(session.store, r.instance).filter((b) => b.project === r.project && b.remote.includes(r.msgid)).map((b) => ({ name: b.name, owner: b.owner, tag: b.tag })),

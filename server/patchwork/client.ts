@@ -12,7 +12,7 @@ import type { PwPatch, PwProject } from './types.js';
 // slash cost a 301; per_page is capped at 250; pagination lives only in the
 // Link header; a PATCH without Content-Type: application/json changes nothing.
 
-export const API_VERSIONS = ['1.3', '1.2', '1.1', '1.0'] as const;
+export const API_VERSIONS = ['1.4', '1.3', '1.2', '1.1', '1.0'] as const;
 export const PER_PAGE = 250;
 
 export interface ClientOptions {
@@ -250,7 +250,7 @@ export class PatchworkClient {
         if (!(err instanceof PwnmError && err.code === 'NOT_FOUND')) throw err;
       }
     }
-    throw this.fail('NOT_FOUND', `${this.url} has no Patchwork REST API (tried /api/1.3/ to /api/1.0/); check the instance URL`);
+    throw this.fail('NOT_FOUND', `${this.url} has no Patchwork REST API (tried /api/${API_VERSIONS[0]}/ to /api/1.0/); check the instance URL`);
   }
 
   async get<T>(path: string, query: Query = {}): Promise<T> {

@@ -116,12 +116,31 @@ async function acceptFromGitRequest(state: ServerState, raw: unknown) {
   return result;
 }
 
-type ApplyParams = { messageId: string; series?: boolean; repo?: string; threeWay?: boolean; state?: string; dryRun?: boolean; project?: string; workDoneToken?: string };
+/** `fill`: fetch the mail of patches not in notmuch, one at a time with syncs (it ends with one). */
+async function fillRequest(state: ServerState, raw: unknown, token: CancellationToken) {
+  const s = state.ready();
+  const p = params<{ projects?: string[]; since?: string; limit?: number; dryRun?: boolean }>(raw, { projects: 'string[]?', since: 'string?', limit: 'number?', dryRun: 'boolean?' });
+  const { fill } = await import('../ops/fill.js');
+  const result = await state.exclusive((signal) => fill(s, { ...p, signal }), token);
+  state.tagsChanged(result.added.map((m) => m.messageId));
+  return result;
+}
+
+async function thanksRequest(state: ServerState, raw: unknown) {
+  const s = state.ready();
+  const p = params<{ project?: string; since?: string; branch?: string; repo?: string; state?: string; dryRun?: boolean }>(raw, { project: 'string?', since: 'string?', branch: 'string?', repo: 'string?', state: 'string?', dryRun: 'boolean?' });
+  const { thanks } = await import('../mail/thanks.js');
+  const result = await thanks(s, p);
+  if (!p.dryRun) state.tagsChanged(result.drafts.flatMap((d) => d.patches.map((x) => x.msgid)));
+  return result;
+}
+
+type ApplyParams = { messageId: string; series?: boolean; deps?: boolean; repo?: string; threeWay?: boolean; state?: string; dryRun?: boolean; project?: string; workDoneToken?: string };
 
 async function apply(state: ServerState, raw: unknown, token: CancellationToken) {
   const s = state.ready();
   const { workDoneToken, ...p } = params<ApplyParams>(raw, {
-    messageId: 'string', series: 'boolean?', repo: 'string?', threeWay: 'boolean?', state: 'string?', dryRun: 'boolean?', project: 'string?', workDoneToken: 'string?',
+    messageId: 'string', series: 'boolean?', deps: 'boolean?', repo: 'string?', threeWay: 'boolean?', state: 'string?', dryRun: 'boolean?', project: 'string?', workDoneToken: 'string?',
   });
   const work = new WorkDone(state, workDoneToken);
   return state.applyOne(async (signal) => {
@@ -173,6 +192,8 @@ export const HANDLERS: Record<string, Handler> = {
   delegate,
   acceptFromGit: acceptFromGitRequest,
   apply,
+  fill: fillRequest,
+  thanks: thanksRequest,
   patchInfo: patchInfoRequest,
   states: (state, raw) => ({ projects: projectStates(state.ready(), params<{ project?: string }>(raw, { project: 'string?' }).project) }),
   counts: async (state) => ({ projects: await counts(state.ready()) }),

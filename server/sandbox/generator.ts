@@ -25,7 +25,7 @@ export interface GenerateOptions {
    * repository in `git.repo` and mail patches made with git against it, so
    * that they really apply (see ApplyScenario).
    */
-  git?: { repo: string };
+  git?: { repo: string; dependent?: boolean };
   /** Added to every series' version: with the same seed and a later `newest`, a resend of the same series. */
   versionBump?: number;
   /** Message-IDs (without <>) for the first patches, in order: hostile ones, say. */
@@ -59,6 +59,12 @@ export interface ApplyScenario {
   conflict: string[];
   /** Trailers the replies give each patch, by message-id. */
   trailers: Record<string, string[]>;
+  /**
+   * With `git.dependent`: two patches made on top of `series`, under a cover
+   * letter saying `Depends-on: <cover>` (a message-id with a slash, as RFC
+   * 5322 allows), so they apply only after `series`.
+   */
+  dependent?: { cover: string; patches: string[] };
 }
 
 const PEOPLE = [
@@ -339,7 +345,7 @@ function generateApplicable(data: SandboxData, project: SbProject, maildir: stri
   initBaseRepository(repo);
   const scratch = mkdtempSync(join(tmpdir(), 'pwnm-gen-'));
   try {
-    return new ApplyScenarioBuilder(data, project, sink, serial, repo, scratch, newestOf(options)).build();
+    return new ApplyScenarioBuilder(data, project, sink, serial, repo, scratch, newestOf(options)).build(options.git?.dependent ?? false);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -378,15 +384,34 @@ class ApplyScenarioBuilder {
     this.clock = newest - 24 * 3_600_000;
   }
 
-  build(): Generated {
+  build(withDependent: boolean): Generated {
     const single = this.singlePatch();
     const series = this.dependentSeries();
     const conflict = this.conflictingSeries();
     const ids = (s: MailedSeries): string[] => s.patches.map((p) => p.msgid);
+    const dependent = withDependent ? this.seriesOnTop(series) : undefined;
     return {
       project: this.project, mails: this.sink.mails, patchIds: this.patchIds,
-      scenario: { repo: this.repo, single: ids(single)[0]!, cover: series.cover!.msgid, series: ids(series), conflict: ids(conflict), trailers: this.trailers },
+      scenario: {
+        repo: this.repo, single: ids(single)[0]!, cover: series.cover!.msgid, series: ids(series), conflict: ids(conflict), trailers: this.trailers,
+        ...(dependent ? { dependent: { cover: dependent.cover!.msgid, patches: ids(dependent) } } : {}),
+      },
     };
+  }
+
+  /** Two patches on top of `base` (after all of it), whose cover letter names it in a Depends-on: line. */
+  private seriesOnTop(base: MailedSeries): MailedSeries {
+    const util = replaceLine(BASE_FILES['core/util.c']!, '\tstep_util(20);', '\tstep_util(20);\n\tutil_check();\n\tutil_report();');
+    const dev = replaceLine(BASE_FILES['hw/dev.c']!, '\tstep_dev(5);', '\tdev_probe();\n\tstep_dev(5);');
+    const made = this.commitChanges([
+      { subject: 'util: report only failed checks', message: 'A passing check is not news.', files: { 'core/util.c': replaceLine(util, '\tutil_report();', '\tif (util_failed())\n\t\tutil_report();') } },
+      { subject: 'hw/dev: probe once', message: 'The second probe finds nothing new.', files: { 'hw/dev.c': replaceLine(dev, '\tdev_probe();', '\tif (!dev_probed())\n\t\tdev_probe();') } },
+    ], 'main', { 'core/util.c': util, 'hw/dev.c': dev });
+    const s = this.mailSeries(CHLOE, 'util/more', made, true, `Depends-on: <${base.cover!.msgid}>\n`);
+    // As Patchwork main's parser links them (where the project shows dependencies).
+    const ids = [base, s].map((x) => this.data.covers.get(x.cover!.id)!.series!);
+    this.data.series.get(ids[1]!)!.dependencies = [ids[0]!];
+    return s;
   }
 
   /** One patch on its own, reviewed. */
@@ -456,20 +481,20 @@ class ApplyScenarioBuilder {
   }
 
   /** Mails `made` as one series from `author` (after a cover letter if `withCover`) and adds it to the data. */
-  private mailSeries(author: Person, tag: string, made: MadeChange[], withCover: boolean): MailedSeries {
+  private mailSeries(author: Person, tag: string, made: MadeChange[], withCover: boolean, coverNote = ''): MailedSeries {
     const person = this.data.addPerson(author[0], author[1]);
     const start = this.tick();
     const series = this.data.addSeries({ project: this.project.id, name: withCover ? `${tag}: series` : made[0]!.change.subject, version: 1, date: start.toISOString().slice(0, 19), total: made.length, submitter: person.id, cover: null });
     const sender: SeriesSender = { author, user: author[1].split('@')[0]!, personId: person.id, seriesId: series.id, tag, total: made.length };
-    const cover = withCover ? this.mailCover(sender, start, made) : undefined;
+    const cover = withCover ? this.mailCover(sender, start, made, coverNote) : undefined;
     return { cover, patches: made.map((m, i) => this.mailPatch(sender, m, i + 1, cover?.msgid)) };
   }
 
-  private mailCover(s: SeriesSender, date: Date, made: MadeChange[]): MailedCover {
+  private mailCover(s: SeriesSender, date: Date, made: MadeChange[], note: string): MailedCover {
     const msgid = `${s.tag}-0-${s.user}@${this.host}`;
     const subject = `[PATCH 0/${s.total}] ${s.tag}: series`;
     const h = this.headers(s.author, subject, msgid, date);
-    const content = `This series reworks ${s.tag}.\n\n${made.map((m) => m.change.subject).join('\n')}\n`;
+    const content = `This series reworks ${s.tag}.\n\n${made.map((m) => m.change.subject).join('\n')}\n${note ? `\n${note}` : ''}`;
     this.sink.write(msgid, h, `${content}\n-- \n2.39.5\n`);
     const cover = this.data.addCover({ project: this.project.id, msgid: `<${msgid}>`, date: date.toISOString().slice(0, 19), name: `[0/${s.total}] ${s.tag}: series`, submitter: s.personId, series: s.seriesId, content, headers: stored(h) });
     return { msgid, subject, id: cover.id };

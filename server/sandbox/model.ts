@@ -9,8 +9,11 @@ export interface SbPerson { id: number; name: string; email: string; user?: numb
 export interface SbProject {
   id: number; name: string; link_name: string; list_id: string; list_email: string;
   maintainers: number[]; list_archive_url: string; list_archive_url_format: string; web_url: string;
+  /** API 1.4: whether series show their `dependencies`/`dependents` (off by default, as on main). */
+  show_dependencies?: boolean;
 }
-export interface SbSeries { id: number; project: number; name: string; version: number; date: string; total: number; submitter: number; cover: number | null }
+/** `dependencies`: the series this one says it depends on (Depends-on:), as main's parser links them. */
+export interface SbSeries { id: number; project: number; name: string; version: number; date: string; total: number; submitter: number; cover: number | null; dependencies?: number[] }
 export interface SbPatch {
   id: number; project: number; msgid: string; date: string; name: string; state: string; archived: boolean;
   hash: string | null; submitter: number; delegate: number | null; series: number | null; commit_ref: string | null;
@@ -26,9 +29,19 @@ export interface SbBundle { id: number; owner: number; name: string; public: boo
 export interface SbCheck { id: number; patch: number; user: number; date: string; state: 'pending' | 'success' | 'warning' | 'fail'; target_url: string | null; context: string; description: string | null }
 export interface SbEvent { id: number; category: string; project: number; date: string; actor: number | null; payload: Record<string, unknown> }
 
-export type Version = '1.0' | '1.1' | '1.2' | '1.3';
-export const VERSIONS: readonly Version[] = ['1.0', '1.1', '1.2', '1.3'];
+export type Version = '1.0' | '1.1' | '1.2' | '1.3' | '1.4';
+export const VERSIONS: readonly Version[] = ['1.0', '1.1', '1.2', '1.3', '1.4'];
+/** The real Patchwork releases the sandbox can act as (test/real runs each). */
+export type Release = '3.1.3' | '3.2.1' | 'main';
+/** The API versions each release serves: main adds 1.4. */
+export const RELEASE_VERSIONS: Record<Release, readonly Version[]> = { '3.1.3': VERSIONS.slice(0, 4), '3.2.1': VERSIONS.slice(0, 4), main: VERSIONS };
 
+
+/**
+ * A message-id as Patchwork's URLs carry it (3.1.3, 3.2.1 and main alike):
+ * encoded_msgid turns `/` into %2F, then Django's reverse() quotes the `%`.
+ */
+export const urlMsgid = (msgid: string): string => msgid.replace(/^<|>$/g, '').replace(/\//g, '%252F');
 
 const at = (v: Version, min: Version): boolean => VERSIONS.indexOf(v) >= VERSIONS.indexOf(min);
 
@@ -47,6 +60,7 @@ export class Serializer {
     if (detail) o.maintainers = p.maintainers.map((id) => this.user(this.db.users.get(id)!));
     if (detail && at(this.v, '1.1')) o.subject_match = '';
     if (at(this.v, '1.2')) Object.assign(o, { list_archive_url: p.list_archive_url, list_archive_url_format: p.list_archive_url_format, commit_url_format: '' });
+    if (at(this.v, '1.4')) o.show_dependencies = Boolean(p.show_dependencies);
     return o;
   }
 
@@ -60,7 +74,7 @@ export class Serializer {
 
   private webPatch(p: SbPatch): string {
     const proj = this.db.projects.get(p.project)!;
-    return `${this.base}/project/${proj.link_name}/patch/${p.msgid.replace(/^<|>$/g, '')}/`;
+    return `${this.base}/project/${proj.link_name}/patch/${urlMsgid(p.msgid)}/`;
   }
 
   private archiveUrl(p: SbPatch): string | null {
@@ -111,7 +125,7 @@ export class Serializer {
   /** A cover letter (api/cover.py): `series` a list, as for patches. */
   cover(c: SbCover): Record<string, unknown> {
     const proj = this.db.projects.get(c.project)!;
-    const web = `${this.base}/project/${proj.link_name}/cover/${c.msgid.replace(/^<|>$/g, '')}/`;
+    const web = `${this.base}/project/${proj.link_name}/cover/${urlMsgid(c.msgid)}/`;
     const o: Record<string, unknown> = { id: c.id, url: this.api(`covers/${c.id}/`) };
     if (at(this.v, '1.1')) o.web_url = web;
     Object.assign(o, { project: this.project(proj), msgid: c.msgid });
@@ -134,9 +148,15 @@ export class Serializer {
       project: this.project(proj), name: s.name, date: s.date, submitter: this.person(this.db.people.get(s.submitter)!),
       version: s.version, total: s.total, received_total: patches.length, received_all: patches.length >= s.total,
       mbox: `${this.base}/series/${s.id}/mbox/`,
-      cover_letter: cover ? { id: cover.id, url: this.api(`covers/${cover.id}/`), ...(at(this.v, '1.1') ? { web_url: `${this.base}/project/${proj.link_name}/cover/${cover.msgid.replace(/^<|>$/g, '')}/` } : {}), msgid: cover.msgid, date: cover.date, name: cover.name } : null,
+      cover_letter: cover ? { id: cover.id, url: this.api(`covers/${cover.id}/`), ...(at(this.v, '1.1') ? { web_url: `${this.base}/project/${proj.link_name}/cover/${urlMsgid(cover.msgid)}/` } : {}), msgid: cover.msgid, date: cover.date, name: cover.name } : null,
       patches: patches.map((p) => this.patchRef(p)),
     });
+    // API 1.4 (main): the series' links, both ways, as API URLs; only where the project shows them.
+    if (at(this.v, '1.4') && proj.show_dependencies) {
+      const url = (id: number): string => this.api(`series/${id}/`);
+      o.dependencies = (s.dependencies ?? []).map(url);
+      o.dependents = [...this.db.series.values()].filter((x) => x.dependencies?.includes(s.id)).map((x) => url(x.id));
+    }
     return o;
   }
 
@@ -334,6 +354,22 @@ export class SandboxData {
   }
 
   /** A series' patches in order (Series.patches ordered by number). */
+  /**
+   * Delete a patch as Django's admin does (the REST API cannot): its events,
+   * checks and comments go with it (on_delete=CASCADE), and no event says so.
+   */
+  deletePatch(patchId: number): void {
+    const patch = this.patches.get(patchId);
+    if (!patch) return;
+    this.patches.delete(patchId);
+    const ids = this.byProject.get(patch.project)!;
+    ids.splice(ids.indexOf(patchId), 1);
+    this.events = this.events.filter((e) => e.payload.patch !== patchId);
+    this.checks = this.checks.filter((c) => c.patch !== patchId);
+    this.comments = this.comments.filter((c) => c.patch !== patchId);
+    for (const b of this.bundles) b.patches = b.patches.filter((id) => id !== patchId);
+  }
+
   seriesPatches(seriesId: number): SbPatch[] {
     const byNumber = (p: SbPatch): number => p.number ?? p.id;
     return [...this.patches.values()].filter((p) => p.series === seriesId).sort((a, b) => byNumber(a) - byNumber(b) || a.id - b.id);

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { DEFAULT_STATES } from '../states.js';
 import { slugify } from '../tags.js';
 import { BUNDLE_DETAIL_ALLOW, BUNDLE_LIST_ALLOW, bundlesView } from './bundles.js';
-import { bundleToMbox, filename, patchToMbox, seriesPatchToMbox, seriesToMbox } from './mbox.js';
-import { SandboxData, Serializer, VERSIONS, type SbCheck, type SbPatch, type SbUser, type Version } from './model.js';
+import { bundleToMbox, filename, patchToMbox, seriesPatchToMbox, seriesToMbox, submissionToMbox } from './mbox.js';
+import { RELEASE_VERSIONS, SandboxData, Serializer, VERSIONS, type Release, type SbCheck, type SbPatch, type SbUser, type Version } from './model.js';
 
 // A Patchwork-compatible HTTP server for the demo, the tests and the
 // benchmark: the REST subset pwnm-sync uses, with the status codes, headers,
@@ -112,8 +112,14 @@ export class Sandbox {
   readonly data = new SandboxData();
   /** Valid state slugs, in order; tests may add more. */
   states = [...DEFAULT_STATES];
-  /** Versions served; drop '1.3' to act as an older Patchwork. */
-  versions: Version[] = [...VERSIONS];
+  /** Versions served (as 3.1.3 and 3.2.1: up to 1.3); drop '1.3' to act as an older Patchwork. */
+  versions: Version[] = [...RELEASE_VERSIONS['3.1.3']];
+
+  /** Act as that real Patchwork release: main serves API 1.4. */
+  actAs(release: Release): this {
+    this.versions = [...RELEASE_VERSIONS[release]];
+    return this;
+  }
   /** Serve /events/ (false: act as a server without it). */
   events = true;
   delayMs = 0;
@@ -386,9 +392,10 @@ export class Sandbox {
   private mboxRoute(req: IncomingMessage, url: URL): Reply | undefined {
     const path = url.pathname;
     const patch = /^\/project\/([^/]+)\/patch\/([^/]+)\/mbox\/?$/.exec(path);
+    const cover = /^\/project\/([^/]+)\/cover\/([^/]+)\/mbox\/?$/.exec(path);
     const series = /^\/series\/(\d+)\/mbox\/?$/.exec(path);
     const bundle = /^\/bundle\/([^/]+)\/([^/]+)\/mbox\/?$/.exec(path);
-    if (!patch && !series && !bundle) return undefined;
+    if (!patch && !cover && !series && !bundle) return undefined;
     if (!path.endsWith('/')) return { status: 301, html: '', headers: { Location: `${path}/${url.search}` } };
     const notFound: Reply = { status: 404, html: HTML_404 };
     if (patch) {
@@ -400,6 +407,13 @@ export class Sandbox {
       const text = seriesParam ? seriesPatchToMbox(this.data, found, seriesParam) : patchToMbox(this.data, found);
       if (typeof text !== 'string') return notFound;
       return { status: 200, text: { body: text, contentType: 'text/plain; charset=utf-8' }, headers: { 'Content-Disposition': `attachment; filename=${filename(found.name)}.patch` } };
+    }
+    if (cover) {
+      const project = [...this.data.projects.values()].find((p) => p.link_name === decodeURIComponent(cover[1]!));
+      const msgid = `<${decodeURIComponent(cover[2]!).replace(/%2F/g, '/')}>`;
+      const found = project && [...this.data.covers.values()].find((c) => c.project === project.id && c.msgid === msgid);
+      if (!found) return notFound;
+      return { status: 200, text: { body: submissionToMbox(this.data, found, 'cover'), contentType: 'text/plain' }, headers: { 'Content-Disposition': `attachment; filename=${filename(found.name)}.mbox` } };
     }
     if (series) {
       const s = this.data.series.get(Number(series[1]));

@@ -53,6 +53,14 @@ const MIGRATIONS: string[] = [
   // Patchwork's diff hash, to find the patch a git commit came from.
   `ALTER TABLE patches ADD COLUMN hash TEXT;
    CREATE INDEX patches_hash ON patches (hash);`,
+  // The archive check counts and reads the patches not archived, by date.
+  `CREATE INDEX patches_open ON patches (instance, project, date) WHERE archived = 0;
+   ALTER TABLE projects ADD COLUMN full_since TEXT;        -- the since bound of the last full listing; '': none`,
+  // thanks (server/mail/thanks.ts): which accepted patches were thanked, or set aside as history on first use.
+  `CREATE TABLE thanks (instance TEXT NOT NULL, project TEXT NOT NULL, msgid TEXT NOT NULL,
+     status TEXT NOT NULL,      -- thanked | history
+     commit_sha TEXT, at TEXT NOT NULL,
+     PRIMARY KEY (instance, project, msgid));`,
 ];
 
 export interface PatchRow {
@@ -83,6 +91,9 @@ export interface PatchRow {
 export type RemotePatch = Pick<PatchRow, 'msgid' | 'patch_id' | 'remote' | 'archived' | 'date' | 'name' | 'web_url' | 'mbox'>
   & Partial<Pick<PatchRow, 'check_state' | 'delegate' | 'submitter' | 'series_id' | 'series_name' | 'series_version' | 'series_part' | 'series_total' | 'hash'>>;
 
+/** A patch not archived on the server as far as we know: what the archive check compares. */
+export interface OpenPatch { patch_id: number; msgid: string; date: string }
+
 export type PendingKind = 'push' | 'conflict' | 'ambiguous' | 'refused' | 'bundle';
 
 export interface PendingRow {
@@ -109,10 +120,80 @@ export interface ProjectRow {
   nm_uuid: string | null;
   nm_lastmod: number | null;
   synced_at: string | null;
+  full_since: string | null;
 }
 
 /** Where a project's last sync left off; written when the sync completes. */
-export type SyncMark = Pick<ProjectRow, 'event_mark' | 'event_ids' | 'has_events' | 'nm_uuid' | 'nm_lastmod' | 'synced_at'> & { full_sync_at?: string };
+export type SyncMark = Pick<ProjectRow, 'event_mark' | 'event_ids' | 'has_events' | 'nm_uuid' | 'nm_lastmod' | 'synced_at'> & { full_sync_at?: string; full_since?: string | null };
+
+/** The meta and projects tables. */
+function projectStatements(db: SqliteDatabase) {
+  return {
+    getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+    setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    getProject: db.prepare<[string, string], ProjectRow>('SELECT * FROM projects WHERE instance = ? AND link_name = ?'),
+    putProject: db.prepare(`INSERT INTO projects (instance, link_name, project_id, list_email, api_version)
+      VALUES (@instance, @link_name, @project_id, @list_email, @api_version)
+      ON CONFLICT (instance, link_name) DO UPDATE SET project_id = excluded.project_id,
+        list_email = excluded.list_email, api_version = excluded.api_version`),
+    setMark: db.prepare(`UPDATE projects SET event_mark = @event_mark, event_ids = @event_ids, has_events = @has_events,
+      nm_uuid = @nm_uuid, nm_lastmod = @nm_lastmod, synced_at = @synced_at, full_sync_at = coalesce(@full_sync_at, full_sync_at),
+      full_since = coalesce(@full_since, full_since)
+      WHERE instance = @instance AND link_name = @link_name`),
+  };
+}
+
+/** The patches table. */
+function patchStatements(db: SqliteDatabase) {
+  return {
+    getPatch: db.prepare<[string, string, string], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND msgid = ?'),
+    getPatchId: db.prepare<[string, string, string], number>('SELECT patch_id FROM patches WHERE instance = ? AND project = ? AND msgid = ?').pluck(),
+    patchesByMsgid: db.prepare<[string], PatchRow>('SELECT * FROM patches WHERE msgid = ?'),
+    upsertPatch: db.prepare(`INSERT INTO patches (instance, project, msgid, patch_id, remote, archived, date, name, web_url, mbox,
+        check_state, delegate, submitter, series_id, series_name, series_version, series_part, series_total, hash)
+      VALUES (@instance, @project, @msgid, @patch_id, @remote, @archived, @date, @name, @web_url, @mbox,
+        @check_state, @delegate, @submitter, @series_id, @series_name, @series_version, @series_part, @series_total, @hash)
+      ON CONFLICT (instance, project, msgid) DO UPDATE SET patch_id = excluded.patch_id, remote = excluded.remote,
+        archived = excluded.archived, date = excluded.date, name = excluded.name, web_url = excluded.web_url, mbox = excluded.mbox,
+        check_state = excluded.check_state, delegate = excluded.delegate, submitter = excluded.submitter,
+        series_id = excluded.series_id, series_name = excluded.series_name, series_version = excluded.series_version,
+        series_part = excluded.series_part, series_total = excluded.series_total, hash = excluded.hash`),
+    byHash: db.prepare<[string], PatchRow>('SELECT * FROM patches WHERE hash = ?'),
+    setDelegate: db.prepare('UPDATE patches SET delegate = ? WHERE instance = ? AND project = ? AND patch_id = ?'),
+    setArchived: db.prepare('UPDATE patches SET archived = ?, archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
+    commitArchived: db.prepare('UPDATE patches SET archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
+    openPatches: db.prepare<[string, string, string, string], OpenPatch>('SELECT patch_id, msgid, date FROM patches WHERE instance = ? AND project = ? AND archived = 0 AND date >= ? AND date < ? ORDER BY date, patch_id'),
+    deletePatch: db.prepare('DELETE FROM patches WHERE instance = ? AND project = ? AND msgid = ?'),
+    deletePending: db.prepare('DELETE FROM pending WHERE instance = ? AND project = ? AND msgid = ?'),
+    seriesRows: db.prepare<[string, string, number], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND series_id = ? ORDER BY series_part, patch_id'),
+    olderSeries: db.prepare<[string, string, string, number], PatchRow>(`SELECT * FROM patches WHERE instance = ? AND project = ? AND submitter = ?
+      AND series_version < ? AND series_id IS NOT NULL`),
+    hasSeries: db.prepare<[string, string, number], { n: number }>('SELECT count(*) AS n FROM patches WHERE instance = ? AND project = ? AND series_id = ?'),
+    upsertState: db.prepare(`INSERT INTO patches (instance, project, msgid, patch_id, remote, date, name, web_url, mbox)
+      VALUES (@instance, @project, @msgid, @patch_id, @remote, @date, @name, @web_url, @mbox)
+      ON CONFLICT (instance, project, msgid) DO UPDATE SET patch_id = excluded.patch_id, remote = excluded.remote`),
+    setRemote: db.prepare('UPDATE patches SET remote = ? WHERE instance = ? AND project = ? AND msgid = ?'),
+    setJournal: db.prepare('UPDATE patches SET journal = ? WHERE instance = ? AND project = ? AND msgid = ?'),
+    commitBaseline: db.prepare('UPDATE patches SET baseline = ?, journal = NULL WHERE instance = ? AND project = ? AND msgid = ?'),
+    untagged: db.prepare<[string, string], { n: number }>('SELECT count(*) AS n FROM patches WHERE instance = ? AND project = ? AND baseline IS NULL'),
+    untaggedRows: db.prepare<[string, string], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND baseline IS NULL ORDER BY date, patch_id'),
+  };
+}
+
+/** The pending and states tables. */
+function pendingStatements(db: SqliteDatabase) {
+  return {
+    putPending: db.prepare(`INSERT INTO pending (instance, project, msgid, kind, state, reason, attempts, updated)
+      VALUES (@instance, @project, @msgid, @kind, @state, @reason, @attempts, @updated)
+      ON CONFLICT (instance, project, msgid, kind) DO UPDATE SET state = excluded.state, reason = excluded.reason,
+        attempts = pending.attempts + excluded.attempts, updated = excluded.updated`),
+    dropPending: db.prepare('DELETE FROM pending WHERE instance = ? AND project = ? AND msgid = ? AND kind = ?'),
+    pendingFor: db.prepare<[string, string], PendingRow>('SELECT * FROM pending WHERE instance = ? AND project = ? ORDER BY updated'),
+    allPending: db.prepare<[], PendingRow>('SELECT * FROM pending ORDER BY instance, project, updated'),
+    addState: db.prepare('INSERT OR IGNORE INTO states (instance, project, slug) VALUES (?, ?, ?)'),
+    states: db.prepare<[string, string], { slug: string }>('SELECT slug FROM states WHERE instance = ? AND project = ?'),
+  };
+}
 
 export class Store {
   readonly db: SqliteDatabase;
@@ -125,54 +206,7 @@ export class Store {
     this.db.pragma('synchronous = NORMAL');
     this.migrate();
     const db = this.db;
-    this.stmt = {
-      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-      getProject: db.prepare<[string, string], ProjectRow>('SELECT * FROM projects WHERE instance = ? AND link_name = ?'),
-      putProject: db.prepare(`INSERT INTO projects (instance, link_name, project_id, list_email, api_version)
-        VALUES (@instance, @link_name, @project_id, @list_email, @api_version)
-        ON CONFLICT (instance, link_name) DO UPDATE SET project_id = excluded.project_id,
-          list_email = excluded.list_email, api_version = excluded.api_version`),
-      setMark: db.prepare(`UPDATE projects SET event_mark = @event_mark, event_ids = @event_ids, has_events = @has_events,
-        nm_uuid = @nm_uuid, nm_lastmod = @nm_lastmod, synced_at = @synced_at, full_sync_at = coalesce(@full_sync_at, full_sync_at)
-        WHERE instance = @instance AND link_name = @link_name`),
-      getPatch: db.prepare<[string, string, string], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND msgid = ?'),
-      getPatchId: db.prepare<[string, string, string], number>('SELECT patch_id FROM patches WHERE instance = ? AND project = ? AND msgid = ?').pluck(),
-      patchesByMsgid: db.prepare<[string], PatchRow>('SELECT * FROM patches WHERE msgid = ?'),
-      upsertPatch: db.prepare(`INSERT INTO patches (instance, project, msgid, patch_id, remote, archived, date, name, web_url, mbox,
-          check_state, delegate, submitter, series_id, series_name, series_version, series_part, series_total, hash)
-        VALUES (@instance, @project, @msgid, @patch_id, @remote, @archived, @date, @name, @web_url, @mbox,
-          @check_state, @delegate, @submitter, @series_id, @series_name, @series_version, @series_part, @series_total, @hash)
-        ON CONFLICT (instance, project, msgid) DO UPDATE SET patch_id = excluded.patch_id, remote = excluded.remote,
-          archived = excluded.archived, date = excluded.date, name = excluded.name, web_url = excluded.web_url, mbox = excluded.mbox,
-          check_state = excluded.check_state, delegate = excluded.delegate, submitter = excluded.submitter,
-          series_id = excluded.series_id, series_name = excluded.series_name, series_version = excluded.series_version,
-          series_part = excluded.series_part, series_total = excluded.series_total, hash = excluded.hash`),
-      byHash: db.prepare<[string], PatchRow>('SELECT * FROM patches WHERE hash = ?'),
-      setDelegate: db.prepare('UPDATE patches SET delegate = ? WHERE instance = ? AND project = ? AND patch_id = ?'),
-      setArchived: db.prepare('UPDATE patches SET archived = ?, archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
-      commitArchived: db.prepare('UPDATE patches SET archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
-      seriesRows: db.prepare<[string, string, number], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND series_id = ? ORDER BY series_part, patch_id'),
-      olderSeries: db.prepare<[string, string, string, number], PatchRow>(`SELECT * FROM patches WHERE instance = ? AND project = ? AND submitter = ?
-        AND series_version < ? AND series_id IS NOT NULL`),
-      hasSeries: db.prepare<[string, string, number], { n: number }>('SELECT count(*) AS n FROM patches WHERE instance = ? AND project = ? AND series_id = ?'),
-      upsertState: db.prepare(`INSERT INTO patches (instance, project, msgid, patch_id, remote, date, name, web_url, mbox)
-        VALUES (@instance, @project, @msgid, @patch_id, @remote, @date, @name, @web_url, @mbox)
-        ON CONFLICT (instance, project, msgid) DO UPDATE SET patch_id = excluded.patch_id, remote = excluded.remote`),
-      setRemote: db.prepare('UPDATE patches SET remote = ? WHERE instance = ? AND project = ? AND msgid = ?'),
-      setJournal: db.prepare('UPDATE patches SET journal = ? WHERE instance = ? AND project = ? AND msgid = ?'),
-      commitBaseline: db.prepare('UPDATE patches SET baseline = ?, journal = NULL WHERE instance = ? AND project = ? AND msgid = ?'),
-      untagged: db.prepare<[string, string], { n: number }>('SELECT count(*) AS n FROM patches WHERE instance = ? AND project = ? AND baseline IS NULL'),
-      putPending: db.prepare(`INSERT INTO pending (instance, project, msgid, kind, state, reason, attempts, updated)
-        VALUES (@instance, @project, @msgid, @kind, @state, @reason, @attempts, @updated)
-        ON CONFLICT (instance, project, msgid, kind) DO UPDATE SET state = excluded.state, reason = excluded.reason,
-          attempts = pending.attempts + excluded.attempts, updated = excluded.updated`),
-      dropPending: db.prepare('DELETE FROM pending WHERE instance = ? AND project = ? AND msgid = ? AND kind = ?'),
-      pendingFor: db.prepare<[string, string], PendingRow>('SELECT * FROM pending WHERE instance = ? AND project = ? ORDER BY updated'),
-      allPending: db.prepare<[], PendingRow>('SELECT * FROM pending ORDER BY instance, project, updated'),
-      addState: db.prepare('INSERT OR IGNORE INTO states (instance, project, slug) VALUES (?, ?, ?)'),
-      states: db.prepare<[string, string], { slug: string }>('SELECT slug FROM states WHERE instance = ? AND project = ?'),
-    };
+    this.stmt = { ...projectStatements(db), ...patchStatements(db), ...pendingStatements(db) };
   }
 
   private migrate(): void {
@@ -210,7 +244,7 @@ export class Store {
   }
 
   setMark(instance: string, linkName: string, mark: SyncMark): void {
-    this.stmt.setMark.run({ full_sync_at: null, ...mark, instance, link_name: linkName });
+    this.stmt.setMark.run({ full_sync_at: null, full_since: null, ...mark, instance, link_name: linkName });
   }
 
   patch(instance: string, project: string, msgid: string): PatchRow | undefined {
@@ -259,6 +293,19 @@ export class Store {
     this.stmt.commitArchived.run(archived ? 1 : 0, instance, project, msgid);
   }
 
+  /** Patches stored as not archived, mailed in [since, before), oldest first. */
+  openPatches(instance: string, project: string, since = '', before = '\uffff'): OpenPatch[] {
+    return this.stmt.openPatches.all(instance, project, since, before);
+  }
+
+  /** Forget a patch Patchwork no longer has, with its pending entries. */
+  deletePatch(instance: string, project: string, msgid: string): void {
+    this.transaction(() => {
+      this.stmt.deletePatch.run(instance, project, msgid);
+      this.stmt.deletePending.run(instance, project, msgid);
+    });
+  }
+
   patchesByHash(hash: string): PatchRow[] {
     return this.stmt.byHash.all(hash);
   }
@@ -287,6 +334,11 @@ export class Store {
 
   commitBaseline(instance: string, project: string, msgid: string, state: string): void {
     this.stmt.commitBaseline.run(state, instance, project, msgid);
+  }
+
+  /** The patches never tagged in notmuch (their mail was not there at a sync), oldest first. */
+  untaggedPatches(instance: string, project: string): PatchRow[] {
+    return this.stmt.untaggedRows.all(instance, project);
   }
 
   untaggedCount(instance: string, project: string): number {

@@ -4,6 +4,10 @@ import { applyChange, derivedTags, readTags, retagChange, type Extras } from './
 import { plan, type Action } from './planner.js';
 import { readOnlyReason } from '../reasons.js';
 import { checkCancel, type ProjectRun, type Unseen } from './run.js';
+import { toRemote } from '../patchwork/remote.js';
+import type { PwPatch } from '../patchwork/types.js';
+import { timeline } from '../timeline.js';
+import { newSeriesVersions, supersede } from './supersede.js';
 
 // Plan and apply: read one message's stored row and tags, ask the planner,
 // and carry the action out (report, pending list, push list, tag batches).
@@ -141,4 +145,18 @@ export async function planLocalChanges(run: ProjectRun): Promise<void> {
     if (stored && !run.handled.has(stored.patch_id)) run.unseen.push({ msgid: pending.msgid, patchId: stored.patch_id, remote: stored.remote });
   }
   await resolveUnseen(run);
+}
+
+/** Store whole patches from Patchwork and plan each. */
+export function storeAndPlan(run: ProjectRun, patches: readonly PwPatch[]): void {
+  const rows = patches.map(toRemote);
+  run.summary.fetched += rows.length;
+  const end = timeline.begin('plan', `store and plan ${rows.length} patches`, rows.length);
+  run.inTransaction(() => {
+    const newSeries = newSeriesVersions(run, rows);
+    if (!run.dryRun) run.session.store.upsertPatches(run.inst.name, run.project, rows);
+    for (const r of rows) decide(run, { msgid: r.msgid, patchId: r.patch_id, remote: r.remote });
+    supersede(run, newSeries);
+  });
+  end();
 }

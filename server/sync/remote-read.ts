@@ -1,21 +1,20 @@
 import { PwnmError } from '../errors.js';
 import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
 import { markEvents, readEvents, type EventMark } from '../patchwork/events.js';
-import { toRemote } from '../patchwork/remote.js';
 import { PER_PAGE } from '../patchwork/client.js';
 import type { PwEvent, PwPatch } from '../patchwork/types.js';
 import type { ProjectRow, RemotePatch, SyncMark } from '../store/store.js';
-import { timeline } from '../timeline.js';
 import { mapLimit, naiveUtc } from '../util.js';
-import { decide } from './apply.js';
+import { decide, storeAndPlan } from './apply.js';
+import { checkArchived } from './archive-check.js';
 import { checkCancel, type ProjectRun } from './run.js';
-import { newSeriesVersions, supersede } from './supersede.js';
 import type { RemoteMode } from './types.js';
 
 // Read both sides of one project and feed what arrives to the planner:
 //   full:   every patch since the oldest mail of the list (first sync, --full, full_every);
 //   events: Patchwork's event log since the last sync (every other sync);
-//   window: patches mailed since the last sync (servers without events).
+//   window: patches mailed since the last sync (servers without events);
+//   both then check the non-archived set for archive flips and deletions.
 // The local side is one dump of the project's mail (full) or of what
 // changed since notmuch's last revision (lastmod). Pages are stored and
 // planned as they arrive; tags go out in batches while fetching goes on.
@@ -41,7 +40,7 @@ export async function connect(run: ProjectRun, cachedOnly = false): Promise<Proj
   const found = await client.project(run.project);
   const fresh = { instance: run.inst.name, link_name: run.project, project_id: found.id, list_email: found.list_email || null, api_version: version };
   if (!run.dryRun) store.putProject(fresh);
-  return store.project(run.inst.name, run.project) ?? { ...fresh, full_sync_at: null, event_mark: null, event_ids: null, has_events: null, nm_uuid: null, nm_lastmod: null, synced_at: null };
+  return store.project(run.inst.name, run.project) ?? { ...fresh, full_sync_at: null, event_mark: null, event_ids: null, has_events: null, nm_uuid: null, nm_lastmod: null, synced_at: null, full_since: null };
 }
 
 function chooseMode(run: ProjectRun, row: ProjectRow | undefined): RemoteMode {
@@ -80,6 +79,7 @@ async function readLocal(run: ProjectRun, row: ProjectRow | undefined, mode: Rem
 /** Reads both sides and plans what arrives; returns the mark to store when all went through. */
 export async function readBothSides(run: ProjectRun, row: ProjectRow | undefined): Promise<SyncMark | undefined> {
   const mode = (run.summary.mode = chooseMode(run, row));
+  if (mode === 'full') run.writer.bulk();
   // The local side is read while the remote one is: the first planning step awaits it.
   run.localRead = readLocal(run, row, mode);
   // Nothing may await it if the remote side fails first: that must not be an unhandled rejection.
@@ -109,6 +109,7 @@ async function eventsSync(run: ProjectRun, row: ProjectRow): Promise<SyncMark> {
   }
   run.summary.eventsRead = read.read;
   await applyEvents(run, read.events);
+  await archiveCheck(run, row);
   return markFor(run, read.next, 1);
 }
 
@@ -117,7 +118,7 @@ async function fullSync(run: ProjectRun, row: ProjectRow): Promise<SyncMark> {
   const [{ mark, hasEvents }, since] = await Promise.all([eventMark(run, row), fullSince(run, row), run.localRead]);
   // Planning waits for the local side anyway; with it read, a list of many pages starts two pages at once.
   await listPatches(run, row.project_id, since, run.local.size >= 2 * PER_PAGE ? 2 : 1);
-  return { ...markFor(run, mark, hasEvents), full_sync_at: new Date().toISOString() };
+  return { ...markFor(run, mark, hasEvents), full_sync_at: new Date().toISOString(), full_since: since ?? '' };
 }
 
 async function eventMark(run: ProjectRun, row: ProjectRow): Promise<{ mark: EventMark; hasEvents: number }> {
@@ -143,7 +144,16 @@ async function windowSync(run: ProjectRun, row: ProjectRow): Promise<SyncMark> {
   run.summary.mode = 'window';
   const last = row.synced_at ? Date.parse(row.synced_at) : Date.now();
   await listPatches(run, row.project_id, naiveUtc(new Date(last - WINDOW_MARGIN_MS)));
+  await archiveCheck(run, row);
   return markFor(run, { date: null, ids: [] }, 0);
+}
+
+/** Archive flips and deletions have no event: compare the non-archived sets (archive-check.ts). */
+async function archiveCheck(run: ProjectRun, row: ProjectRow): Promise<void> {
+  // The bound the store's listing used (a store from before it was kept: worked out again).
+  const since = row.full_since === null ? await fullSince(run, row) : row.full_since || undefined;
+  await run.localRead;
+  await checkArchived(run, row.project_id, since);
 }
 
 function markFor(run: ProjectRun, mark: EventMark, hasEvents: number | null): SyncMark {
@@ -225,18 +235,4 @@ async function refetchPatches(run: ProjectRun, refetch: Map<number, string>): Pr
     const oldest = [...refetch.values()].filter(Boolean).sort()[0];
     await listPatches(run, projectId, oldest ? naiveUtc(new Date(Date.parse(`${oldest.slice(0, 19)}Z`) - 60_000)) : undefined);
   }
-}
-
-/** Store whole patches from Patchwork and plan each. */
-function storeAndPlan(run: ProjectRun, patches: readonly PwPatch[]): void {
-  const rows = patches.map(toRemote);
-  run.summary.fetched += rows.length;
-  const end = timeline.begin('plan', `store and plan ${rows.length} patches`, rows.length);
-  run.inTransaction(() => {
-    const newSeries = newSeriesVersions(run, rows);
-    if (!run.dryRun) run.session.store.upsertPatches(run.inst.name, run.project, rows);
-    for (const r of rows) decide(run, { msgid: r.msgid, patchId: r.patch_id, remote: r.remote });
-    supersede(run, newSeries);
-  });
-  end();
 }

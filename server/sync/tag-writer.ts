@@ -6,7 +6,15 @@ import { crashPoint } from './crash.js';
 // Applies tag changes in `notmuch tag --batch` calls of about a second each,
 // one at a time, while the caller goes on fetching. Short batches matter:
 // notmuch holds its write lock for a whole batch, and Emacs's synchronous
-// `notmuch tag` (or `notmuch new`) waits for it.
+// `notmuch tag` (or `notmuch new`) waits for it. A first or full sync, which
+// writes every message once, uses longer batches (bulk()): each batch opens
+// the database and commits on its own, so fewer batches finish sooner, and
+// the lock is still let go often enough that nothing waits much over a batch.
+
+/** Batch duration aimed at in incremental syncs. */
+const SHORT_BATCH_MS = 1000;
+/** Batch duration aimed at in a first or full sync: what a concurrent `notmuch tag` may wait. */
+export const BULK_BATCH_MS = 1800;
 
 /**
  * One message's change and what to record once it is applied. Plain data,
@@ -40,13 +48,24 @@ export class TagWriter {
   applied = 0;
   private queue: TagItem[] = [];
   private batchSize = 250;
+  private maxBatch = 5000;
+  private targetMs: number;
   private running: Promise<void> | undefined;
   private failure: Error | undefined;
   private stopped = false;
   /** Producers waiting for the queue to shrink. */
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly notmuch: Notmuch, private readonly options: TagWriterOptions) {}
+  constructor(private readonly notmuch: Notmuch, private readonly options: TagWriterOptions) {
+    this.targetMs = options.targetMs ?? SHORT_BATCH_MS;
+  }
+
+  /** Longer batches, for a sync that writes every message once. */
+  bulk(): void {
+    this.targetMs = BULK_BATCH_MS;
+    this.batchSize = 1000;
+    this.maxBatch = 50_000;
+  }
 
   add(item: TagItem): void {
     if (this.stopped) return;
@@ -107,7 +126,7 @@ export class TagWriter {
    * the next one fails.
    */
   private async drain(all: boolean): Promise<void> {
-    const target = this.options.targetMs ?? 1000;
+    const target = this.targetMs;
     let record: (() => void) | undefined;
     try {
       while (this.queue.length >= this.batchSize || (all && this.queue.length > 0)) {
@@ -124,7 +143,7 @@ export class TagWriter {
         if (changes.length >= 50 && elapsed > 0) {
           // Aim the next batch at the target duration from the rate just seen.
           const rate = changes.length / elapsed;
-          this.batchSize = Math.max(50, Math.min(5000, Math.round(rate * target)));
+          this.batchSize = Math.max(50, Math.min(this.maxBatch, Math.round(rate * target)));
         }
       }
     } finally {

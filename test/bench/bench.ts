@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,8 @@ import { runStats, seconds, table, tagFloor, type Row } from './stats.js';
 const { values } = parseArgs({
   options: {
     patches: { type: 'string' },
+    // The same, with 100k and 1M spelled so.
+    sizes: { type: 'string' },
     real: { type: 'boolean', default: false },
     'latency-ms': { type: 'string', default: '50' },
     concurrency: { type: 'string', default: '4' },
@@ -38,7 +40,8 @@ const { values } = parseArgs({
     'first-only': { type: 'boolean', default: false },
   },
 });
-const sizes = (values.patches ?? (values.real ? '5000' : '1000,10000')).split(',').map(Number);
+const size = (text: string): number => Number(text.replace(/k$/i, '000').replace(/M$/, '000000'));
+const sizes = (values.sizes ?? values.patches ?? (values.real ? '5000' : '1000,10000')).split(',').map(size);
 const latency = Number(values['latency-ms']);
 const concurrency = Number(values.concurrency);
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -124,7 +127,8 @@ async function benchSize(n: number): Promise<{ rows: Row[]; timeline: string }> 
 
   const full = await step('first full sync', ['sync']);
   const floor = Math.max(fetchFloor, tagFloorMs);
-  full.note = `${(full.wallMs / floor).toFixed(2)} x max(floors); ${tagFloorMs > fetchFloor ? 'tag' : 'fetch'} floor binds`;
+  const dbMb = ['state.db', 'state.db-wal'].reduce((sum, f) => sum + (existsSync(join(state, f)) ? statSync(join(state, f)).size : 0), 0) / 2 ** 20;
+  full.note = `${(full.wallMs / floor).toFixed(2)} x max(floors); ${tagFloorMs > fetchFloor ? 'tag' : 'fetch'} floor binds; state database ${dbMb.toFixed(0)} MB`;
   if (values['first-only']) {
     await sandbox.stop();
     return { rows, timeline };
@@ -137,6 +141,10 @@ async function benchSize(n: number): Promise<{ rows: Row[]; timeline: string }> 
   const local = ids.slice(-100).map((id) => sandbox.data.patches.get(id)!);
   await notmuch.tag(local.map((p) => ({ msgid: p.msgid.slice(1, -1), add: ['pw-skiboot-under-review'], remove: [`pw-skiboot-${p.state}`] })).filter((c) => c.remove[0] !== 'pw-skiboot-under-review'));
   await step('incremental, 100 server + 100 local changes', ['sync']);
+  // Archive flips make no event: the archive check finds them (10 patches spread over the history).
+  for (const id of ids.slice(200, 300)) sandbox.data.setState(id, sandbox.data.patches.get(id)!.state === 'accepted' ? 'rejected' : 'accepted');
+  for (let i = 0; i < 10; i++) { const p = sandbox.data.patches.get(ids[Math.floor((i + 0.5) * ids.length / 10)]!)!; p.archived = !p.archived; }
+  await step('incremental, 100 server changes + 10 archive flips', ['sync']);
   await step('--local-only, nothing to do', ['sync', '--local-only']);
 
   // setState round trips through the real server process.

@@ -47,7 +47,7 @@ export function table(rows: readonly Row[], real: boolean): string[] {
     ? ['| step | wall | module load | HTTP requests | server CPU | notmuch calls | peak RSS | notes |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |']
     : ['| step | wall | module load | HTTP requests | notmuch calls | peak RSS | notes |', '| --- | ---: | ---: | ---: | ---: | ---: | --- |'];
   return [...head, ...rows.map((r) => {
-    const cells = [r.step, seconds(r.wallMs), r.loadMs === undefined ? '' : seconds(r.loadMs), String(r.http ?? '')];
+    const cells = [r.step, Number.isNaN(r.wallMs) ? '' : seconds(r.wallMs), r.loadMs === undefined ? '' : seconds(r.loadMs), String(r.http ?? '')];
     if (real) cells.push(r.serverCpuS === undefined ? '' : `${r.serverCpuS.toFixed(2)} s`);
     cells.push(String(r.notmuch ?? ''), r.rssMb ? `${Math.round(r.rssMb)} MB` : '', r.note ?? '');
     return `| ${cells.join(' | ')} |`;

@@ -42,8 +42,8 @@ describe('Patchwork events', function () {
     const summary = await sync(s);
     const p = summary.projects[0]!;
     expect([p.mode, p.eventsRead, p.fetched, p.retagged]).to.deep.equal(['events', 6, 2, 2]);
-    // One events page and one GET per new patch; nothing for the series event.
-    expect(p.httpRequests).to.equal(3);
+    // One events page, one GET per new patch, the archive check; nothing for the series event.
+    expect(p.httpRequests).to.equal(4);
     for (const [i, id] of ids.entries()) {
       expect(s.store.patch('sandbox', 'skiboot', `series-${i + 1}@example.org`)).to.include({ patch_id: id, series_version: 2, series_part: i + 1, series_total: 2 });
       expect(await t.tags(`series-${i + 1}@example.org`)).to.include('pw-skiboot-new');
@@ -90,17 +90,18 @@ describe('Patchwork events', function () {
       expect(mark.ids).to.deep.equal([]);
 
       let p = (await sync(s)).projects[0]!;
-      expect([p.mode, p.httpRequests, p.eventsRead, p.fetched]).to.deep.equal(['events', 1, 0, 0]);
+      // The events page and the archive check's count.
+      expect([p.mode, p.httpRequests, p.eventsRead, p.fetched]).to.deep.equal(['events', 2, 0, 0]);
 
       // Dated 3 s before the mark but committed after the sync read the log.
       const late = changeState('accepted', shifted(markOf(s).date, -3_000));
       p = (await sync(s)).projects[0]!;
-      expect([p.httpRequests, p.eventsRead]).to.deep.equal([1, 1]);
+      expect([p.httpRequests, p.eventsRead]).to.deep.equal([2, 1]);
       expect(await t.tags(late)).to.include('pw-skiboot-accepted');
       await s.close();
     });
 
-    it('is the server\'s time of an incremental sync\'s read too: after one that read an import, one change costs one request', async () => {
+    it('is the server\'s time of an incremental sync\'s read too: after one that read an import, one change costs one request and the archive check', async () => {
       t = await makeEnv({ patches: 150, stateMix: false });
       const s = t.session();
       await sync(s);
@@ -114,12 +115,12 @@ describe('Patchwork events', function () {
 
       const changed = changeState('accepted');
       p = (await sync(s)).projects[0]!;
-      expect([p.httpRequests, p.eventsRead]).to.deep.equal([1, 1]);
+      expect([p.httpRequests, p.eventsRead]).to.deep.equal([2, 1]);
       expect(await t.tags(changed)).to.include('pw-skiboot-accepted');
       await s.close();
     });
 
-    it('costs one request when nothing changed, even with a window too full for a page, and loses no event of it', async () => {
+    it('costs one request and the archive check when nothing changed, even with a window too full for a page, and loses no event of it', async () => {
       t = await makeEnv({ patches: 150, stateMix: false });
       importEvents(0);
       const s = t.session();
@@ -127,7 +128,8 @@ describe('Patchwork events', function () {
       expect(markOf(s).ids.length).to.be.above(250);
       for (let i = 0; i < 2; i++) {
         const p = (await sync(s)).projects[0]!;
-        expect([p.mode, p.httpRequests, p.eventsRead, p.fetched]).to.deep.equal(['events', 1, 0, 0]);
+        // The events page and the archive check's count.
+      expect([p.mode, p.httpRequests, p.eventsRead, p.fetched]).to.deep.equal(['events', 2, 0, 0]);
       }
 
       // Dated in the same second as the mark.

@@ -1,24 +1,46 @@
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { ROOT } from '../helpers.js';
 
-// A real Patchwork 3.1.3 for the tests in test/real: Debian's Django and
-// DRF, our settings module, sqlite in a temp dir, gunicorn with 2 sync
-// workers on a free loopback port. Started on first use, shared by every
-// real test file of the mocha run, stopped by a root `after` hook.
+// A real Patchwork for the tests in test/real, of the version
+// PATCHWORK_VERSION names (3.1.3 unless set; scripts/test-real runs the
+// suite once per version): Debian's Django and DRF, our settings module,
+// sqlite in a temp dir, gunicorn with 2 sync workers on a free loopback
+// port. Started on first use, shared by every real test file of the mocha
+// run, stopped by a root `after` hook.
 
 /** Debian's python: a pyenv python3 may come first on PATH and lack Django. */
 export const PYTHON = '/usr/bin/python3';
-const VERSION = '3.1.3';
+/** The versions the suite knows, oldest first: each release, and main at one commit. */
+export const PATCHWORK_VERSIONS = ['3.1.3', '3.2.1', 'main'] as const;
+export type PatchworkVersion = (typeof PATCHWORK_VERSIONS)[number];
+/** The main commit the suite runs (API 1.4); its tarball is patchwork-main-644cef7.tar.gz. */
+const MAIN_COMMIT = '644cef7cd369abd39eba9523f8ecbc16d2ea4206';
+/** The REST API version each serves. */
+export const API_OF: Record<PatchworkVersion, string> = { '3.1.3': '1.3', '3.2.1': '1.3', main: '1.4' };
+
+/** The version this mocha run is for: PATCHWORK_VERSION, else the oldest. */
+export function runVersion(env: NodeJS.ProcessEnv = process.env): PatchworkVersion {
+  const v = env.PATCHWORK_VERSION ?? '3.1.3';
+  if (!(PATCHWORK_VERSIONS as readonly string[]).includes(v)) throw new Error(`PATCHWORK_VERSION=${v} is none of ${PATCHWORK_VERSIONS.join(', ')}`);
+  return v as PatchworkVersion;
+}
+const VERSION = runVersion();
+const VENDOR = join(ROOT, '..', 'shared', 'vendor');
+/** The vendored tarball of a version, if there is one. */
+export function vendoredTarball(version: PatchworkVersion): string | undefined {
+  const name = version === 'main' ? `patchwork-main-${MAIN_COMMIT.slice(0, 7)}.tar.gz` : `patchwork-${version}.tar.gz`;
+  return existsSync(join(VENDOR, name)) ? join(VENDOR, name) : undefined;
+}
 const GIT_URL = 'https://github.com/getpatchwork/patchwork';
 const OURS = join(ROOT, 'test', 'real', 'patchwork');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'pwnm-sync');
-export const HOW_TO_ENABLE = `set PATCHWORK_SRC to a Patchwork ${VERSION} source directory or tarball (or put it at ../shared/vendor/patchwork-${VERSION}.tar.gz), and run scripts/setup test`;
+export const HOW_TO_ENABLE = `set PATCHWORK_SRC to a Patchwork ${VERSION} source directory or tarball (or put it in ../shared/vendor/), and run scripts/setup test`;
 
 export interface RealUser { id: number; username: string; email: string; token: string }
 
@@ -26,6 +48,9 @@ export interface RealUser { id: number; username: string; email: string; token: 
 export const SUBMITTER = { username: 'grace', name: 'Grace Patchsender', email: 'grace@example.org' } as const;
 
 export interface RealPatchwork {
+  /** Which Patchwork this is, and the newest REST API version it serves. */
+  version: PatchworkVersion;
+  api: string;
   url: string;
   maint: RealUser;
   submitter: RealUser;
@@ -69,12 +94,15 @@ export async function findSource(env: NodeJS.ProcessEnv = process.env): Promise<
     if (statSync(given).isDirectory()) return isSource(given) ? { dir: given } : { why: `PATCHWORK_SRC=${given} holds no Patchwork source` };
     return { dir: await extract(given) };
   }
-  const vendored = join(ROOT, '..', 'shared', 'vendor', `patchwork-${VERSION}.tar.gz`);
-  if (existsSync(vendored)) return { dir: await extract(vendored) };
+  const vendored = vendoredTarball(VERSION);
+  if (vendored) return { dir: await extract(vendored) };
   const cloned = join(CACHE, `patchwork-${VERSION}-git`);
   if (isSource(cloned)) return { dir: cloned };
   mkdirSync(CACHE, { recursive: true });
-  const r = await execa('git', ['clone', '--quiet', '--depth', '1', '--branch', `v${VERSION}`, GIT_URL, cloned], { reject: false, timeout: 30_000, env: { GIT_TERMINAL_PROMPT: '0' } });
+  const gitEnv = { GIT_TERMINAL_PROMPT: '0' };
+  const r = VERSION === 'main'
+    ? await execa('sh', ['-c', 'git init -q "$1" && git -C "$1" fetch -q --depth 1 "$2" "$3" && git -C "$1" checkout -q FETCH_HEAD', 'sh', cloned, GIT_URL, MAIN_COMMIT], { reject: false, timeout: 30_000, env: gitEnv })
+    : await execa('git', ['clone', '--quiet', '--depth', '1', '--branch', `v${VERSION}`, GIT_URL, cloned], { reject: false, timeout: 30_000, env: gitEnv });
   if (r.exitCode === 0 && isSource(cloned)) return { dir: cloned };
   rmSync(cloned, { recursive: true, force: true });
   return { why: `no Patchwork ${VERSION} source (no PATCHWORK_SRC, no ../shared/vendor tarball, git clone failed)` };
@@ -149,7 +177,7 @@ async function start(src: string): Promise<Running> {
       if (i > 200) throw new Error(`Patchwork never answered on ${url}:\n${gunicorn.log}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    return { url, ...users, admin: admin.call, log: () => gunicorn.log, stop };
+    return { version: VERSION, api: API_OF[VERSION], url, ...users, admin: admin.call, log: () => gunicorn.log, stop };
   } catch (e) {
     await stop();
     throw e;
@@ -168,8 +196,9 @@ export function realPatchwork(): Promise<RealPatchwork | undefined> {
     const found = await findSource();
     const why = 'why' in found ? found.why : await missingPython();
     if (why) {
-      if (process.env.CI === 'true') throw new Error(`real Patchwork suite cannot run under CI: ${why}`);
-      console.log(`      real Patchwork suite skipped: ${why}; to run it, ${HOW_TO_ENABLE}`);
+      if (process.env.CI === 'true') throw new Error(`real Patchwork ${VERSION} suite cannot run under CI: ${why}`);
+      if (process.env.PWNM_REAL_SKIPPED) writeFileSync(process.env.PWNM_REAL_SKIPPED, why);
+      console.log(`      real Patchwork ${VERSION} suite skipped: ${why}; to run it, ${HOW_TO_ENABLE}`);
       return undefined;
     }
     return start((found as { dir: string }).dir);
@@ -182,6 +211,6 @@ export async function stopRealPatchwork(failed: boolean): Promise<void> {
   const pw = running && (await running.catch(() => undefined));
   running = undefined;
   if (!pw) return;
-  if (failed) console.error(`\n--- gunicorn log (real Patchwork), last 100 lines ---\n${pw.log().split('\n').slice(-100).join('\n')}\n---`);
+  if (failed) console.error(`\n--- gunicorn log (real Patchwork ${pw.version}), last 100 lines ---\n${pw.log().split('\n').slice(-100).join('\n')}\n---`);
   await pw.stop();
 }

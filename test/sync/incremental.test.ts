@@ -14,7 +14,7 @@ describe('incremental sync', function () {
   const stateTag = async (msgid: string): Promise<string[]> => (await t.tags(msgid)).filter((x) => x.startsWith('pw-skiboot-'));
   const httpSince = (mark: number): number => t.sandbox.log.length - mark;
 
-  it('makes 1 HTTP request per project and 1 notmuch call when nothing changed (the README\'s promise)', async () => {
+  it('makes 2 HTTP requests per project and 1 notmuch call when nothing changed (the README\'s promise)', async () => {
     t = await makeEnv({ patches: 40 });
     const s = t.session();
     expect((await sync(s)).projects[0]!.mode).to.equal('full');
@@ -24,9 +24,9 @@ describe('incremental sync', function () {
     const p = summary.projects[0]!;
     expect(p.mode).to.equal('events');
     expect(p.local).to.equal('lastmod');
-    // The events page, and the revision read: nothing else.
-    expect(t.sandbox.log.slice(mark).map((r) => new URL(r.url, 'http://x').pathname)).to.deep.equal(['/api/1.3/events/']);
-    expect(p.httpRequests).to.equal(1);
+    // The events page, the archive check's count, and the revision read: nothing else.
+    expect(t.sandbox.log.slice(mark).map((r) => new URL(r.url, 'http://x').pathname)).to.deep.equal(['/api/1.3/events/', '/api/1.3/patches/']);
+    expect(p.httpRequests).to.equal(2);
     expect(summary.notmuchCalls).to.equal(1);
     expect([p.retagged, p.pushed, p.fetched]).to.deep.equal([0, 0, 0]);
     await s.close();
@@ -79,7 +79,7 @@ describe('incremental sync', function () {
     const p = (await sync(s)).projects[0]!;
     expect(p.fetched).to.equal(3);
     expect(p.missingLocally).to.equal(3);
-    expect(httpSince(mark)).to.equal(4); // the events, and one GET per new patch
+    expect(httpSince(mark)).to.equal(5); // the events, one GET per new patch, the archive check
     await t.addMail('fresh.0@example.org');
     mark = t.sandbox.log.length;
     const local = (await sync(s, { localOnly: true })).projects[0]!;
@@ -97,7 +97,7 @@ describe('incremental sync', function () {
     const mark = t.sandbox.log.length;
     const p = (await sync(s)).projects[0]!;
     expect(p.fetched).to.be.at.least(40);
-    expect(httpSince(mark)).to.equal(2);
+    expect(httpSince(mark)).to.equal(3); // the events, the since-list, the archive check
     await s.close();
   });
 

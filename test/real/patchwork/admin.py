@@ -54,6 +54,10 @@ def cmd_users(args):
 def cmd_project(args):
     project = Project.objects.create(linkname=args['linkname'], name=args['linkname'],
                                      listid=args['listid'], listemail=args['listemail'])
+    # Patchwork main (API 1.4) shows series dependencies only where enabled.
+    if hasattr(project, 'show_dependencies'):
+        project.show_dependencies = args.get('show_dependencies', True)
+        project.save()
     for name in args.get('maintainers', []):
         User.objects.get(username=name).profile.maintainer_projects.add(project)
     return {'id': project.id}
@@ -93,9 +97,32 @@ def cmd_redate_events(args):
     return {'ids': ids}
 
 
+def cmd_bulk_patches(args):
+    """`count` patches without mail in `project`, made at once (bulk_create:
+    no signals, so no events), a second apart from the project's oldest
+    patch on; the first `archived` of them archived."""
+    project = Project.objects.get(id=args['project'])
+    person, _ = Person.objects.get_or_create(email='bulk@example.org', defaults={'name': 'Bulk Sender'})
+    state = State.objects.get(slug='new')
+    base = Patch.objects.filter(project=project).order_by('date').first().date
+    patches = [Patch(project=project, msgid='<bulk.%d.%d@example.org>' % (project.id, i), name='bulk %d' % i,
+                     date=base + datetime.timedelta(seconds=i + 1), submitter=person, state=state, content='',
+                     headers='', archived=i < args['archived']) for i in range(args['count'])]
+    with transaction.atomic():
+        Patch.objects.bulk_create(patches, batch_size=500)
+    return {'count': Patch.objects.filter(project=project).count()}
+
+
+def cmd_delete_patch(args):
+    """Delete a patch as Django's admin does (the REST API cannot)."""
+    Patch.objects.get(id=args['patch']).delete()
+    return {}
+
+
 def main():
     commands = {'migrate': cmd_migrate, 'users': cmd_users, 'project': cmd_project, 'import': cmd_import,
-                'delegate': cmd_delegate, 'redate_events': cmd_redate_events}
+                'delegate': cmd_delegate, 'redate_events': cmd_redate_events,
+                'bulk_patches': cmd_bulk_patches, 'delete_patch': cmd_delete_patch}
     for line in sys.stdin:
         request = json.loads(line)
         try:
