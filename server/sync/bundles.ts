@@ -112,12 +112,14 @@ export async function syncBundles(session: Session, options: SyncOptions, summar
 
 async function syncInstance(run: BundleRun, revision: Revision): Promise<void> {
   const { session, inst } = run;
+  const mark = `${revision.uuid}:${revision.lastmod}`;
+  // Without a token the listing cannot teach who you are.
+  if (run.mode === 'mine' && !run.me && !run.canWrite) return meUnknown(run, mark);
   const all = await listBundles(run.client, run.mode === 'mine' && run.me ? { owner: run.me } : {});
   if (!run.me) learnMe(run, all);
-  if (run.mode === 'mine' && !run.me) return meUnknown(run);
+  if (run.mode === 'mine' && !run.me) return meUnknown(run, mark);
   const listed = all.filter((b) => run.summaries.has(b.project.link_name) && (run.mode === 'all' || b.owner.username === run.me));
   const rows = bundleRows(session.store, inst.name).filter((r) => run.summaries.has(r.project));
-  const mark = `${revision.uuid}:${revision.lastmod}`;
   if (bundleMark(session.store, inst.name) === mark && unchanged(listed, rows)) return;
   await readLocal(run);
   const owned = (b: PwBundle): boolean => b.owner.username === run.me;
@@ -174,14 +176,18 @@ function learnMe(run: BundleRun, listed: readonly PwBundle[]): void {
 }
 
 /** Without `me` no bundle is yours: say so once, and every local bundle tag waits (it stays, and shows in pending). */
-async function meUnknown(run: BundleRun): Promise<void> {
+async function meUnknown(run: BundleRun, mark: string): Promise<void> {
   const first = [...run.summaries.keys()][0]!;
   run.summary(first).notes.push(meReason(run.inst.name));
+  // notmuch unchanged since the last look: the waiting tags are in pending already, no dump.
+  const waitMark = `me?${mark}`;
+  if (bundleMark(run.session.store, run.inst.name) === waitMark) return;
   await readLocal(run);
   for (const [project, byTag] of run.byTag) {
     for (const [tag, carrying] of byTag) run.report(project, 'queued', carrying, `+bundle ${run.session.scheme.bundleName(project, tag)!}`, meReason(run.inst.name));
   }
   await commit(run, '');
+  if (!run.dryRun) setBundleMark(run.session.store, run.inst.name, waitMark);
 }
 
 /** Nothing to do: notmuch unchanged since an agreed step, and every bundle's list as stored. */
