@@ -7,7 +7,8 @@ import type { SetStateResult } from './ops/set-state.js';
 
 // Human-readable text for the command line. --json prints the objects as they are.
 
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : word.endsWith('s') ? 'es' : 's'}`;
+/** "1 patch", "2 patches": every count in a report goes through this. */
+export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : /(s|ch|sh|x)$/.test(word) ? 'es' : 's'}`;
 
 export function formatSync(summary: SyncSummary): string {
   const lines: string[] = [];
@@ -19,7 +20,7 @@ export function formatSync(summary: SyncSummary): string {
     ];
     if (p.ambiguous.length) parts.push(`${p.ambiguous.length} ambiguous`);
     const how = p.mode === 'none' ? 'local only' : `${p.mode} sync`;
-    lines.push(`${p.project} (${p.instance}, ${how}${summary.dryRun ? ', dry run' : ''}): ${parts.join(', ')}; ${plural(p.httpRequests, 'request')}, ${p.notmuchCalls} notmuch calls`);
+    lines.push(`${p.project} (${p.instance}, ${how}${summary.dryRun ? ', dry run' : ''}): ${parts.join(', ')}; ${plural(p.httpRequests, 'request')}, ${plural(p.notmuchCalls, 'notmuch call')}`);
     for (const n of p.notes) lines.push(`  note      ${n}`);
     for (const c of p.conflicts) lines.push(`  conflict  ${c.msgid} (patch ${c.patchId}): local ${c.local}, Patchwork ${c.remote}: ${c.reason}`);
     for (const r of p.refused) lines.push(`  refused   ${r.msgid} (patch ${r.patchId}) ${r.local}: ${r.reason}; tags put back to ${r.remote}`);
@@ -27,14 +28,14 @@ export function formatSync(summary: SyncSummary): string {
     for (const a of p.ambiguous) lines.push(`  ambiguous ${a.msgid} (patch ${a.patchId}): ${a.reason}`);
     for (const e of p.errors) lines.push(`  error     ${e}`);
   }
-  lines.push(`done in ${(summary.durationMs / 1000).toFixed(1)} s; ${summary.notmuchCalls} notmuch calls in all`);
+  lines.push(`done in ${(summary.durationMs / 1000).toFixed(1)} s; ${plural(summary.notmuchCalls, 'notmuch call')} in all`);
   return lines.join('\n');
 }
 
 export function formatCounts(counts: readonly ProjectCounts[]): string {
   const lines: string[] = [];
   for (const c of counts) {
-    lines.push(`${c.project} (${c.instance}): ${c.total} messages tagged ${c.tag}; ${c.missingLocally} patches not in notmuch; ${c.pending} pending`);
+    lines.push(`${c.project} (${c.instance}): ${plural(c.total, 'message')} tagged ${c.tag}; ${plural(c.missingLocally, 'patch')} not in notmuch; ${c.pending} pending`);
     for (const s of c.states) if (s.count > 0) lines.push(`  ${String(s.count).padStart(7)}  ${s.tag}`);
     for (const f of c.families) if (f.count > 0) lines.push(`  ${String(f.count).padStart(7)}  ${f.tag}`);
   }

@@ -116,6 +116,18 @@ describe('setup', function () {
     expect(r.exitCode, r.stdout).to.equal(0);
   });
 
+  it('doctor says when bundle tags wait for me, and who me is once a sync learnt it', async () => {
+    t = await makeEnv({ patches: 2 });
+    const note = 'ok   sandbox me: unknown yet\n     fix: bundle tags off for sandbox: set me = USERNAME in [instance sandbox] (or [Defaults]), or make one private bundle on Patchwork';
+    expect((await run(['-c', t.configFile, 'doctor'])).stdout).to.include(note);
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'mine', public: false, patches: [patchesOf(t)[0]!] });
+    await run(['-c', t.configFile, 'sync']);
+    const r = await run(['-c', t.configFile, 'doctor']);
+    expect(r.stdout).to.match(/ok {3}sandbox me: maint \(learnt from your private bundles on http:\/\/127\.0\.0\.1:\d+\)/);
+    t.writeConfig('me = maint\n');
+    expect((await run(['-c', t.configFile, 'doctor'])).stdout).to.include('ok   sandbox me: maint (config)');
+  });
+
   it('installs from npm pack\'s tarball with npm install -g and runs', async function () {
     this.timeout(600_000);
     t = await makeEnv({ patches: 1 });

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { loadConfig, type ConfigOverrides } from '../config.js';
+import { loadConfig, type ConfigOverrides, type InstanceConfig } from '../config.js';
+import { learntMe, meReason } from '../sync/bundles.js';
 import { PwnmError, errorMessage } from '../errors.js';
 import { Session } from '../session.js';
 import { hookFile, hookInstalled } from './hook.js';
@@ -50,6 +51,7 @@ export async function doctor(overrides: ConfigOverrides, env: NodeJS.ProcessEnv 
         const project = await client.project(p.linkName);
         checks.push({ ok: true, what: `${inst.name} project ${p.linkName}`, detail: `id ${project.id}, list ${project.list_email}` });
       }
+      if ((inst.tagBundles ?? session.config.tags.bundles) !== 'off') checks.push(meCheck(session, inst));
     } catch (err) {
       const fix = err instanceof PwnmError && err.code === 'AUTH' ? `get a new token from ${inst.url}/user/ and put it in the config` : undefined;
       checks.push({ ok: false, what: inst.name, detail: errorMessage(err), ...(fix ? { fix } : {}) });
@@ -57,6 +59,15 @@ export async function doctor(overrides: ConfigOverrides, env: NodeJS.ProcessEnv 
   }
   await session.close();
   return checks;
+}
+
+/** Who `me` is: bundle tags need it. Not knowing it is no failure (the rest works), but doctor says so. */
+function meCheck(session: Session, inst: InstanceConfig): Check {
+  const what = `${inst.name} me`;
+  if (inst.me) return { ok: true, what, detail: `${inst.me} (config)` };
+  const learnt = learntMe(session, inst.name);
+  if (learnt) return { ok: true, what, detail: `${learnt} (learnt from your private bundles on ${inst.url})` };
+  return { ok: true, what, detail: 'unknown yet', fix: meReason(inst.name) };
 }
 
 export function formatChecks(checks: readonly Check[]): string {

@@ -52,6 +52,12 @@ export function dropBundleRow(store: Store, instance: string, bundleId: number):
   ready(store).db.prepare('DELETE FROM bundles WHERE instance = ? AND bundle_id = ?').run(instance, bundleId);
 }
 
+/** The bundle step's waiting writes of an instance, as pending items of kind `bundle` (replaced by every sync). */
+export function setBundlePending(store: Store, instance: string, rows: readonly { project: string; msgid: string; label: string; reason: string }[]): void {
+  store.db.prepare("DELETE FROM pending WHERE instance = ? AND kind = 'bundle'").run(instance);
+  for (const r of rows) store.putPending({ instance, project: r.project, msgid: r.msgid, kind: 'bundle', state: r.label, reason: r.reason });
+}
+
 /** Where the bundle step last read notmuch up to (skip the dump when nothing changed since). */
 export function bundleMark(store: Store, instance: string): string | undefined {
   return store.meta(`bundles-lastmod:${instance}`);

@@ -94,7 +94,7 @@ export type RemotePatch = Pick<PatchRow, 'msgid' | 'patch_id' | 'remote' | 'arch
 /** A patch not archived on the server as far as we know: what the archive check compares. */
 export interface OpenPatch { patch_id: number; msgid: string; date: string }
 
-export type PendingKind = 'push' | 'conflict' | 'ambiguous' | 'refused';
+export type PendingKind = 'push' | 'conflict' | 'ambiguous' | 'refused' | 'bundle';
 
 export interface PendingRow {
   instance: string;

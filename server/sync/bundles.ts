@@ -6,7 +6,7 @@ import { createBundle, getBundle, listBundles, setBundlePatches, type PwBundle }
 import type { PatchworkClient } from '../patchwork/client.js';
 import { isRefusal, readOnlyReason } from '../reasons.js';
 import type { Session } from '../session.js';
-import { bundleMark, bundleRows, dropBundleRow, putBundleRow, setBundleMark, type BundleRow } from '../store/bundles.js';
+import { bundleMark, bundleRows, dropBundleRow, putBundleRow, setBundleMark, setBundlePending, type BundleRow } from '../store/bundles.js';
 import { tagWord } from '../tags.js';
 import type { MessageEvent, ProjectSummary, SyncOptions } from './types.js';
 
@@ -38,6 +38,10 @@ class BundleRun {
   local = new Map<string, string[]>();
   /** Something waits or was refused: the next sync must look again. */
   unsettled = false;
+  /** Local changes that wait (kept as pending items of kind `bundle`). */
+  readonly waiting: { project: string; msgid: string; label: string; reason: string }[] = [];
+  /** Your username: from the config, else learnt from your private bundles (see knownMe). */
+  me: string | undefined;
 
   constructor(
     readonly session: Session,
@@ -46,7 +50,7 @@ class BundleRun {
     readonly client: PatchworkClient,
     readonly summaries: Map<string, ProjectSummary>,
     readonly options: SyncOptions,
-  ) {}
+  ) { this.me = inst.me ?? learntMe(session, inst.name); }
 
   get dryRun(): boolean { return Boolean(this.options.dryRun); }
   get canWrite(): boolean { return this.client.canWrite; }
@@ -76,6 +80,7 @@ class BundleRun {
     const list = kind === 'queued' ? s.queued : kind === 'refused' ? s.refused : s.conflicts;
     for (const msgid of msgids) {
       list.push({ msgid, local: label, reason });
+      if (kind === 'queued') this.waiting.push({ project, msgid, label, reason });
       this.options.onMessage?.({ msgid, project, kind, reason } satisfies MessageEvent);
     }
     if (kind !== 'conflict') this.unsettled = true;
@@ -88,7 +93,7 @@ export async function syncBundles(session: Session, options: SyncOptions, summar
   for (const inst of session.config.instances) {
     const mode = inst.tagBundles ?? session.config.tags.bundles;
     const mine = summaries.filter((s) => s.instance === inst.name && s.errors.length === 0);
-    if (mode === 'off' || mine.length === 0 || (mode === 'mine' && !inst.me)) continue;
+    if (mode === 'off' || mine.length === 0) continue;
     const client = await session.client(inst);
     const before = client.requests;
     const nmBefore = session.notmuch.calls;
@@ -107,13 +112,17 @@ export async function syncBundles(session: Session, options: SyncOptions, summar
 
 async function syncInstance(run: BundleRun, revision: Revision): Promise<void> {
   const { session, inst } = run;
-  const listed = (await listBundles(run.client, run.mode === 'mine' ? { owner: inst.me! } : {}))
-    .filter((b) => run.summaries.has(b.project.link_name));
-  const rows = bundleRows(session.store, inst.name).filter((r) => run.summaries.has(r.project));
   const mark = `${revision.uuid}:${revision.lastmod}`;
+  // Without a token the listing cannot teach who you are.
+  if (run.mode === 'mine' && !run.me && !run.canWrite) return meUnknown(run, mark);
+  const all = await listBundles(run.client, run.mode === 'mine' && run.me ? { owner: run.me } : {});
+  if (!run.me) learnMe(run, all);
+  if (run.mode === 'mine' && !run.me) return meUnknown(run, mark);
+  const listed = all.filter((b) => run.summaries.has(b.project.link_name) && (run.mode === 'all' || b.owner.username === run.me));
+  const rows = bundleRows(session.store, inst.name).filter((r) => run.summaries.has(r.project));
   if (bundleMark(session.store, inst.name) === mark && unchanged(listed, rows)) return;
   await readLocal(run);
-  const owned = (b: PwBundle): boolean => b.owner.username === inst.me;
+  const owned = (b: PwBundle): boolean => b.owner.username === run.me;
   // Your own first, so that when two names give one tag, yours has it.
   const ordered = [...listed].sort((a, b) => Number(owned(b)) - Number(owned(a)) || a.id - b.id);
   const claimed = new Map<string, PwBundle>();
@@ -139,6 +148,46 @@ async function syncInstance(run: BundleRun, revision: Revision): Promise<void> {
   await createFromTags(run, new Set([...claimed.keys(), ...unlisted.map((r) => r.tag)]));
   finishFamily(run);
   await commit(run, mark);
+}
+
+// `me` when the config does not say it: Patchwork lists to a token its
+// user's private bundles besides the public ones, so the owner of a private
+// bundle in the listing is the token's user (3.1.3 has no "who am I"
+// endpoint). Remembered in the state database; the config's `me` wins.
+
+const meKey = (instance: string): string => `me:${instance}`;
+
+/** The username learnt by an earlier sync, if any. */
+export function learntMe(session: Session, instance: string): string | undefined {
+  return session.store.meta(meKey(instance)) || undefined;
+}
+
+/** Why bundle tags wait for `me`: said once per instance in the summary, by doctor, and on each waiting tag. */
+export function meReason(instance: string): string {
+  return `bundle tags off for ${instance}: set me = USERNAME in [instance ${instance}] (or [Defaults]), or make one private bundle on Patchwork`;
+}
+
+function learnMe(run: BundleRun, listed: readonly PwBundle[]): void {
+  if (!run.canWrite) return;
+  const owner = listed.find((b) => !b.public)?.owner.username;
+  if (!owner) return;
+  run.me = owner;
+  if (!run.dryRun) run.session.store.setMeta(meKey(run.inst.name), owner);
+}
+
+/** Without `me` no bundle is yours: say so once, and every local bundle tag waits (it stays, and shows in pending). */
+async function meUnknown(run: BundleRun, mark: string): Promise<void> {
+  const first = [...run.summaries.keys()][0]!;
+  run.summary(first).notes.push(meReason(run.inst.name));
+  // notmuch unchanged since the last look: the waiting tags are in pending already, no dump.
+  const waitMark = `me?${mark}`;
+  if (bundleMark(run.session.store, run.inst.name) === waitMark) return;
+  await readLocal(run);
+  for (const [project, byTag] of run.byTag) {
+    for (const [tag, carrying] of byTag) run.report(project, 'queued', carrying, `+bundle ${run.session.scheme.bundleName(project, tag)!}`, meReason(run.inst.name));
+  }
+  await commit(run, '');
+  if (!run.dryRun) setBundleMark(run.session.store, run.inst.name, waitMark);
 }
 
 /** Nothing to do: notmuch unchanged since an agreed step, and every bundle's list as stored. */
@@ -277,7 +326,7 @@ async function createOne(run: BundleRun, project: string, tag: string, carrying:
   const known = [...carrying].filter((m) => run.patchId(project, m) !== undefined);
   if (known.length < carrying.size) run.report(project, 'refused', minus(carrying, new Set(known)), label, `not a patch of ${project} that pwnm-sync knows`);
   if (known.length === 0) return;
-  if (run.mode === 'all' && !run.inst.me) return run.report(project, 'refused', known, label, `set me = YOUR-USERNAME in [instance ${run.inst.name}] to create bundles`);
+  if (!run.me) return run.report(project, 'queued', known, label, meReason(run.inst.name));
   if (!run.canWrite) return run.report(project, 'queued', known, label, readOnlyReason(run.inst.name));
   if (run.dryRun) return run.report(project, 'queued', known, label, 'dry run: not created');
   try {
@@ -325,5 +374,6 @@ async function commit(run: BundleRun, mark: string): Promise<void> {
     for (const row of run.rows) putBundleRow(store, row);
     for (const id of run.dropped) dropBundleRow(store, run.inst.name, id);
     setBundleMark(store, run.inst.name, run.unsettled ? '' : mark);
+    setBundlePending(store, run.inst.name, run.waiting);
   });
 }

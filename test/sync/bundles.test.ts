@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { listPending } from '../../server/ops/pending.js';
 import { sync } from '../../server/sync/engine.js';
 import type { Session } from '../../server/session.js';
 import { makeEnv, msgidOf, patchesOf, type TestEnv } from '../helpers.js';
@@ -61,6 +63,71 @@ describe('bundles as tags', function () {
     expect(on.projects[0]!.httpRequests).to.equal(offRequests + 1);
     expect(t.sandbox.log.slice(mark).filter((x) => x.url.includes('/bundles/')).map((x) => x.url)).to.deep.equal(['/api/1.3/bundles/?owner=maint&per_page=250']);
     expect(on.notmuchCalls).to.equal(off.notmuchCalls);
+  });
+
+  it('two bundles whose names give one tag: reported, only the first is tagged, and a local change writes only the first', async () => {
+    t = await makeEnv({ patches: 8 });
+    const [a, b, c] = patchesOf(t);
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'to test', public: false, patches: [a!] });
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'to_test', public: false, patches: [b!] });
+    const r = await sync(await fresh());
+    expect(r.projects[0]!.notes).to.deep.equal(['bundles "to test" and "to_test" both give the tag pw-skiboot-bundle-to_test; only bundle 1 is tagged']);
+    expect(await tagged()).to.deep.equal({ [msgidOf(t, a!)]: [FAMILY, 'pw-skiboot-bundle-to_test'] });
+    await t.notmuch.tag([{ msgid: msgidOf(t, c!), add: ['pw-skiboot-bundle-to_test'], remove: [] }]);
+    const r2 = await sync(await fresh());
+    expect(r2.ok, JSON.stringify(r2.projects[0])).to.equal(true);
+    expect(bundle('to test')!.patches.sort((x, y) => x - y)).to.deep.equal([a!, c!].sort((x, y) => x - y));
+    expect(bundle('to_test')!.patches).to.deep.equal([b!]);
+    expect(await bundleTags(b!)).to.deep.equal([]);
+  });
+
+  describe('the original [Defaults] config, no me', () => {
+    /** The original tool's config: one [Defaults] section with a token and no `me`. */
+    function original(token: string | undefined): Session {
+      const file = join(t.dir, 'pwnm-sync.ini');
+      writeFileSync(file, `[Defaults]\npatchwork_url = ${t.sandbox.url}\n${token ? `patchwork_token = ${token}\n` : ''}sync = skiboot=skiboot@lists.ozlabs.org\n`);
+      void s?.close();
+      s = t.session({}, { configFile: file });
+      return s;
+    }
+    const NOTE = (inst: string) => `bundle tags off for ${inst}: set me = USERNAME in [instance ${inst}] (or [Defaults]), or make one private bundle on Patchwork`;
+
+    it('a private bundle made on the server gets its tags after one sync, and a local tag adds a patch to it', async () => {
+      t = await makeEnv({ patches: 8 });
+      const [a, b, c] = patchesOf(t);
+      // Someone else's public bundle first: its owner is not the token's user.
+      t.sandbox.data.addBundle({ owner: t.user.id, name: 'theirs', public: true, patches: [c!] });
+      t.sandbox.data.addBundle({ owner: t.maint.id, name: 'ci-batch', public: false, patches: [a!] });
+      const r = await sync(original(t.maint.token));
+      expect(r.ok, JSON.stringify(r.projects[0])).to.equal(true);
+      expect(await tagged()).to.deep.equal({ [msgidOf(t, a!)]: [FAMILY, 'pw-skiboot-bundle-ci-batch'] });
+      await t.notmuch.tag([{ msgid: msgidOf(t, b!), add: ['pw-skiboot-bundle-ci-batch'], remove: [] }]);
+      const r2 = await sync(original(t.maint.token));
+      expect(r2.ok, JSON.stringify(r2.projects[0])).to.equal(true);
+      expect(bundle('ci-batch')!.patches.sort((x, y) => x - y)).to.deep.equal([a!, b!].sort((x, y) => x - y));
+      expect(bundle('theirs')!.patches).to.deep.equal([c!]);
+      // Remembered: later syncs list only the user's bundles.
+      const mark = t.sandbox.log.length;
+      await sync(original(t.maint.token));
+      expect(t.sandbox.log.slice(mark).filter((x) => x.url.includes('/bundles/')).map((x) => x.url)).to.deep.equal(['/api/1.3/bundles/?owner=maint&per_page=250']);
+    });
+
+    it('when the user cannot be known: the summary says so once, and a local bundle tag waits in pending', async () => {
+      t = await makeEnv({ patches: 8 });
+      const [a, b] = patchesOf(t);
+      t.sandbox.data.addBundle({ owner: t.user.id, name: 'theirs', public: true, patches: [b!] });
+      await sync(original(t.maint.token));
+      await t.notmuch.tag([{ msgid: msgidOf(t, a!), add: ['pw-skiboot-bundle-ci-batch'], remove: [] }]);
+      const mark = t.sandbox.log.length;
+      const r = await sync(original(t.maint.token));
+      const inst = new URL(t.sandbox.url).host;
+      expect(r.projects[0]!.notes.filter((n) => n.startsWith('bundle tags off'))).to.deep.equal([NOTE(inst)]);
+      expect(r.projects[0]!.queued.map((q) => [q.msgid, q.reason])).to.deep.equal([[msgidOf(t, a!), NOTE(inst)]]);
+      expect(t.sandbox.log.slice(mark).filter((x) => x.method !== 'GET')).to.deep.equal([]);
+      expect(await t.tags(msgidOf(t, a!))).to.include('pw-skiboot-bundle-ci-batch');
+      expect(await bundleTags(b!)).to.deep.equal([]);
+      expect(listPending(s!).map((p) => [p.kind, p.messageId, p.state, p.reason])).to.deep.equal([['bundle', msgidOf(t, a!), '+bundle ci-batch', NOTE(inst)]]);
+    });
   });
 
   it('a local tag adds the patch to the bundle and removing it removes it; two changes are one write', async () => {

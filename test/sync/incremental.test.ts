@@ -6,15 +6,19 @@ import { sync } from '../../server/sync/engine.js';
 import { CLI, makeEnv, msgidOf, patchesOf, patchIn, type TestEnv } from '../helpers.js';
 
 // Later syncs cost what changed: events since the mark, tags changed since
-// notmuch's revision.
+// notmuch's revision. Tests about the patch requests turn bundle tags off
+// (bundlesOff below); the first keeps the default (a token, tag_bundles =
+// mine) to pin what a default user pays.
 
 describe('incremental sync', function () {
   let t: TestEnv;
   afterEach(async () => t && (await t.cleanup()));
   const stateTag = async (msgid: string): Promise<string[]> => (await t.tags(msgid)).filter((x) => x.startsWith('pw-skiboot-'));
   const httpSince = (mark: number): number => t.sandbox.log.length - mark;
+  /** Bundle tags off: their one listing per instance and sync is not what these tests count. */
+  const bundlesOff = (): void => void t.writeConfig('', 'tag_bundles = off');
 
-  it('makes 2 HTTP requests per project and 1 notmuch call when nothing changed (the README\'s promise)', async () => {
+  it('makes 2 HTTP requests per project, 1 bundle listing per instance and 1 notmuch call when nothing changed (the README\'s promise)', async () => {
     t = await makeEnv({ patches: 40 });
     const s = t.session();
     expect((await sync(s)).projects[0]!.mode).to.equal('full');
@@ -24,9 +28,10 @@ describe('incremental sync', function () {
     const p = summary.projects[0]!;
     expect(p.mode).to.equal('events');
     expect(p.local).to.equal('lastmod');
-    // The events page, the archive check's count, and the revision read: nothing else.
-    expect(t.sandbox.log.slice(mark).map((r) => new URL(r.url, 'http://x').pathname)).to.deep.equal(['/api/1.3/events/', '/api/1.3/patches/']);
-    expect(p.httpRequests).to.equal(2);
+    // The events page, the archive check's count, the instance's bundle listing (tag_bundles = mine
+    // by default; issue 17: one per instance and sync), and the revision read: nothing else.
+    expect(t.sandbox.log.slice(mark).map((r) => new URL(r.url, 'http://x').pathname)).to.deep.equal(['/api/1.3/events/', '/api/1.3/patches/', '/api/1.3/bundles/']);
+    expect(p.httpRequests).to.equal(2 + 1);
     expect(summary.notmuchCalls).to.equal(1);
     expect([p.retagged, p.pushed, p.fetched]).to.deep.equal([0, 0, 0]);
     await s.close();
@@ -49,6 +54,7 @@ describe('incremental sync', function () {
   it('applies 50 server-side changes among 10,000 patches with requests proportional to 50', async function () {
     this.timeout(120_000);
     t = await makeEnv({ patches: 100 });
+    bundlesOff();
     const person = t.sandbox.data.addPerson('Bulk', 'bulk@example.org');
     for (let i = 0; i < 9900; i++) {
       t.sandbox.data.addPatch({ project: t.project.id, msgid: `<bulk.${i}@example.org>`, name: `bulk ${i}`, submitter: person.id, date: '2026-10-31T12:00:00', state: 'new' }, true);
@@ -72,6 +78,7 @@ describe('incremental sync', function () {
 
   it('fetches new patches from their events and tags mail that arrives later without asking Patchwork', async () => {
     t = await makeEnv({ patches: 10 });
+    bundlesOff();
     const s = t.session();
     await sync(s);
     for (let i = 0; i < 3; i++) t.sandbox.data.addPatch({ project: t.project.id, msgid: `<fresh.${i}@example.org>`, name: `fresh ${i}`, submitter: 1, date: '2026-11-01T02:00:00', state: i ? 'new' : 'rfc' });
@@ -91,6 +98,7 @@ describe('incremental sync', function () {
 
   it('fetches many new patches with one since-list', async () => {
     t = await makeEnv({ patches: 10 });
+    bundlesOff();
     const s = t.session();
     await sync(s);
     for (let i = 0; i < 40; i++) t.sandbox.data.addPatch({ project: t.project.id, msgid: `<many.${i}@example.org>`, name: `many ${i}`, submitter: 1, date: '2026-11-01T03:00:00', state: 'new' });
@@ -118,6 +126,7 @@ describe('incremental sync', function () {
 
   it('falls back to since windows on a server without events, and says so once', async () => {
     t = await makeEnv({ patches: 10 });
+    bundlesOff();
     t.sandbox.events = false;
     const s = t.session();
     const first = (await sync(s)).projects[0]!;
@@ -141,6 +150,7 @@ describe('incremental sync', function () {
 
   it('notes the missing events API when a server loses it', async () => {
     t = await makeEnv({ patches: 5 });
+    bundlesOff();
     const s = t.session();
     await sync(s);
     t.sandbox.events = false;
