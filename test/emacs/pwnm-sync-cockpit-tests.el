@@ -111,9 +111,14 @@
     (should (pwnm-sync-cockpit-test--wait (lambda () (equal (pwnm-sync-cockpit-test--state (nth 1 single)) "accepted"))))
     (should (equal (pwnm-sync-cockpit-test--state (nth 0 single)) "new"))
     (pwnm-sync-cockpit-test--show (nth 1 series))
-    (execute-kbd-macro (kbd "Y - s a"))
-    (should (pwnm-sync-cockpit-test--wait
-             (lambda () (seq-every-p (lambda (m) (equal (pwnm-sync-cockpit-test--state m) "accepted")) series))))))
+    ;; A change of several patches asks first (issue 24); answer yes and
+    ;; check that the question was about this series' three patches.
+    (let ((asked nil))
+      (cl-letf (((symbol-function 'y-or-n-p) (lambda (prompt) (setq asked prompt) t)))
+        (execute-kbd-macro (kbd "Y - s a"))
+        (should (pwnm-sync-cockpit-test--wait
+                 (lambda () (seq-every-p (lambda (m) (equal (pwnm-sync-cockpit-test--state m) "accepted")) series)))))
+      (should (string-match-p "Set these 3 patches to accepted" asked)))))
 
 (ert-deftest pwnm-sync-cockpit-test-4-facts-line ()
   "A patch's facts line in show: failing CI, delegate, bundle; no Patchwork request."
