@@ -157,6 +157,18 @@ export class Notmuch {
     return { reply: r['reply-headers'], original: r.original.headers };
   }
 
+  /** Every thread with a message matching `query`, whole, as `notmuch show --format=json` gives it. */
+  async showThreads(query: string): Promise<unknown[]> {
+    const out = await this.run(['show', '--format=json', '--entire-thread=true', '--', query]);
+    return JSON.parse(out || '[]') as unknown[];
+  }
+
+  /** The user's own addresses (user.primary_email and user.other_email), lower-cased. */
+  async userAddresses(): Promise<string[]> {
+    const values = await Promise.all(['user.primary_email', 'user.other_email'].map((key) => this.configGet(key).catch(() => '')));
+    return values.join('\n').split(/[\n;]/).map((a) => a.trim().toLowerCase()).filter(Boolean);
+  }
+
   /** The database's UUID and revision, for reading only what changed since. */
   async revision(): Promise<Revision> {
     const [, uuid, lastmod] = (await this.run(['count', '--lastmod', '--', 'id:""'])).trim().split('\t');

@@ -135,6 +135,15 @@ async function thanksRequest(state: ServerState, raw: unknown) {
   return result;
 }
 
+async function rulesRequest(state: ServerState, raw: unknown, token: CancellationToken) {
+  const s = state.ready();
+  const p = params<{ since?: string; dryRun?: boolean }>(raw, { since: 'string?', dryRun: 'boolean?' });
+  const { runRules } = await import('../mail/rules.js');
+  const result = await state.exclusive(() => runRules(s, p), token);
+  state.tagsChanged(result.fired.flatMap((f) => (f.results ?? []).map((x) => x.msgid)));
+  return result;
+}
+
 type ApplyParams = { messageId: string; series?: boolean; deps?: boolean; repo?: string; threeWay?: boolean; state?: string; dryRun?: boolean; project?: string; workDoneToken?: string };
 
 async function apply(state: ServerState, raw: unknown, token: CancellationToken) {
@@ -194,6 +203,7 @@ export const HANDLERS: Record<string, Handler> = {
   apply,
   fill: fillRequest,
   thanks: thanksRequest,
+  rules: rulesRequest,
   patchInfo: patchInfoRequest,
   states: (state, raw) => ({ projects: projectStates(state.ready(), params<{ project?: string }>(raw, { project: 'string?' }).project) }),
   counts: async (state) => ({ projects: await counts(state.ready()) }),
