@@ -77,9 +77,10 @@ describe('rules', function () {
     s = await syncJson();
     expect(s.rules?.fired).to.deep.equal([]);
 
-    // I change my mind by hand: the rule does not fire again.
+    // I change my mind by hand, and read my reply again (its tags change): the rule does not fire again.
     const manual = await cli('set-state', '--series', series.patches[0]!, 'under-review');
     expect(manual.exitCode, manual.all).to.equal(0);
+    await execa('notmuch', ['tag', '+flagged', '--', `id:${mine}`], { env: t.env });
     s = await syncJson();
     expect(s.rules?.fired).to.deep.equal([]);
     for (const m of series.patches) expect(stateOf(m)).to.equal('under-review');
@@ -117,7 +118,7 @@ describe('rules', function () {
     expect(r.exitCode, r.all).to.equal(0);
     for (const m of series.patches) expect(stateOf(m)).to.equal('not-applicable');
 
-    t.writeConfig('', '\n[rule bad]\nquery = tag:x\nscope = thread\n');
+    t.writeConfig('', '\n[rule bad]\nquery = tag:x\nstate = new\nscope = thread\n');
     const bad = await cli('rules');
     expect(bad.exitCode).to.equal(2);
     expect(bad.stderr).to.match(/pwnm-sync\.ini:\d+: scope is patch or series, not "thread"/);
