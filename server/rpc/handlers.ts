@@ -62,10 +62,13 @@ async function syncRequest(state: ServerState, raw: unknown, token: Cancellation
   const work = new WorkDone(state, p.workDoneToken);
   work.begin('pwnm-sync');
   try {
-    return await state.exclusive((signal) => sync(s, {
+    const summary = await state.exclusive((signal) => sync(s, {
       ...opt('projects', p.projects), full: Boolean(p.full), dryRun: Boolean(p.dryRun), localOnly: Boolean(p.localOnly),
       signal, onProgress: syncProgress(state, work), onMessage: (e: MessageEvent) => void (e.kind === 'retagged' && changed.add(e.msgid)),
     }), token);
+    // The rules run after the sync proper and retag through set-state, not through onMessage.
+    for (const f of summary.rules?.fired ?? []) for (const r of f.results ?? []) changed.add(r.msgid);
+    return summary;
   } finally {
     state.tagsChanged(changed);
     work.end();

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { execa } from 'execa';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeEnv, patchesOf, runCli, type TestEnv } from '../helpers.js';
+import { makeEnv, patchesOf, runCli, startServe, stopServe, type TestEnv } from '../helpers.js';
 
 // Rules end to end: the sandbox Patchwork, a real notmuch database, the CLI
 // as its own process. The replies are written by hand as a mail client
@@ -122,5 +122,26 @@ describe('rules', function () {
     const bad = await cli('rules');
     expect(bad.exitCode).to.equal(2);
     expect(bad.stderr).to.match(/pwnm-sync\.ini:\d+: scope is patch or series, not "thread"/);
+  });
+
+  it('the JSON-RPC rules request: a dry run lists, a real one fires and sends tagsChanged for the series', async () => {
+    const server = startServe(t);
+    try {
+      await server.conn.sendRequest('initialize', {});
+      await server.conn.sendRequest('sync', {});
+      const mine = await reply(series.patches[0]!, 'Test <test@example.org>', 'pw-bot: reject');
+      type Fired = { fired: { msgid: string; state: string; results?: unknown[] }[] };
+      const dry = await server.conn.sendRequest<Fired>('rules', { dryRun: true });
+      expect(dry.fired.map((f) => [f.msgid, f.state, f.results])).to.deep.equal([[mine, 'rejected', undefined]]);
+      for (const m of series.patches) expect(stateOf(m)).to.equal('new');
+      const seen = server.notes.length; // the first sync retagged every patch
+      const real = await server.conn.sendRequest<Fired>('rules', {});
+      expect(real.fired.map((f) => [f.msgid, f.state, f.results?.length])).to.deep.equal([[mine, 'rejected', series.patches.length]]);
+      for (const m of series.patches) expect(stateOf(m)).to.equal('rejected');
+      const changed = server.notes.slice(seen).filter((n) => n.method === 'pwnm/tagsChanged').flatMap((n) => (n.params as { messageIds: string[] }).messageIds);
+      expect(changed).to.include.members(series.patches);
+    } finally {
+      await stopServe(server);
+    }
   });
 });
