@@ -1,6 +1,7 @@
 import type { RuleConfig } from '../config.js';
 import { PwnmError } from '../errors.js';
 import { setStateOfRows, type SetStateResult } from '../ops/set-state.js';
+import type { Revision } from '../notmuch/notmuch.js';
 import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
 import { hasFired, recordFired, rulesMark, setRulesMark } from '../store/rules.js';
@@ -26,6 +27,8 @@ export interface RulesOptions {
   dryRun?: boolean;
   /** Also consider replies dated on or after this day (YYYY-MM-DD), whenever they arrived. */
   since?: string;
+  /** notmuch's revision, when the caller (a sync) has just read it. */
+  revision?: Revision;
 }
 
 export interface Firing {
@@ -73,8 +76,10 @@ export async function runRules(session: Session, options: RulesOptions = {}): Pr
   const builtin: Rule = { name: PW_BOT_RULE, query: 'body:"pw-bot"', state: '', scope: 'series', from: 'me', where: 'built in', builtin: true };
   const rules: Rule[] = [...(config.pwBot ? [builtin] : []), ...config.rules];
   if (rules.length === 0) return result;
-  const revision = await notmuch.revision();
+  const revision = options.revision ?? (await notmuch.revision());
   let mark = rulesMark(store);
+  // Nothing new in notmuch: no call at all (a no-change sync stays one notmuch call).
+  if (mark && mark.uuid === revision.uuid && revision.lastmod <= mark.lastmod && !options.since) return result;
   if (!mark || mark.uuid !== revision.uuid) {
     // First run (or another database): start here, nothing old fires unless --since asks.
     mark = { uuid: revision.uuid, lastmod: revision.lastmod, started: new Date().toISOString() };

@@ -1,5 +1,6 @@
 import { PwnmError } from '../errors.js';
 import { notmuchMessageId } from '../notmuch/encoding.js';
+import type { Revision } from '../notmuch/notmuch.js';
 import type { Session } from '../session.js';
 import { runRules } from '../mail/rules.js';
 import type { ProjectRow, SyncMark } from '../store/store.js';
@@ -45,7 +46,7 @@ export async function sync(session: Session, options: SyncOptions = {}): Promise
     }
     checkCancel(options.signal);
     await syncBundles(session, options, projects, changes.revision);
-    if (!focused && !options.dryRun && !options.localOnly) rules = await syncRules(session);
+    if (!focused && !options.dryRun && !options.localOnly) rules = await syncRules(session, changes.revision);
   } finally {
     lock?.release();
     if (!focused && --session.syncing === 0) session.claimed.clear();
@@ -56,9 +57,9 @@ export async function sync(session: Session, options: SyncOptions = {}): Promise
 }
 
 /** The rules after the sync, on the mail it saw; a failure is reported, the sync's work stays. */
-async function syncRules(session: Session): Promise<Pick<SyncSummary, 'rules' | 'rulesError'>> {
+async function syncRules(session: Session, revision: Revision): Promise<Pick<SyncSummary, 'rules' | 'rulesError'>> {
   try {
-    return { rules: await timeline.around('phase', 'rules', runRules(session)) };
+    return { rules: await timeline.around('phase', 'rules', runRules(session, { revision })) };
   } catch (err) {
     if (!(err instanceof PwnmError) || err.code === 'CANCELLED') throw err;
     return { rulesError: err.message };
