@@ -90,12 +90,14 @@ export async function runRules(session: Session, options: RulesOptions = {}): Pr
   // New since the last run (and not an old reply retagged), or anything since --since.
   const startedDay = Math.floor(Date.parse(mark.started) / 1000) - 86_400;
   const window = options.since ? `date:${options.since}..` : `lastmod:${mark.lastmod + 1}..${revision.lastmod} and date:@${startedDay}..`;
-  const me = await notmuch.userAddresses();
+  let me: string[] | undefined; // read only when some reply matched
   for (const rule of rules) {
-    const allowed = (from: string): boolean => rule.from === 'anyone' || (rule.from === 'me' ? me : rule.from).includes(addressOf(from));
     for (const c of await candidates(session, `(${window}) and (${rule.query})`)) {
       const msgid = c.message.id;
-      if (hasFired(store, msgid, rule.name) || !allowed(c.message.headers.From ?? '')) continue;
+      if (hasFired(store, msgid, rule.name)) continue;
+      if (rule.from === 'me') me ??= await notmuch.userAddresses();
+      const from = addressOf(c.message.headers.From ?? '');
+      if (rule.from !== 'anyone' && !(rule.from === 'me' ? me! : rule.from).includes(from)) continue;
       const found = answered(session, c);
       if (!found) continue; // not a reply to a patch we track
       const skip = (reason: string) => result.skipped.push({ rule: rule.name, msgid, reason });
