@@ -48,6 +48,9 @@ Commands:
                             commits are on the public branch, as notmuch drafts
                             [--branch REMOTE/BRANCH] [--repo DIR] [--project P]
                             [--since YYYY-MM-DD] [--state S] [--dry-run] [--mbox: to stdout]
+  rules                     what the rules did or would do on replies since the last
+                            run ("pw-bot: cr" in your replies, [rule NAME] sections;
+                            sync runs them too) [--dry-run] [--since YYYY-MM-DD]
   bundle list|add|remove|delete|mbox
                             your Patchwork bundles: list [--project P],
                             add NAME MSGID... [--series] (creates NAME if new),
@@ -281,6 +284,14 @@ async function thanksCommand({ v, args, session }: Run): Promise<number> {
   return 0;
 }
 
+async function rulesCommand({ v, args, session }: Run): Promise<number> {
+  if (args.length) throw new PwnmError('USAGE', `rules takes no arguments (got ${args.join(' ')}); use --dry-run or --since YYYY-MM-DD`);
+  const { runRules, formatRules } = await import('./mail/rules.js');
+  const r = await runRules(session, { dryRun: Boolean(v['dry-run']), ...(v.since ? { since: v.since } : {}) });
+  print(v, r, () => formatRules(r));
+  return r.fired.every((f) => (f.results ?? []).every((x) => x.outcome === 'pushed' || x.outcome === 'unchanged')) ? 0 : 1;
+}
+
 const COMMANDS: Record<string, Command> = {
   sync: syncCommand,
   status: statusCommand,
@@ -293,6 +304,7 @@ const COMMANDS: Record<string, Command> = {
   apply: applyCommand,
   fill: fillCommand,
   thanks: thanksCommand,
+  rules: rulesCommand,
   bundle: ({ v, args, session }) => bundleCommand({
     args, session, ...projectOpt(v), series: Boolean(v.series), download: Boolean(v.download),
     print: (value, text) => print(v, value, text), raw: (text) => void process.stdout.write(redact(text)),

@@ -58,6 +58,20 @@ export interface TagFamilies {
 
 export type Prefer = 'server' | 'local';
 
+/** `[rule NAME]`: when a new reply matches `query`, the patch (or series) it answers becomes `state`. */
+export interface RuleConfig {
+  name: string;
+  /** A notmuch query on the reply, e.g. `body:"LGTM"`. */
+  query: string;
+  /** The state slug the patch or series becomes. */
+  state: string;
+  scope: 'patch' | 'series';
+  /** Who may trigger it: these addresses (lower-cased), or anyone; default the user's own (notmuch's user.*_email). */
+  from: string[] | 'anyone' | 'me';
+  /** file:line of the section, for messages. */
+  where: string;
+}
+
 export interface Config {
   /** The file the config came from, if any. */
   file?: string;
@@ -82,6 +96,10 @@ export interface Config {
   supersedeOlderSeries: boolean;
   /** `fill`: the maildir folder (under notmuch's database path) that fetched mail goes into. */
   fillFolder: string;
+  /** The built-in rule: `pw-bot: X` in the user's own replies sets the series' state (netdev's mailbot aliases). */
+  pwBot: boolean;
+  /** `[rule NAME]` sections, in file order. */
+  rules: RuleConfig[];
   instances: InstanceConfig[];
 }
 
@@ -100,7 +118,7 @@ export interface ConfigOverrides {
 
 export const DEFAULT_URL = 'https://patchwork.ozlabs.org';
 
-const GLOBAL_KEYS = new Set(['notmuch_database', 'state_db', 'syncdb', 'tag_prefix', 'prefer', 'concurrency', 'lock_timeout', 'full_every', 'tag_checks', 'tag_archived', 'tag_delegates', 'tag_bundles', 'supersede_older_series', 'fill_folder']);
+const GLOBAL_KEYS = new Set(['notmuch_database', 'state_db', 'syncdb', 'tag_prefix', 'prefer', 'concurrency', 'lock_timeout', 'full_every', 'tag_checks', 'tag_archived', 'tag_delegates', 'tag_bundles', 'supersede_older_series', 'fill_folder', 'pw_bot']);
 const DEFAULTS_INSTANCE_KEYS = new Set(['patchwork_url', 'patchwork_token', 'token_command', 'sync', 'epoch', 'allow_insecure_http', 'me']);
 const INSTANCE_KEYS = new Set(['url', 'token', 'token_command', 'sync', 'epoch', 'allow_insecure_http', 'me', 'tag_bundles']);
 
@@ -186,6 +204,7 @@ interface Draft {
   instances: (Partial<InstanceConfig> & { name?: string; where: string })[];
   /** `[project NAME]` sections: settings of one project, wherever it is synced. */
   projects?: Map<string, ProjectSettings>;
+  rules?: RuleConfig[];
 }
 
 type ProjectSettings = Pick<ProjectConfig, 'repo' | 'branch' | 'commitUrl'> & { where: string };
@@ -203,8 +222,13 @@ function readFile(file: string, env: NodeJS.ProcessEnv): Draft {
       readProjectSection(draft, projectMatch[1]!, section.entries, where, env);
       continue;
     }
+    const ruleMatch = /^rule\s+(\S+)$/i.exec(section.name);
+    if (ruleMatch) {
+      readRuleSection(draft, ruleMatch[1]!, section.entries, where);
+      continue;
+    }
     if (!isDefaults && lower !== 'pwnm-sync' && !instanceMatch) {
-      throw new PwnmError('CONFIG', `${where()}: unknown section [${section.name}]; use [Defaults], [pwnm-sync], [instance NAME] or [project NAME]`);
+      throw new PwnmError('CONFIG', `${where()}: unknown section [${section.name}]; use [Defaults], [pwnm-sync], [instance NAME], [project NAME] or [rule NAME]`);
     }
     const inst: Draft['instances'][number] = { where: where() };
     if (instanceMatch) inst.name = instanceMatch[1]!;
@@ -252,6 +276,37 @@ function readProjectSection(draft: Draft, name: string, entries: readonly IniEnt
   draft.projects.set(name, project);
 }
 
+const RULE_KEYS = ['query', 'state', 'scope', 'from'];
+
+/** `[rule NAME]`: query and state required; scope series or patch (default series); from: addresses, me (default) or anyone. */
+function readRuleSection(draft: Draft, name: string, entries: readonly IniEntry[], where: Where): void {
+  draft.rules ??= [];
+  if (draft.rules.some((r) => r.name === name)) throw new PwnmError('CONFIG', `${where()}: a second [rule ${name}] section; give each rule its own name`);
+  const rule: Partial<RuleConfig> & { where: string } = { name, where: where() };
+  for (const entry of entries) {
+    const at = where(entry.line);
+    const value = entry.value.trim();
+    if (!RULE_KEYS.includes(entry.key)) throw new PwnmError('CONFIG', `${at}: unknown key "${entry.key}" in [rule ${name}]; known keys: ${RULE_KEYS.join(', ')}`);
+    if (entry.key === 'query') rule.query = value;
+    else if (entry.key === 'state') {
+      if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(value)) throw new PwnmError('CONFIG', `${at}: state "${value}" is not a state slug, e.g. changes-requested`);
+      rule.state = value;
+    } else if (entry.key === 'scope') {
+      if (value !== 'patch' && value !== 'series') throw new PwnmError('CONFIG', `${at}: scope is patch or series, not "${value}"`);
+      rule.scope = value;
+    } else {
+      const list = value.split(/[,\s]+/).filter(Boolean).map((a) => a.toLowerCase());
+      if (list.length === 1 && (list[0] === 'anyone' || list[0] === 'me')) rule.from = list[0];
+      else if (list.length > 0 && list.every((a) => /^[^@\s]+@[^@\s]+$/.test(a))) rule.from = list;
+      else throw new PwnmError('CONFIG', `${at}: from is me, anyone, or addresses separated by commas, not "${value}"`);
+    }
+  }
+  for (const key of ['query', 'state'] as const) {
+    if (!rule[key]) throw new PwnmError('CONFIG', `${where()}: [rule ${name}] needs ${key} = ..., e.g. ${key === 'query' ? 'query = body:"pw-bot: cr"' : 'state = changes-requested'}`);
+  }
+  draft.rules.push({ name, query: rule.query!, state: rule.state!, scope: rule.scope ?? 'series', from: rule.from ?? 'me', where: rule.where });
+}
+
 function parseBundleTags(value: string, at: string): BundleTags {
   if (value === 'mine' || value === 'all' || value === 'off') return value;
   throw new PwnmError('CONFIG', `${at}: tag_bundles is mine, all or off, not "${value}"`);
@@ -276,6 +331,7 @@ function applyKey(draft: Draft, inst: Draft['instances'][number], key: string, e
     case 'tag_delegates': draft.global.tags = { ...draft.global.tags, delegates: parseBool(value, at) }; break;
     case 'tag_bundles': draft.global.tags = { ...draft.global.tags, bundles: parseBundleTags(value, at) }; break;
     case 'supersede_older_series': draft.global.supersedeOlderSeries = parseBool(value, at); break;
+    case 'pw_bot': draft.global.pwBot = parseBool(value, at); break;
     case 'fill_folder':
       // notmuch insert --folder takes a path relative to the database; no way out of it.
       if (!value || value.startsWith('/') || value.split('/').includes('..')) throw new PwnmError('CONFIG', `${at}: fill_folder is a folder inside the maildir (say patchwork), not "${value}"`);
@@ -383,6 +439,8 @@ function finishConfig(draft: Draft, file: string | undefined, instances: Instanc
     tags: { checks: true, archived: true, delegates: false, bundles: 'mine', ...draft.global.tags },
     supersedeOlderSeries: draft.global.supersedeOlderSeries ?? false,
     fillFolder: draft.global.fillFolder ?? 'patchwork',
+    pwBot: draft.global.pwBot ?? true,
+    rules: draft.rules ?? [],
     instances,
   };
   if (file) config.file = file;

@@ -28,6 +28,10 @@ export function formatSync(summary: SyncSummary): string {
     for (const a of p.ambiguous) lines.push(`  ambiguous ${a.msgid} (patch ${a.patchId}): ${a.reason}`);
     for (const e of p.errors) lines.push(`  error     ${e}`);
   }
+  for (const f of summary.rules?.fired ?? []) {
+    lines.push(`rule ${f.rule}: id:${f.msgid} set ${plural(f.patches.length, 'patch')} to ${f.state} (${(f.results ?? []).map((x) => x.outcome).filter((o, i, all) => all.indexOf(o) === i).join(', ')})`);
+  }
+  if (summary.rulesError) lines.push(`rules: error: ${summary.rulesError}`);
   lines.push(`done in ${(summary.durationMs / 1000).toFixed(1)} s; ${plural(summary.notmuchCalls, 'notmuch call')} in all`);
   return lines.join('\n');
 }

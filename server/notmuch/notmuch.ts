@@ -18,9 +18,6 @@ export interface NotmuchOptions {
 /** Header name to value, as notmuch's JSON spells them (`In-reply-to`). */
 export interface ReplyHeaders { reply: Record<string, string>; original: Record<string, string> }
 
-/** Header name to value, as notmuch's JSON spells them (`In-reply-to`). */
-export interface ReplyHeaders { reply: Record<string, string>; original: Record<string, string> }
-
 export interface Revision { uuid: string; lastmod: number }
 
 const LOCK_ERROR = /lock|DatabaseLockError|Unable to get write/i;
@@ -155,6 +152,18 @@ export class Notmuch {
     if (!out.trim()) return undefined;
     const r = JSON.parse(out) as { 'reply-headers': Record<string, string>; original: { headers: Record<string, string> } };
     return { reply: r['reply-headers'], original: r.original.headers };
+  }
+
+  /** Every thread with a message matching `query`, whole, as `notmuch show --format=json` gives it. */
+  async showThreads(query: string): Promise<unknown[]> {
+    const out = await this.run(['show', '--format=json', '--entire-thread=true', '--', query]);
+    return JSON.parse(out || '[]') as unknown[];
+  }
+
+  /** The user's own addresses (user.primary_email and user.other_email), lower-cased. */
+  async userAddresses(): Promise<string[]> {
+    const values = await Promise.all(['user.primary_email', 'user.other_email'].map((key) => this.configGet(key).catch(() => '')));
+    return values.join('\n').split(/[\n;]/).map((a) => a.trim().toLowerCase()).filter(Boolean);
   }
 
   /** The database's UUID and revision, for reading only what changed since. */

@@ -62,10 +62,13 @@ async function syncRequest(state: ServerState, raw: unknown, token: Cancellation
   const work = new WorkDone(state, p.workDoneToken);
   work.begin('pwnm-sync');
   try {
-    return await state.exclusive((signal) => sync(s, {
+    const summary = await state.exclusive((signal) => sync(s, {
       ...opt('projects', p.projects), full: Boolean(p.full), dryRun: Boolean(p.dryRun), localOnly: Boolean(p.localOnly),
       signal, onProgress: syncProgress(state, work), onMessage: (e: MessageEvent) => void (e.kind === 'retagged' && changed.add(e.msgid)),
     }), token);
+    // The rules run after the sync proper and retag through set-state, not through onMessage.
+    for (const f of summary.rules?.fired ?? []) for (const r of f.results ?? []) changed.add(r.msgid);
+    return summary;
   } finally {
     state.tagsChanged(changed);
     work.end();
@@ -145,6 +148,15 @@ async function thanksRequest(state: ServerState, raw: unknown) {
   return result;
 }
 
+async function rulesRequest(state: ServerState, raw: unknown, token: CancellationToken) {
+  const s = state.ready();
+  const p = params<{ since?: string; dryRun?: boolean }>(raw, { since: 'string?', dryRun: 'boolean?' });
+  const { runRules } = await import('../mail/rules.js');
+  const result = await state.exclusive(() => runRules(s, p), token);
+  state.tagsChanged(result.fired.flatMap((f) => (f.results ?? []).map((x) => x.msgid)));
+  return result;
+}
+
 type ApplyParams = { messageId: string; series?: boolean; deps?: boolean; repo?: string; threeWay?: boolean; state?: string; dryRun?: boolean; project?: string; workDoneToken?: string };
 
 async function apply(state: ServerState, raw: unknown, token: CancellationToken) {
@@ -204,6 +216,7 @@ export const HANDLERS: Record<string, Handler> = {
   apply,
   fill: fillRequest,
   thanks: thanksRequest,
+  rules: rulesRequest,
   patchInfo: patchInfoRequest,
   states: (state, raw) => ({ projects: projectStates(state.ready(), params<{ project?: string }>(raw, { project: 'string?' }).project) }),
   counts: async (state) => ({ projects: await counts(state.ready()) }),

@@ -61,6 +61,10 @@ const MIGRATIONS: string[] = [
      status TEXT NOT NULL,      -- thanked | history
      commit_sha TEXT, at TEXT NOT NULL,
      PRIMARY KEY (instance, project, msgid));`,
+  // rules (server/mail/rules.ts): each reply a rule fired on, so that it never fires twice.
+  `CREATE TABLE rule_fired (msgid TEXT NOT NULL, rule TEXT NOT NULL,
+     state TEXT NOT NULL, patches INTEGER NOT NULL, at TEXT NOT NULL,
+     PRIMARY KEY (msgid, rule));`,
 ];
 
 export interface PatchRow {

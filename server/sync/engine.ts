@@ -1,6 +1,8 @@
 import { PwnmError } from '../errors.js';
 import { notmuchMessageId } from '../notmuch/encoding.js';
+import type { Revision } from '../notmuch/notmuch.js';
 import type { Session } from '../session.js';
+import { runRules } from '../mail/rules.js';
 import type { ProjectRow, SyncMark } from '../store/store.js';
 import { planLocalChanges, resolveUnseen } from './apply.js';
 import { timeline } from '../timeline.js';
@@ -33,6 +35,7 @@ export async function sync(session: Session, options: SyncOptions = {}): Promise
   if (!focused) session.syncing++;
   else session.claim(options.messageIds!.map(notmuchMessageId));
   const projects: ProjectSummary[] = [];
+  let rules: Pick<SyncSummary, 'rules' | 'rulesError'> = {};
   try {
     // The revision is read before anything else: a change made while we
     // sync gets a later one and is seen next time.
@@ -43,13 +46,24 @@ export async function sync(session: Session, options: SyncOptions = {}): Promise
     }
     checkCancel(options.signal);
     await syncBundles(session, options, projects, changes.revision);
+    if (!focused && !options.dryRun && !options.localOnly) rules = await syncRules(session, changes.revision);
   } finally {
     lock?.release();
     if (!focused && --session.syncing === 0) session.claimed.clear();
     end();
   }
-  const ok = projects.every((p) => p.errors.length === 0 && p.refused.length === 0 && p.queued.length === 0 && p.ambiguous.length === 0);
-  return { dryRun: Boolean(options.dryRun), durationMs: Math.round(performance.now() - started), projects, notmuchCalls: session.notmuch.calls - nmBefore, ok };
+  const ok = !rules.rulesError && projects.every((p) => p.errors.length === 0 && p.refused.length === 0 && p.queued.length === 0 && p.ambiguous.length === 0);
+  return { dryRun: Boolean(options.dryRun), durationMs: Math.round(performance.now() - started), projects, notmuchCalls: session.notmuch.calls - nmBefore, ok, ...rules };
+}
+
+/** The rules after the sync, on the mail it saw; a failure is reported, the sync's work stays. */
+async function syncRules(session: Session, revision: Revision): Promise<Pick<SyncSummary, 'rules' | 'rulesError'>> {
+  try {
+    return { rules: await timeline.around('phase', 'rules', runRules(session, { revision })) };
+  } catch (err) {
+    if (!(err instanceof PwnmError) || err.code === 'CANCELLED') throw err;
+    return { rulesError: err.message };
+  }
 }
 
 /** One project's sync; a Patchwork or notmuch failure ends it and is reported, cancelling ends the whole sync. */

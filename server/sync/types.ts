@@ -1,4 +1,5 @@
 import type { Prefer } from '../config.js';
+import type { RulesResult } from '../mail/rules.js';
 
 // What a sync is asked to do and what it reports.
 
@@ -73,4 +74,8 @@ export interface SyncSummary {
   notmuchCalls: number;
   /** True when every change went through (nothing refused, queued or failed). */
   ok: boolean;
+  /** What the rules did after the sync (server/mail/rules.ts); absent on a dry, local-only or focused run. */
+  rules?: RulesResult;
+  /** Why the rules could not run, if they could not. */
+  rulesError?: string;
 }
