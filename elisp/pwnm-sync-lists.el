@@ -138,7 +138,14 @@ Text buttons, not widgets, so that the line can be replaced in place."
                                                                    pwnm-sync--hello-counts)))
                           'action (lambda (_) (pwnm-sync-pending)) 'follow-link t
                           'help-echo "List the changes that wait to reach Patchwork")
-      (insert " "))
+      (insert " ")
+      (let ((missing (apply #'+ (mapcar (lambda (p) (or (plist-get p :missingLocally) 0))
+                                        pwnm-sync--hello-counts))))
+        (when (> missing 0)
+          (insert-text-button (format "[%d not in notmuch]" missing)
+                              'action (lambda (_) (pwnm-sync-mail-fill)) 'follow-link t
+                              'help-echo "Fetch their mail from Patchwork into notmuch (pwnm-sync fill)")
+          (insert " "))))
     (insert-text-button "[sync now]" 'action (lambda (_) (pwnm-sync)) 'follow-link t
                         'help-echo "Sync Patchwork and notmuch now")
     (insert "\n")

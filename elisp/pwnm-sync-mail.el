@@ -65,5 +65,32 @@ argument), only report what would be written."
       (dolist (d drafts)
         (notmuch-draft-resume (concat "id:" (plist-get d :draftId)))))))
 
+;;; Mail that never reached notmuch
+
+(declare-function pwnm-sync-hello-refresh-counts "pwnm-sync-lists")
+
+;;;###autoload
+(defun pwnm-sync-mail-fill (&optional dry-run)
+  "Fetch from Patchwork the mail of patches that are not in notmuch.
+The server downloads each patch's (or whole series') mbox and adds
+it with `notmuch insert', tagged as new mail and with its pw- tags,
+so that it threads with the replies already there; nothing that
+notmuch holds is added twice.  With DRY-RUN (interactively, a
+prefix argument), only report what would be fetched."
+  (interactive "P")
+  (pwnm-sync--message "Fetching the mail of patches not in notmuch...")
+  (pwnm-sync--request
+   :fill (list :dryRun (if dry-run t :json-false))
+   :label "fill"
+   :success (lambda (result)
+              (let ((failed (append (plist-get result :failed) nil)))
+                (dolist (f failed)
+                  (pwnm-sync--log "fill: %s: %s" (plist-get f :url) (plist-get f :reason)))
+                (pwnm-sync--message "%s %d mail(s), %d failed, %d left for another run"
+                                    (if dry-run "Would fetch" "Added")
+                                    (length (plist-get result (if dry-run :planned :added)))
+                                    (length failed) (plist-get result :left)))
+              (pwnm-sync-hello-refresh-counts))))
+
 (provide 'pwnm-sync-mail)
 ;;; pwnm-sync-mail.el ends here

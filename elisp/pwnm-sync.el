@@ -1548,6 +1548,7 @@ if what it says has changed."
       (princ keys))))
 
 (autoload 'pwnm-sync-mail-thanks "pwnm-sync-mail" nil t)
+(autoload 'pwnm-sync-mail-fill "pwnm-sync-mail" nil t)
 
 (defvar pwnm-sync-state-map
   (let ((map (make-sparse-keymap)))

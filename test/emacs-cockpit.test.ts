@@ -21,6 +21,15 @@ function control(t: TestEnv): Promise<Server> {
       case '/add-bundle': data.addBundle({ owner: t.maint.id, name: q.get('name')!, public: false, patches: q.get('msgids')!.split(',').map((m) => [...data.patches.values()].find((p) => p.msgid === `<${m}>`)!.id) }); break;
       case '/requests': body = { requests: t.sandbox.requests }; break;
       case '/archive': patch!.archived = true; break;
+      // A patch on Patchwork whose mail never reached notmuch, with the headers its mbox needs.
+      case '/new-patch': {
+        const msgid = `<${q.get('msgid')}>`;
+        const subject = '[PATCH] fill: a patch whose mail was lost';
+        const person = data.addPerson('Lost Sender', 'lost@example.org');
+        data.addPatch({ project: t.project.id, msgid, name: subject, submitter: person.id, content: 'A patch body.\n',
+          headers: { 'Message-Id': msgid, From: 'Lost Sender <lost@example.org>', Subject: subject, To: t.project.list_email } });
+        break;
+      }
       case '/fault': t.sandbox.faults = q.get('on') === '1' ? [{ method: 'PATCH', times: Infinity, status: 503, body: '{"detail":"busy"}' }] : []; break;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -42,7 +51,7 @@ describe('Emacs cockpit: the Y menu, facts in show, lists', function () {
       const r = await runErt('test/emacs/pwnm-sync-cockpit-tests.el', env, jsonrpc.dir);
       expect(r.exitCode, r.all.slice(-6000)).to.equal(0);
       // Every test ran: none skipped, none missing.
-      expect(r.all).to.match(/Ran 6 tests, 6 results as expected, 0 unexpected/);
+      expect(r.all).to.match(/Ran 7 tests, 7 results as expected, 0 unexpected/);
     } finally {
       ctl.close();
       await t.cleanup();

@@ -190,5 +190,29 @@
         (should (string-match-p (format "\\b%d skiboot new\\b" new-all)
                                 (with-current-buffer "*notmuch-hello*" (buffer-string))))))))
 
+;; Issue 26: hello's "not in notmuch" count is a button that runs fill.
+(ert-deftest pwnm-sync-cockpit-test-6-hello-fill-button ()
+  "Hello counts a patch whose mail is not in notmuch; its button fetches it."
+  (let ((msgid "lost-1@example.org"))
+    (should (zerop (pwnm-sync-cockpit-test--count (notmuch-id-to-query msgid))))
+    (pwnm-sync-cockpit-test--control (concat "/new-patch?msgid=" (url-hexify-string msgid)))
+    (pwnm-sync)
+    (should (pwnm-sync-cockpit-test--wait (lambda () (not pwnm-sync--sync-running)) 120))
+    (notmuch-hello)
+    (should (pwnm-sync-cockpit-test--wait
+             (lambda () (with-current-buffer "*notmuch-hello*"
+                          (string-match-p "\\[1 not in notmuch\\]" (buffer-string))))))
+    (with-current-buffer "*notmuch-hello*"
+      (goto-char (point-min))
+      (search-forward "[1 not in notmuch]")
+      (push-button (match-beginning 0)))
+    (should (pwnm-sync-cockpit-test--wait
+             (lambda () (= 1 (pwnm-sync-cockpit-test--count (concat (notmuch-id-to-query msgid) " and tag:pw-skiboot-new"))))
+             60))
+    ;; The count is gone from the status line once the server has it.
+    (should (pwnm-sync-cockpit-test--wait
+             (lambda () (with-current-buffer "*notmuch-hello*"
+                          (not (string-match-p "not in notmuch" (buffer-string)))))))))
+
 (provide 'pwnm-sync-cockpit-tests)
 ;;; pwnm-sync-cockpit-tests.el ends here
