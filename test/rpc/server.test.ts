@@ -230,7 +230,8 @@ describe('JSON-RPC server (pwnm-sync serve)', function () {
     server = await synced();
     const counts = await server.conn.sendRequest<{ projects: Record<string, unknown>[] }>('counts');
     const c = counts.projects[0]!;
-    expect(Object.keys(c).sort()).to.deep.equal(['families', 'instance', 'missingLocally', 'pending', 'project', 'states', 'tag', 'total']);
+    expect(Object.keys(c).sort()).to.deep.equal(['families', 'instance', 'missingLocally', 'pending', 'project', 'states', 'syncedAt', 'tag', 'total']);
+    expect(Number.isNaN(Date.parse(c.syncedAt as string)), 'syncedAt is an ISO time').to.equal(false);
     expect(c).to.include({ instance: 'sandbox', project: 'skiboot', tag: 'pw-skiboot', total: 12, missingLocally: 0, pending: 0 });
     expect((c.states as { state: string; tag: string; count: number }[]).find((x) => x.state === 'new')).to.deep.equal({ state: 'new', tag: 'pw-skiboot-new', count: 12 });
     expect(c.families).to.deep.equal([
