@@ -383,7 +383,10 @@ class ApplyScenarioBuilder {
     private readonly scratch: string,
     newest: number,
   ) {
-    this.host = project.list_email.split('@')[1]!;
+    // The list's name in the host: one Patchwork holds many test projects, and
+    // its parser finds a Depends-on: message-id in any of them (first match).
+    const [list, domain] = project.list_email.split('@') as [string, string];
+    this.host = `${list}.${domain}`;
     this.clock = newest - 24 * 3_600_000;
   }
 
