@@ -23,6 +23,11 @@ export default tseslint.config(
       // The house rule: no stdout writes outside the CLI front end.
       'no-console': 'error',
       'no-restricted-syntax': ['error', stdoutWrite],
+      // better-sqlite3 12 runs on Node 20 only, 13 on 22.14+ and 24: a direct
+      // import loads the wrong one on the other Nodes (CI runs all three).
+      '@typescript-eslint/no-restricted-imports': ['error', { paths: [
+        { name: 'better-sqlite3', allowTypeImports: true, message: 'open databases through server/store/sqlite.ts, which picks the major this Node runs' },
+      ] }],
       // The code writes `m[1]!` and `list[0]!` where an index may miss, as if
       // noUncheckedIndexedAccess were on; stripping ~350 of them would remove
       // that signal for the reader and for a later switch to that option.

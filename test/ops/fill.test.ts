@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import Database from '../../server/store/sqlite.js';
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { rmSync } from 'node:fs';
