@@ -108,11 +108,14 @@ export async function fill(session: Session, options: FillOptions = {}): Promise
           result.failed.push({ instance, project: sel.project, url, reason: err instanceof Error ? err.message : String(err) });
           continue;
         }
-        for (const mail of splitMbox(text)) {
+        const mails = splitMbox(text).flatMap((mail) => {
           const { messageId, subject } = headerOf(mail);
-          if (!messageId || inserted.has(messageId)) continue;
-          // Never a second copy of a message notmuch holds.
-          if ((await session.notmuch.count([idQuery(messageId)]))[0]! > 0) continue;
+          return messageId ? [{ mail, messageId, subject }] : [];
+        });
+        // Never a second copy of a message notmuch holds: one count call per mbox.
+        const held = await session.notmuch.count(mails.map((m) => idQuery(m.messageId)));
+        for (const [i, { mail, messageId, subject }] of mails.entries()) {
+          if (inserted.has(messageId) || held[i]! > 0) continue;
           await session.notmuch.insert(mail, session.config.fillFolder);
           inserted.add(messageId);
           const isPatch = unit.rows.some((r) => r.msgid === messageId);
