@@ -44,6 +44,7 @@ Commands:
                             its series) from Patchwork, with the replies' trailers
                             [--repo DIR] [--3way] [--state S] [--dry-run] [--project P]
                             [--deps] (the series it depends on first, each once)
+  apply --bundle NAME       git am your bundle NAME (or a public one), in its order
   thanks                    an "applied, thanks" reply per accepted series whose
                             commits are on the public branch, as notmuch drafts
                             [--branch REMOTE/BRANCH] [--repo DIR] [--project P]
@@ -101,6 +102,7 @@ const OPTIONS = {
   series: { type: 'boolean' },
   '3way': { type: 'boolean' },
   deps: { type: 'boolean' },
+  bundle: { type: 'string' },
   since: { type: 'string' },
   limit: { type: 'string' },
   repo: { type: 'string' },
@@ -203,14 +205,14 @@ async function acceptCommand({ v, args, session }: Run): Promise<number> {
 }
 
 async function applyCommand({ v, args, session }: Run): Promise<number> {
-  if (args.length !== 1) throw new PwnmError('USAGE', 'apply takes one MESSAGE-ID, e.g. pwnm-sync apply --series 20180101.1234@example.org');
+  if (args.length !== (v.bundle === undefined ? 1 : 0)) throw new PwnmError('USAGE', 'apply takes one MESSAGE-ID, e.g. pwnm-sync apply --series 20180101.1234@example.org, or --bundle NAME and no MESSAGE-ID');
   const { applyPatches, formatApply } = await import('./git/apply.js');
   const abort = new AbortController();
   // Ctrl-C stops between two patches and rolls the series back; a second one kills.
   process.once('SIGINT', () => abort.abort());
   const tty = process.stderr.isTTY && !v.json;
   const r = await applyPatches(session, {
-    messageId: args[0]!, series: Boolean(v.series), deps: Boolean(v.deps), threeWay: Boolean(v['3way']), dryRun: Boolean(v['dry-run']), signal: abort.signal,
+    ...(v.bundle === undefined ? { messageId: args[0]! } : { bundle: v.bundle }), series: Boolean(v.series), deps: Boolean(v.deps), threeWay: Boolean(v['3way']), dryRun: Boolean(v['dry-run']), signal: abort.signal,
     ...(v.repo ? { repo: v.repo } : {}), ...(v.state ? { state: v.state } : {}), ...projectOpt(v),
     ...(tty ? { onProgress: (p) => { if (p.phase === 'applying' || p.phase === 'checking') process.stderr.write(`${p.phase} ${p.index}/${p.total} ${p.subject}\n`); } } : {}),
   });

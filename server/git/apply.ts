@@ -18,7 +18,9 @@ import { setStateOfRows, type SetStateResult } from '../ops/set-state.js';
 // series queued, as a plain `git am` of the whole mbox would.
 
 export interface ApplyOptions {
-  messageId: string;
+  /** What to apply: the patch (or series) of this message, or else the bundle called `bundle`. */
+  messageId?: string;
+  bundle?: string;
   /** The whole series of the message (a cover letter always means its series). */
   series?: boolean;
   /** With the series: first the series it depends on (Depends-on:), each once, in order; implies `series`. */
@@ -53,7 +55,7 @@ export interface ApplyResult {
   instance: string;
   project: string;
   repo: string;
-  what: 'patch' | 'series';
+  what: 'patch' | 'series' | 'bundle';
   seriesId: number | null;
   mboxUrl: string;
   /** Where the mbox is kept until an apply succeeds; null once removed. */
@@ -68,7 +70,11 @@ export interface ApplyResult {
   states: SetStateResult[];
 }
 
-interface Target { instance: string; project: string; what: 'patch' | 'series'; id: number; seriesId: number | null; mboxUrl: string; note?: string }
+interface Target {
+  instance: string; project: string; what: 'patch' | 'series' | 'bundle'; id: number; seriesId: number | null; mboxUrl: string; note?: string;
+  /** The mbox needs the token: a private bundle's does. */
+  auth?: boolean;
+}
 
 interface SeriesDetail { id: number; mbox: string; total: number; received_all: boolean; patches: { id: number; msgid: string }[] }
 type PatchDetail = PwPatch & { series?: { id: number; mbox?: string }[] };
@@ -128,9 +134,11 @@ export async function checkReady(repo: string): Promise<void> {
   }
 }
 
-/** Find what to apply: the message's patch, its series, or a cover letter's series. */
+/** Find what to apply: the message's patch, its series, a cover letter's series, or a bundle. */
 async function resolveTarget(session: Session, options: ApplyOptions): Promise<Target> {
-  const msgid = messageIdOf(options.messageId);
+  if ((options.bundle === undefined) === (options.messageId === undefined)) throw new PwnmError('USAGE', 'apply takes a MESSAGE-ID or a bundle name, one of the two');
+  if (options.bundle !== undefined) return bundleTarget(session, options.bundle, options);
+  const msgid = messageIdOf(options.messageId!);
   let rows: PatchRow[];
   try {
     rows = await findPatches(session, msgid, options.project);
@@ -154,6 +162,15 @@ async function resolveTarget(session: Session, options: ApplyOptions): Promise<T
   }
   if (!patch.mbox) throw new PwnmError('NOT_FOUND', `${row.instance}: patch ${row.patch_id} has no mbox URL`);
   return { ...base, what: 'patch', id: patch.id, mboxUrl: patch.mbox, ...(options.series ? { note: 'the patch belongs to no series; applying it alone' } : {}) };
+}
+
+/** A bundle's patches, in the bundle's order, as Patchwork's bundle mbox gives them. */
+async function bundleTarget(session: Session, name: string, options: ApplyOptions): Promise<Target> {
+  if (options.series || options.deps) throw new PwnmError('USAGE', 'a bundle is applied as it is: --series and --deps go with a MESSAGE-ID');
+  const { findVisibleBundle } = await import('../ops/bundles.js');
+  const b = await findVisibleBundle(session, name, options.project);
+  if (b.count === 0) throw new PwnmError('NOT_FOUND', `${b.instance}: bundle ${name} (${b.project}) holds no patch`);
+  return { instance: b.instance, project: b.project, what: 'bundle', id: b.id, seriesId: null, mboxUrl: b.mbox, auth: !b.public };
 }
 
 const incomplete = (s: SeriesDetail): { note?: string } => (s.received_all ? {} : { note: `series ${s.id} is incomplete on Patchwork: ${s.patches.length} of ${s.total} patches arrived` });
@@ -193,7 +210,7 @@ export async function applyPatches(session: Session, options: ApplyOptions): Pro
   const client = await session.client(session.instance(target.instance));
   // --deps: the dependencies' mboxes go first, as one mbox, so that the apply is one series to git am.
   const deps = options.deps && target.what === 'series' ? await dependencyChain(client, target.id) : [];
-  const text = (await Promise.all([...deps.map((d) => d.mbox), target.mboxUrl].map((url) => client.download(url)))).join('\n');
+  const text = (await Promise.all([...deps.map((d) => client.download(d.mbox)), client.download(target.mboxUrl, { auth: target.auth ?? false })])).join('\n');
   if (deps.length) target.note = [`after the series it depends on: ${deps.map((d) => `${d.id} "${d.name ?? ''}"`).join(', ')}`, target.note].filter(Boolean).join('; ');
   const keepDir = join(dirname(session.config.stateDb), 'mbox');
   mkdirSync(keepDir, { recursive: true });

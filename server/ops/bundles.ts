@@ -144,10 +144,16 @@ export async function bundleDelete(session: Session, name: string, options: { pr
 }
 
 /** A bundle's mbox URL (yours first, else a public one of that name), and with `download` its text. */
-export async function bundleMbox(session: Session, name: string, options: { project?: string; download?: boolean } = {}): Promise<{ url: string; mbox?: string }> {
-  const all = (await listMyBundles(session, { ...(options.project ? { project: options.project } : {}), all: true })).filter((b) => b.name === name);
+/** The bundle called `name` that you see: yours first, else another's public one. */
+export async function findVisibleBundle(session: Session, name: string, project?: string): Promise<BundleInfo> {
+  const all = (await listMyBundles(session, { ...(project ? { project } : {}), all: true })).filter((b) => b.name === name);
   const found = all.find((b) => b.mine) ?? all[0];
-  if (!found) throw new PwnmError('NOT_FOUND', `no bundle ${name} that you can see${options.project ? ` in ${options.project}` : ''}`);
+  if (!found) throw new PwnmError('NOT_FOUND', `no bundle ${name} that you can see${project ? ` in ${project}` : ''}`);
+  return found;
+}
+
+export async function bundleMbox(session: Session, name: string, options: { project?: string; download?: boolean } = {}): Promise<{ url: string; mbox?: string }> {
+  const found = await findVisibleBundle(session, name, options.project);
   if (!options.download) return { url: found.mbox };
   const client = await session.client(session.instance(found.instance));
   // A private bundle's mbox needs the owner's token (sent only to this instance).

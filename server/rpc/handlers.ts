@@ -157,12 +157,12 @@ async function rulesRequest(state: ServerState, raw: unknown, token: Cancellatio
   return result;
 }
 
-type ApplyParams = { messageId: string; series?: boolean; deps?: boolean; repo?: string; threeWay?: boolean; state?: string; dryRun?: boolean; project?: string; workDoneToken?: string };
+type ApplyParams = { messageId?: string; bundle?: string; series?: boolean; deps?: boolean; repo?: string; threeWay?: boolean; state?: string; dryRun?: boolean; project?: string; workDoneToken?: string };
 
 async function apply(state: ServerState, raw: unknown, token: CancellationToken) {
   const s = state.ready();
   const { workDoneToken, ...p } = params<ApplyParams>(raw, {
-    messageId: 'string', series: 'boolean?', deps: 'boolean?', repo: 'string?', threeWay: 'boolean?', state: 'string?', dryRun: 'boolean?', project: 'string?', workDoneToken: 'string?',
+    messageId: 'string?', bundle: 'string?', series: 'boolean?', deps: 'boolean?', repo: 'string?', threeWay: 'boolean?', state: 'string?', dryRun: 'boolean?', project: 'string?', workDoneToken: 'string?',
   });
   const work = new WorkDone(state, workDoneToken);
   return state.applyOne(async (signal) => {

@@ -95,6 +95,25 @@ describe('apply', function () {
     expect(await git('log', '-1', '--format=%an')).to.equal('Chloé Dévelopeur');
   });
 
+  it('--bundle applies your private bundle in its order, its mbox fetched with the token', async () => {
+    t.writeConfig('me = maint\n');
+    expect((await runCli(['-c', t.configFile, 'sync'], { env: t.env })).exitCode).to.equal(0);
+    // The bundle's order: the series, then the single patch.
+    const add = await runCli(['-c', t.configFile, 'bundle', 'add', 'to-apply', ...scenario.series, scenario.single], { env: t.env });
+    expect(add.exitCode, add.stderr).to.equal(0);
+    const r = await cli('--bundle', 'to-apply');
+    expect(r.exitCode, r.stderr + r.stdout).to.equal(0);
+    expect(await subjects()).to.deep.equal(['util: check after step 20', 'util: report the check', 'hw/dev: probe before step 5', 'core: start at step zero']);
+    const downloads = t.sandbox.log.filter((l) => l.url.includes('/mbox/'));
+    expect(downloads.map((l) => [l.url, l.auth])).to.deep.equal([['/bundle/maint/to-apply/mbox/', true]]);
+    // A bundle goes as it is; a message-id and a bundle together, or --series with one, are refused.
+    for (const args of [['--bundle', 'to-apply', scenario.single], ['--bundle', 'to-apply', '--series'], ['--bundle', 'nothing-here']]) {
+      const bad = await cli(...args);
+      expect(bad.exitCode, args.join(' ')).to.not.equal(0);
+    }
+    expect((await cli('--bundle', 'nothing-here')).stderr).to.include('no bundle nothing-here that you can see');
+  });
+
   it('refuses a dirty tree and an am in progress, naming the command that fixes it', async () => {
     writeFileSync(join(repo, 'core', 'init.c'), 'changed\n');
     let r = await cli(scenario.single);
