@@ -121,4 +121,31 @@ describe('bundle command and requests', function () {
     const bad = await conn.sendRequest('bundleAdd', { name: 'todo' }).then(() => undefined, (e: { code: number; message: string }) => e);
     expect(bad).to.include({ code: -32602, message: 'messageIds is required (string[])' });
   });
+
+  it('serve: bundleMbox gives a private bundle\'s mbox with the token, bundleDelete deletes it and its tags', async () => {
+    t = await makeEnv({ patches: 4 });
+    t.writeConfig('me = maint\n');
+    const [a, b, c] = patchesOf(t);
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'todo', public: false, patches: [b!, a!] });
+    server = startServe(t);
+    const { conn } = server;
+    await conn.sendRequest('initialize', {});
+    await conn.sendRequest('sync', {});
+    const url = await conn.sendRequest<{ url: string; mbox?: string }>('bundleMbox', { name: 'todo' });
+    expect(url).to.deep.equal({ url: `${t.sandbox.url}/bundle/maint/todo/mbox/` });
+    const { mbox } = await conn.sendRequest<{ mbox: string }>('bundleMbox', { name: 'todo', download: true });
+    // Both patches, in the bundle's order, and no other.
+    const ids = [...mbox.matchAll(/^Message-I[dD]: <([^>]+)>/gm)].map((m) => m[1]);
+    expect(ids).to.deep.equal([msgidOf(t, b!), msgidOf(t, a!)]);
+    expect(t.sandbox.log.filter((l) => l.url.includes('/mbox/')).map((l) => l.auth)).to.deep.equal([true]);
+    const mark = t.sandbox.log.length;
+    const deleted = await conn.sendRequest<{ patches: number; messageIds: string[] }>('bundleDelete', { name: 'todo' });
+    expect(deleted.patches).to.equal(0);
+    expect([...deleted.messageIds].sort()).to.deep.equal([msgidOf(t, a!), msgidOf(t, b!)].sort());
+    expect(t.sandbox.data.bundles).to.deep.equal([]);
+    expect(t.sandbox.log.slice(mark).filter((l) => l.method !== 'GET').map((l) => l.method)).to.deep.equal(['DELETE']);
+    for (const p of [a!, b!, c!]) expect(await bundleTags(p)).to.deep.equal([]);
+    const gone = await conn.sendRequest('bundleMbox', { name: 'todo' }).then(() => undefined, (e: { code: number; message: string }) => e);
+    expect(gone).to.include({ code: -32009 });
+  });
 });

@@ -143,7 +143,6 @@ export async function bundleDelete(session: Session, name: string, options: { pr
   return { instance: inst.name, project: found.project, name, id: found.id, created: false, changed: found.count, patches: 0, tag: found.tag, messageIds: [...carrying.keys()] };
 }
 
-/** A bundle's mbox URL (yours first, else a public one of that name), and with `download` its text. */
 /** The bundle called `name` that you see: yours first, else another's public one. */
 export async function findVisibleBundle(session: Session, name: string, project?: string): Promise<BundleInfo> {
   const all = (await listMyBundles(session, { ...(project ? { project } : {}), all: true })).filter((b) => b.name === name);
@@ -152,6 +151,7 @@ export async function findVisibleBundle(session: Session, name: string, project?
   return found;
 }
 
+/** A bundle's mbox URL (yours first, else a public one of that name), and with `download` its text. */
 export async function bundleMbox(session: Session, name: string, options: { project?: string; download?: boolean } = {}): Promise<{ url: string; mbox?: string }> {
   const found = await findVisibleBundle(session, name, options.project);
   if (!options.download) return { url: found.mbox };

@@ -1,4 +1,4 @@
-import { bundleAdd, bundleRemove, listMyBundles } from '../ops/bundles.js';
+import { bundleAdd, bundleDelete, bundleMbox, bundleRemove, listMyBundles } from '../ops/bundles.js';
 import type { Handler } from './handlers.js';
 import { params } from './params.js';
 
@@ -23,5 +23,15 @@ export const BUNDLE_HANDLERS: Record<string, Handler> = {
     const result = await bundleRemove(state.ready(), p.name, p.messageIds, opt(p.project));
     state.tagsChanged(result.messageIds);
     return result;
+  },
+  bundleDelete: async (state, raw) => {
+    const p = params<{ name: string; project?: string }>(raw, { name: 'string', project: 'string?' });
+    const result = await bundleDelete(state.ready(), p.name, opt(p.project));
+    state.tagsChanged(result.messageIds);
+    return result;
+  },
+  bundleMbox: async (state, raw) => {
+    const p = params<{ name: string; project?: string; download?: boolean }>(raw, { name: 'string', project: 'string?', download: 'boolean?' });
+    return bundleMbox(state.ready(), p.name, { ...opt(p.project), download: Boolean(p.download) });
   },
 };
