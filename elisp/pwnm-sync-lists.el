@@ -39,12 +39,18 @@
 (defvar pwnm-sync-bundles-mode-map
   (let ((map (make-sparse-keymap)))
     (define-key map (kbd "RET") #'pwnm-sync-bundles-open)
+    (define-key map "a" #'pwnm-sync-bundles-apply)
+    (define-key map "w" #'pwnm-sync-bundles-save-mbox)
+    (define-key map "D" #'pwnm-sync-bundles-delete)
     (define-key map "g" #'pwnm-sync-bundles-refresh)
     map)
   "Keymap for `pwnm-sync-bundles-mode'.")
 
 (define-derived-mode pwnm-sync-bundles-mode tabulated-list-mode "pwnm-sync bundles"
   "Your Patchwork bundles, as the last sync saw them.
+RET opens a bundle's patches, \\[pwnm-sync-bundles-apply] applies them to the
+project's git repository, \\[pwnm-sync-bundles-save-mbox] saves their mbox,
+\\[pwnm-sync-bundles-delete] deletes the bundle on Patchwork.
 
 \\{pwnm-sync-bundles-mode-map}"
   (setq tabulated-list-format [("Project" 14 t) ("Bundle" 30 t) ("Patches" 8 t :right-align t) ("Visibility" 10 t)])
@@ -83,6 +89,60 @@ The buffer opens at once and fills when the server answers."
 In `notmuch-search'."
   (interactive (list (or (tabulated-list-get-id) (user-error "No bundle at point"))))
   (notmuch-search (format "tag:%s" (plist-get bundle :tag)) t))
+
+;; Each key works on the bundle at point and does not wait for Patchwork.
+
+(defun pwnm-sync--bundle-at-point ()
+  "Return the bundle (a plist) at point, or signal a user error."
+  (or (tabulated-list-get-id) (user-error "No bundle at point")))
+
+(defun pwnm-sync-bundles-apply (bundle repo)
+  "Apply the patches of BUNDLE, in the bundle's order, to the git REPO.
+Interactively the bundle at point, and its project's repository (see
+`pwnm-sync-project-repositories').  As \\[pwnm-sync-apply] does for a
+series: `git am' without blocking Emacs, the outcome in the apply buffer."
+  (interactive
+   (let* ((bundle (pwnm-sync--bundle-at-point))
+          (name (plist-get bundle :project))
+          (project (or (seq-find (lambda (p) (equal (plist-get p :project) name)) (pwnm-sync--projects))
+                       (list :project name))))
+     (list bundle (pwnm-sync--project-repository project))))
+  (let ((repo (expand-file-name repo))
+        (name (plist-get bundle :name)))
+    (pwnm-sync--apply-start (format "bundle %s" name)
+                            (list :bundle name :project (plist-get bundle :project) :repo repo)
+                            repo)))
+
+(defun pwnm-sync-bundles-save-mbox (bundle file)
+  "Save the mbox of BUNDLE (interactively, the one at point) in FILE.
+Downloaded by the server, with your token when the bundle is private."
+  (interactive
+   (let ((bundle (pwnm-sync--bundle-at-point)))
+     (list bundle (read-file-name "Save the bundle's mbox in: " nil nil nil
+                                  (format "%s.mbox" (plist-get bundle :name))))))
+  (let ((file (expand-file-name file)))
+    (pwnm-sync--request
+     :bundleMbox (list :name (plist-get bundle :name) :project (plist-get bundle :project) :download t)
+     :label "bundle mbox"
+     :success (lambda (result)
+                (let ((coding-system-for-write 'utf-8-unix))
+                  (write-region (plist-get result :mbox) nil file nil 'silent))
+                (pwnm-sync--message "Saved bundle %s in %s" (plist-get bundle :name) file)))))
+
+(defun pwnm-sync-bundles-delete (bundle)
+  "Delete BUNDLE (interactively, the one at point) on Patchwork, after asking.
+Its tag leaves every message; the patches stay."
+  (interactive (list (pwnm-sync--bundle-at-point)))
+  (let ((name (plist-get bundle :name)))
+    (when (y-or-n-p (format "Delete bundle %s (%d patches) on Patchwork? " name (plist-get bundle :count)))
+      (pwnm-sync--request
+       :bundleDelete (list :name name :project (plist-get bundle :project))
+       :label "bundle delete"
+       :needs-token t
+       :success (lambda (_result)
+                  (pwnm-sync--message "Deleted bundle %s" name)
+                  (when (get-buffer "*pwnm-sync bundles*")
+                    (with-current-buffer "*pwnm-sync bundles*" (pwnm-sync-bundles-refresh))))))))
 
 ;;; What hello tells: last sync, what waits, a sync button
 

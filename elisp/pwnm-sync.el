@@ -1197,27 +1197,35 @@ for the first time."
    (let ((project (pwnm-sync--apply-project)))
      (list (pwnm-sync--message-id-at-point) (plist-get project :project)
            (pwnm-sync--project-repository project) current-prefix-arg)))
+  (let ((repo (expand-file-name repo)))
+    (pwnm-sync--apply-start (format "%s of %s" (if single "the patch" "the series") message-id)
+                            (list :messageId message-id :project project :repo repo
+                                  :series (if single :json-false t))
+                            repo)))
+
+(defun pwnm-sync--apply-start (what params repo)
+  "Ask the server to apply WHAT (words for people) to REPO, without waiting.
+PARAMS are the `apply' request's; `pwnm-sync--apply-done' shows the outcome."
   (when pwnm-sync--apply-running
     (user-error "An apply is already running; see *pwnm-sync apply*"))
-  (let ((repo (expand-file-name repo)))
-    (setq pwnm-sync--apply-running t)
-    (pwnm-sync--apply-buffer)
-    (pwnm-sync--apply-insert "Applying %s of %s to %s\n\n" (if single "the patch" "the series") message-id repo)
-    (pwnm-sync--message "Applying %s to %s..." (if single "the patch" "the series") repo)
-    (pwnm-sync--request
-     :apply (list :messageId message-id :project project :repo repo :series (if single :json-false t))
-     :label "apply"
-     :timeout nil
-     :success (lambda (result) (pwnm-sync--apply-done result repo))
-     :cancelled (lambda ()
-                  (setq pwnm-sync--apply-running nil)
-                  (pwnm-sync--apply-insert "Cancelled: the repository is back where it was.\n")
-                  (pwnm-sync--message "Apply cancelled: see *pwnm-sync apply*"))
-     :error (lambda (err)
-              (setq pwnm-sync--apply-running nil)
-              (let ((text (pwnm-sync--request-error-message err)))
-                (pwnm-sync--apply-insert "%s\n" text)
-                (pwnm-sync--error "Apply failed: %s" text))))))
+  (setq pwnm-sync--apply-running t)
+  (pwnm-sync--apply-buffer)
+  (pwnm-sync--apply-insert "Applying %s to %s\n\n" what repo)
+  (pwnm-sync--message "Applying %s to %s..." what repo)
+  (pwnm-sync--request
+   :apply params
+   :label "apply"
+   :timeout nil
+   :success (lambda (result) (pwnm-sync--apply-done result repo))
+   :cancelled (lambda ()
+                (setq pwnm-sync--apply-running nil)
+                (pwnm-sync--apply-insert "Cancelled: the repository is back where it was.\n")
+                (pwnm-sync--message "Apply cancelled: see *pwnm-sync apply*"))
+   :error (lambda (err)
+            (setq pwnm-sync--apply-running nil)
+            (let ((text (pwnm-sync--request-error-message err)))
+              (pwnm-sync--apply-insert "%s\n" text)
+              (pwnm-sync--error "Apply failed: %s" text)))))
 
 ;;; Patch facts
 

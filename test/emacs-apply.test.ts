@@ -19,13 +19,18 @@ describe('Emacs package: Y ! applies patches', function () {
       const scenario = generate(t.sandbox.data, t.project, t.maildir, { patches: 0, git: { repo } }).scenario!;
       await execa('notmuch', ['new', '--quiet'], { env: t.env });
       const base = (await execa('git', ['-C', repo, 'rev-parse', 'HEAD'])).stdout;
+      // A private bundle of maint's (the token's user): the series' last patch, then its first.
+      t.writeConfig('me = maint\n');
+      const bundled = [scenario.series[2]!, scenario.series[0]!];
+      t.sandbox.data.addBundle({ owner: t.maint.id, name: 'to-apply', public: false, patches: bundled.map((m) => t.sandbox.data.patchByMsgid(t.project.id, `<${m}>`)!.id) });
       const env = {
         ...t.env, PWNM_TEST_CONFIG: t.configFile, PWNM_TEST_REPO: repo, PWNM_TEST_BASE: base,
         PWNM_TEST_SERIES_FIRST: scenario.series[0]!, PWNM_TEST_SERIES: scenario.series[1]!, PWNM_TEST_COVER: scenario.cover, PWNM_TEST_CONFLICT: scenario.conflict[0]!,
+        PWNM_TEST_BUNDLE: bundled.join(','),
       };
       const r = await runErt('test/emacs/pwnm-sync-apply-tests.el', env, jsonrpc.dir);
       expect(r.exitCode, r.all.slice(-6000)).to.equal(0);
-      expect(r.all).to.match(/Ran 3 tests, 3 results as expected, 0 unexpected/);
+      expect(r.all).to.match(/Ran 4 tests, 4 results as expected, 0 unexpected/);
     } finally {
       await t.cleanup();
     }

@@ -101,5 +101,44 @@ Neither blocks Emacs; the repository is asked for once per project."
                    '("util: check after step 20" "util: report the check" "hw/dev: probe before step 5")))
     (pwnm-sync-apply-test--git "reset" "-q" "--hard" (getenv "PWNM_TEST_BASE"))))
 
+;; `pwnm-sync-bundles' lives in its own file.
+(require 'pwnm-sync-lists)
+
+(ert-deftest pwnm-sync-apply-test-4-bundle ()
+  "The bundles buffer: `a' applies a bundle in its order, `w' saves its mbox, `D' deletes it.
+The sandbox holds the private bundle to-apply of the series' last patch
+then its first (PWNM_TEST_BUNDLE)."
+  (pwnm-sync-apply-test--synced)
+  (let ((pwnm-sync-project-repositories (list (cons "skiboot" pwnm-sync-apply-test--repo)))
+        (mbox (make-temp-file "pwnm-bundle" nil ".mbox")))
+    (pwnm-sync-bundles)
+    (with-current-buffer "*pwnm-sync bundles*"
+      (should (pwnm-sync-apply-test--wait (lambda () tabulated-list-entries)))
+      (goto-char (point-min))
+      (should (re-search-forward "to-apply" nil t))
+      (execute-kbd-macro (kbd "a"))
+      (should pwnm-sync--apply-running)
+      (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--apply-running))))
+      (should (equal (pwnm-sync-apply-test--subjects)
+                     '("hw/dev: probe before step 5" "util: check after step 20")))
+      (cl-letf (((symbol-function 'read-file-name) (lambda (&rest _) mbox)))
+        (execute-kbd-macro (kbd "w")))
+      (should (pwnm-sync-apply-test--wait
+               (lambda () (> (file-attribute-size (file-attributes mbox)) 0))))
+      (with-temp-buffer
+        (insert-file-contents mbox)
+        (should (equal (let (ids)
+                         (while (re-search-forward "^Message-I[dD]: <\\([^>]+\\)>" nil t)
+                           (push (match-string 1) ids))
+                         (nreverse ids))
+                       (split-string (getenv "PWNM_TEST_BUNDLE") ","))))
+      (let (asked)
+        (cl-letf (((symbol-function 'y-or-n-p) (lambda (prompt) (setq asked prompt) t)))
+          (execute-kbd-macro (kbd "D")))
+        (should (string-match-p "Delete bundle to-apply (2 patches)" asked)))
+      (should (pwnm-sync-apply-test--wait (lambda () (null tabulated-list-entries)))))
+    (delete-file mbox)
+    (pwnm-sync-apply-test--git "reset" "-q" "--hard" (getenv "PWNM_TEST_BASE"))))
+
 (provide 'pwnm-sync-apply-tests)
 ;;; pwnm-sync-apply-tests.el ends here
