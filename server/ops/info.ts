@@ -5,6 +5,7 @@ import type { PatchRow } from '../store/store.js';
 import { dependencyChain } from '../patchwork/dependencies.js';
 import { stateName } from '../states.js';
 import { bundleRows } from '../store/bundles.js';
+import { recordChecks, storedChecks, type StoredCheck } from '../store/checks.js';
 import { findPatches, messageIdOf, refreshPatches } from './lookup.js';
 import { listPending } from './pending.js';
 
@@ -26,7 +27,11 @@ export interface PatchInfo {
   archived: boolean;
   delegate: string | null;
   check: string | null;
-  /** Newest result per CI context; null when Patchwork cannot be asked now. */
+  /**
+   * Newest result per CI context; null when Patchwork cannot be asked now.
+   * With `checks: false`, those the state database holds (from check-created
+   * events and the last read), null when it holds none.
+   */
   checks: CheckInfo[] | null;
   series: { id: number; name: string | null; version: number | null; part: number | null; total: number | null } | null;
   /**
@@ -47,11 +52,11 @@ export interface InfoOptions {
   refresh?: boolean;
   /** When the state database does not know the message, ask Patchwork (the command line's default). */
   lookUp?: boolean;
-  /** false: leave out the CI checks, which cost a request to Patchwork (e.g. to open the web page). */
+  /** false: the CI checks the state database holds, not Patchwork's (a request; e.g. to open the web page). */
   checks?: boolean;
 }
 
-/** The newest result per CI context, or null when Patchwork cannot be asked now. */
+/** The newest result per CI context, kept for the next stored answer; null when Patchwork cannot be asked now. */
 async function checksOf(session: Session, instance: string, patchId: number): Promise<CheckInfo[] | null> {
   try {
     const client = await session.client(session.instance(instance));
@@ -59,11 +64,21 @@ async function checksOf(session: Session, instance: string, patchId: number): Pr
     await client.eachPage<PwCheck>(`patches/${patchId}/checks`, {}, (items) => void all.push(...items));
     const newest = new Map<string, PwCheck>();
     for (const c of all.sort((a, b) => a.id - b.id)) newest.set(`${c.user?.username ?? ''} ${c.context}`, c);
-    return [...newest.values()].map((c) => ({ context: c.context, state: c.state, targetUrl: c.target_url, description: c.description, date: c.date }));
+    const checks = [...newest.values()].map((c) => ({ id: c.id, owner: c.user?.username ?? '', context: c.context, state: c.state, targetUrl: c.target_url, description: c.description, date: c.date }));
+    recordChecks(session.store, instance, patchId, checks, true);
+    return checks.map(checkInfo);
   } catch (err) {
     if (err instanceof PwnmError && err.code === 'CANCELLED') throw err;
     return null;
   }
+}
+
+const checkInfo = (c: StoredCheck): CheckInfo => ({ context: c.context, state: c.state, targetUrl: c.targetUrl, description: c.description, date: c.date });
+
+/** The results the state database holds (check-created events, the last read); null when it holds none. */
+function storedChecksOf(session: Session, instance: string, patchId: number): CheckInfo[] | null {
+  const stored = storedChecks(session.store, instance, patchId);
+  return stored.length ? stored.map(checkInfo) : null;
 }
 
 /** The series `seriesId` needs first, or null when Patchwork cannot be asked now. */
@@ -98,7 +113,7 @@ async function describe(session: Session, r: PatchRow, withChecks: boolean): Pro
   return {
     instance: r.instance, project: r.project, patchId: r.patch_id, messageId: r.msgid, name: r.name, date: r.date,
     state: r.remote, stateName: stateName(r.remote), tag: session.scheme.state(r.project, r.remote), archived: Boolean(r.archived),
-    delegate: r.delegate, check: r.check_state, checks: withChecks ? await checksOf(session, r.instance, r.patch_id) : null,
+    delegate: r.delegate, check: r.check_state, checks: withChecks ? await checksOf(session, r.instance, r.patch_id) : storedChecksOf(session, r.instance, r.patch_id),
     series: r.series_id === null ? null : { id: r.series_id, name: r.series_name, version: r.series_version, part: r.series_part, total: r.series_total },
     dependsOn: withChecks && r.series_id !== null ? await dependsOnOf(session, r.instance, r.series_id) : null,
     webUrl: r.web_url, mboxUrl: r.mbox,

@@ -48,6 +48,8 @@ export interface PwEvent {
   category: string;
   date: string;
   project: { id: number; link_name: string };
+  /** Who did it (a check-created event's: the CI user). */
+  actor?: { username: string } | null;
   payload: {
     patch?: { id: number; msgid: string; date?: string; name?: string; web_url?: string };
     previous_state?: string;

@@ -65,6 +65,10 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE rule_fired (msgid TEXT NOT NULL, rule TEXT NOT NULL,
      state TEXT NOT NULL, patches INTEGER NOT NULL, at TEXT NOT NULL,
      PRIMARY KEY (msgid, rule));`,
+  // CI results by context (server/store/checks.ts), for the facts line without a request.
+  `CREATE TABLE check_contexts (instance TEXT NOT NULL, patch_id INTEGER NOT NULL, owner TEXT NOT NULL, context TEXT NOT NULL,
+     check_id INTEGER NOT NULL, state TEXT NOT NULL, target_url TEXT, description TEXT, date TEXT NOT NULL,
+     PRIMARY KEY (instance, patch_id, owner, context));`,
 ];
 
 export interface PatchRow {

@@ -2,7 +2,8 @@ import { PwnmError } from '../errors.js';
 import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
 import { markEvents, readEvents, type EventMark } from '../patchwork/events.js';
 import { PER_PAGE } from '../patchwork/client.js';
-import type { PwEvent, PwPatch } from '../patchwork/types.js';
+import type { PwCheck, PwEvent, PwPatch } from '../patchwork/types.js';
+import { recordChecks, type StoredCheck } from '../store/checks.js';
 import type { ProjectRow, RemotePatch, SyncMark } from '../store/store.js';
 import { mapLimit, naiveUtc } from '../util.js';
 import { decide, storeAndPlan } from './apply.js';
@@ -182,14 +183,25 @@ interface EventFacts {
   delegates: Map<number, { msgid: string; username: string | null }>;
   /** Patch id to its mail date. */
   refetch: Map<number, string>;
+  /** New CI results, by patch id. */
+  checks: Map<number, StoredCheck[]>;
+}
+
+/** A check-created event's check, as the state database keeps it; undefined when the event lacks it. */
+function eventCheck(e: PwEvent): StoredCheck | undefined {
+  const c = e.payload.check as Partial<PwCheck> | undefined;
+  if (!c || typeof c.id !== 'number' || typeof c.context !== 'string' || typeof c.state !== 'string') return undefined;
+  return { id: c.id, owner: e.actor?.username ?? '', context: c.context, state: c.state, targetUrl: c.target_url ?? null, description: c.description ?? null, date: c.date ?? e.date };
 }
 
 function readFacts(events: readonly PwEvent[]): EventFacts {
-  const facts: EventFacts = { states: new Map(), delegates: new Map(), refetch: new Map() };
+  const facts: EventFacts = { states: new Map(), delegates: new Map(), refetch: new Map(), checks: new Map() };
   for (const e of events) {
     const patch = e.payload.patch;
     if (!patch) continue;
     if (e.category === 'patch-created' || e.category === 'check-created') facts.refetch.set(patch.id, patch.date ?? '');
+    const check = e.category === 'check-created' ? eventCheck(e) : undefined;
+    if (check) facts.checks.set(patch.id, [...(facts.checks.get(patch.id) ?? []), check]);
     if (e.category === 'patch-state-changed' && e.payload.current_state) {
       facts.states.set(patch.id, { msgid: notmuchMessageId(patch.msgid), patch_id: patch.id, remote: e.payload.current_state, date: patch.date ?? null, name: patch.name ?? null, web_url: patch.web_url ?? null, mbox: null });
     }
@@ -205,11 +217,12 @@ function readFacts(events: readonly PwEvent[]): EventFacts {
  */
 async function applyEvents(run: ProjectRun, events: readonly PwEvent[]): Promise<void> {
   const { store } = run.session;
-  const { states, delegates, refetch } = readFacts(events);
+  const { states, delegates, refetch, checks } = readFacts(events);
   await run.localRead;
   const rows = [...states.values()];
   run.inTransaction(() => {
     if (!run.dryRun) store.upsertStates(run.inst.name, run.project, rows);
+    for (const [id, c] of checks) if (!run.dryRun) recordChecks(store, run.inst.name, id, c);
     for (const [id, d] of delegates) if (!run.dryRun) store.setDelegate(run.inst.name, run.project, id, d.username);
     for (const r of rows) if (!refetch.has(r.patch_id)) decide(run, { msgid: r.msgid, patchId: r.patch_id, remote: r.remote });
     for (const [id, d] of delegates) {

@@ -136,7 +136,7 @@
                (lambda () (save-excursion (goto-char (point-min)) (search-forward "Patchwork: " nil t)))))
       (let ((line (save-excursion (goto-char (point-min)) (search-forward "Patchwork: ")
                                   (buffer-substring-no-properties (line-beginning-position) (line-end-position)))))
-        (should (string-match-p "\\`Patchwork: New · CI fail · v[0-9]+ 1/2 · delegated to maint · bundle: to-test · \\[web\\]\\'" line)))
+        (should (string-match-p "\\`Patchwork: New · CI fail (build_clang) · v[0-9]+ 1/2 · delegated to maint · bundle: to-test · \\[web\\]\\'" line)))
       (should (= (pwnm-sync-cockpit-test--requests) before))
       ;; The line is part of the message: n and p still move between messages.
       (goto-char (point-min))
