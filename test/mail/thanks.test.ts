@@ -4,22 +4,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate, type ApplyScenario } from '../../server/sandbox/generator.js';
 import { makeEnv, patchesOf, runCli, startServe, stopServe, type TestEnv } from '../helpers.js';
+import { headersOf } from '../support/headers.js';
 
 // `thanks` end to end: a real git repository with a bare "origin", a real
 // notmuch database, the sandbox Patchwork, the CLI as its own process. The
 // expected reply is written out by hand from the mails the generator sent
 // (the cover letter's From, To and Cc) and from git's own commits.
-
-/** The header fields of a raw message, continuation lines unfolded. */
-export function headersOf(raw: string): Record<string, string> {
-  const head = raw.slice(0, raw.indexOf('\n\n')).replace(/\n[ \t]+/g, ' ');
-  const fields: Record<string, string> = {};
-  for (const line of head.split('\n')) {
-    const i = line.indexOf(':');
-    fields[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
-  }
-  return fields;
-}
 
 describe('thanks', function () {
   this.timeout(90_000);
