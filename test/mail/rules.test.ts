@@ -28,10 +28,10 @@ describe('rules', function () {
     return msgid;
   }
 
-  async function syncJson(): Promise<{ rules?: { fired: { msgid: string; state: string; patches: unknown[] }[] } }> {
+  async function syncJson(): Promise<{ rules?: { fired: { rule: string; msgid: string; state: string; patches: unknown[] }[] } }> {
     const r = await cli('--json', 'sync');
     expect(r.exitCode, r.all).to.equal(0);
-    return JSON.parse(r.stdout) as { rules?: { fired: { msgid: string; state: string; patches: unknown[] }[] } };
+    return JSON.parse(r.stdout) as { rules?: { fired: { rule: string; msgid: string; state: string; patches: unknown[] }[] } };
   }
 
   beforeEach(async () => {
@@ -93,6 +93,23 @@ describe('rules', function () {
     const s = await syncJson();
     expect(s.rules?.fired.map((f) => [f.msgid, f.state, f.patches.length])).to.deep.equal([[mine, 'under-review', series.patches.length]]);
     for (const m of series.patches) expect(stateOf(m)).to.equal('under-review');
+  });
+
+  it('scope = patch on a reply to a patch moves that patch only; from lists who may fire it; pw_bot = false turns the built-in rule off', async () => {
+    t.writeConfig('', 'pw_bot = false\n\n[rule tested]\nquery = body:"Tested-by"\nstate = under-review\nscope = patch\nfrom = Eve@Example.com, ci@example.org\n');
+    await syncJson();
+    // My own pw-bot line: the built-in rule is off.
+    await reply(series.patches[0]!, 'Test <test@example.org>', 'pw-bot: cr');
+    // Someone the rule does not name: nothing.
+    await reply(series.patches[0]!, 'Mallory <mallory@example.net>', 'Tested-by: Mallory <mallory@example.net>');
+    let s = await syncJson();
+    expect(s.rules?.fired).to.deep.equal([]);
+    for (const m of series.patches) expect(stateOf(m)).to.equal('new');
+    // An address the rule names (its case does not matter): the patch replied to, and no other.
+    const eve = await reply(series.patches[1]!, 'Eve Tester <eve@example.com>', 'Tested-by: Eve Tester <eve@example.com>');
+    s = await syncJson();
+    expect(s.rules?.fired.map((f) => [f.rule, f.msgid, f.state, f.patches.length])).to.deep.equal([['tested', eve, 'under-review', 1]]);
+    expect(series.patches.map(stateOf)).to.deep.equal(series.patches.map((m) => (m === series.patches[1] ? 'under-review' : 'new')));
   });
 
   it('rules --dry-run lists what would fire and changes nothing; rules then fires it', async () => {
