@@ -1,5 +1,5 @@
 import { PwnmError } from '../errors.js';
-import { commitInfo, checkBranch, type CommitInfo } from '../git/public-branch.js';
+import { commitInfo, checkBranch, remoteTip, type CommitInfo } from '../git/public-branch.js';
 import { notmuchMessageId } from '../notmuch/encoding.js';
 import type { Selection } from '../ops/lookup.js';
 import type { PwPatch } from '../patchwork/types.js';
@@ -93,6 +93,7 @@ async function thankProject(session: Session, sel: Selection, options: ThanksOpt
   const candidates = rows.filter((r) => r.thanks === null || (r.thanks === 'history' && recent(r)));
   if (candidates.length === 0) return;
   await checkBranch(repo, branch);
+  const tip = remoteTip(repo, branch);
 
   for (const group of bySeries(candidates)) {
     const held = (row: PatchRow, reason: string) => result.heldBack.push({ project, msgid: row.msgid, name: row.name ?? '', reason });
@@ -106,7 +107,7 @@ async function thankProject(session: Session, sel: Selection, options: ThanksOpt
       if (patch.state !== accepted) { held(row, `now ${patch.state} on Patchwork`); ready = false; continue; }
       const sha = patch.commit_ref?.trim();
       if (!sha) { held(row, 'Patchwork has no commit for it (commit_ref): accept it with accept-from-git'); ready = false; continue; }
-      const info = await commitInfo(repo, branch, sha);
+      const info = await commitInfo(repo, branch, sha, tip);
       if (!info) held(row, `commit ${sha.slice(0, 12)} is not in ${repo}: git fetch there`);
       else if (!info.public) held(row, `commit ${sha.slice(0, 12)} is not on ${branch} yet`);
       ready &&= Boolean(info?.public);

@@ -109,6 +109,20 @@ describe('thanks', function () {
     expect(await t.tags(scenario.single)).to.include('pw-skiboot-thanked');
   });
 
+  it('sees a push that was not fetched (made by URL, as from another clone) through git ls-remote', async () => {
+    expect((await cli('sync')).exitCode).to.equal(0);
+    expect((await cli('thanks', '--branch', 'origin/main', '--repo', repo)).exitCode).to.equal(0);
+    expect((await cli('apply', '--repo', repo, scenario.cover)).exitCode).to.equal(0);
+    expect((await cli('accept-from-git', '--repo', repo, `${base}..HEAD`)).exitCode).to.equal(0);
+    // Pushed by URL: origin has the commits, refs/remotes/origin/main still does not.
+    await git('push', '-q', join(t.dir, 'origin.git'), 'HEAD:main');
+    expect(await git('rev-parse', 'origin/main')).to.equal(base);
+    const r = await cli('thanks', '--branch', 'origin/main', '--repo', repo);
+    expect(r.exitCode, r.all).to.equal(0);
+    expect(r.stdout).to.include('1 reply, 0 patches held back');
+    expect(await drafts()).to.have.length(1);
+  });
+
   it('names the missing setting when no public branch is configured', async () => {
     const r = await cli('thanks', '--repo', repo);
     expect(r.exitCode).to.equal(2);
