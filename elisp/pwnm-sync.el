@@ -1139,11 +1139,14 @@ the after-tag hook pushes it."
             (all (= (length archived) (length patches))))
        (pwnm-sync--confirm-several (pwnm-sync--patch-names patches) nil
                                    (if all "Unarchive these %d patches" "Archive these %d patches"))
-       ;; Only the messages that change: what `notmuch-tag-undo' reverses.
-       (notmuch-tag (format "(%s) and %stag:%s" query (if all "" "not ") tag)
-                    (list (concat (if all "-" "+") tag)))
-       (pwnm-sync--message "Series: %d patch(es) %s" (if all (length patches) (- (length patches) (length archived)))
-                           (if all "unarchived" "archived"))))))
+       ;; Only the messages that change, named by id: the after-tag hook
+       ;; pushes what the query matches after the change.
+       (let ((changing (if all archived
+                         (seq-remove (lambda (id) (member id archived))
+                                     (mapcar (lambda (p) (plist-get p :msgid)) patches)))))
+         (notmuch-tag (mapconcat #'notmuch-id-to-query changing " or ")
+                      (list (concat (if all "-" "+") tag)))
+         (pwnm-sync--message "Series: %d patch(es) %s" (length changing) (if all "unarchived" "archived")))))))
 
 (defun pwnm-sync--toggle-archived-at-point ()
   "Archive the patch at point, or unarchive it (see `pwnm-sync-toggle-archived')."
