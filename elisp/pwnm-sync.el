@@ -1149,7 +1149,14 @@ the after-tag hook pushes it."
          (pwnm-sync--message "Series: %d patch(es) %s" (length changing) (if all "unarchived" "archived")))))))
 
 (defun pwnm-sync--toggle-archived-at-point ()
-  "Archive the patch at point, or unarchive it (see `pwnm-sync-toggle-archived')."
+  "Archive the patch at point, or unarchive it (see `pwnm-sync-toggle-archived').
+In show, on a reply, the patch it answers."
+  (save-excursion
+    (when (eq major-mode 'notmuch-show-mode) (pwnm-sync--goto-patch-ancestor))
+    (pwnm-sync--toggle-archived-here)))
+
+(defun pwnm-sync--toggle-archived-here ()
+  "Archive the message at point, or unarchive it."
   (let* ((tags (pwnm-sync--tags-at-point))
          (project (car (pwnm-sync--read-project tags)))
          (tag (or (pwnm-sync--family-tag project "archived")
@@ -1246,7 +1253,15 @@ at once; the outcome goes to *pwnm-sync* and the echo area."
   "Return the project (a plist) of the patch or cover letter at point."
   (car (pwnm-sync--read-project (if (pwnm-sync--cover-letter-p)
                                     (pwnm-sync--thread-tags)
-                                  (pwnm-sync--tags-at-point)))))
+                                  (pwnm-sync--patch-tags-at-point)))))
+
+(defun pwnm-sync--apply-message-id ()
+  "Return the Message-Id to apply from at point.
+A cover letter's own (the server applies its series), else the patch
+the state keys act on: on a reply, the patch it answers."
+  (if (pwnm-sync--cover-letter-p)
+      (notmuch-show-get-message-id t)
+    (pwnm-sync--patch-id-at-point)))
 
 (defun pwnm-sync--project-repository (project)
   "Return the git repository of PROJECT (a plist), asking once.
@@ -1340,7 +1355,7 @@ Interactively REPO comes from `pwnm-sync-project-repositories', asked
 for the first time."
   (interactive
    (let ((project (pwnm-sync--apply-project)))
-     (list (pwnm-sync--message-id-at-point) (plist-get project :project)
+     (list (pwnm-sync--apply-message-id) (plist-get project :project)
            (pwnm-sync--project-repository project))))
   (when pwnm-sync--apply-running
     (user-error "An apply is already running; see *pwnm-sync apply*"))
@@ -1369,7 +1384,7 @@ for the first time."
 As `pwnm-sync-apply' with SINGLE; on a cover letter, its series."
   (interactive
    (let ((project (pwnm-sync--apply-project)))
-     (list (pwnm-sync--message-id-at-point) (plist-get project :project)
+     (list (pwnm-sync--apply-message-id) (plist-get project :project)
            (pwnm-sync--project-repository project))))
   (pwnm-sync-apply message-id project repo t))
 

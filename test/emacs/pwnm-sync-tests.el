@@ -219,6 +219,19 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
     (should (string-match-p "^skiboot (sandbox), patch [0-9]+$" text))
     (should (string-match-p "State: +New" text))))
 
+(defun pwnm-sync-test--pending-line (msgid)
+  "Move to the line of MSGID's item in the pending buffer; return non-nil if there."
+  (goto-char (point-min))
+  (let ((found nil))
+    (while (and (not found) (not (eobp)))
+      (if (equal (plist-get (seq-find (lambda (i) (equal (plist-get i :id) (tabulated-list-get-id)))
+                                      pwnm-sync--pending-items)
+                            :messageId)
+                 msgid)
+          (setq found t)
+        (forward-line 1)))
+    found))
+
 (ert-deftest pwnm-sync-test-a-pending ()
   "The pending buffer lists what waits and drops it."
   (let ((msgid (pwnm-sync-test--fresh-patch)))
@@ -227,10 +240,9 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
       (should (pwnm-sync-test--wait (lambda () (string-match-p (concat "push skiboot " (regexp-quote msgid) ": refused") (pwnm-sync-test--log))))))
     (pwnm-sync-pending)
     (with-current-buffer "*pwnm-sync pending*"
-      (should (pwnm-sync-test--wait (lambda () (goto-char (point-min)) (search-forward msgid nil t))))
-      (beginning-of-line)
+      (should (pwnm-sync-test--wait (lambda () (pwnm-sync-test--pending-line msgid))))
       (pwnm-sync-pending-drop (tabulated-list-get-id))
-      (should (pwnm-sync-test--wait (lambda () (goto-char (point-min)) (not (search-forward msgid nil t))))))))
+      (should (pwnm-sync-test--wait (lambda () (not (pwnm-sync-test--pending-line msgid))))))))
 
 (ert-deftest pwnm-sync-test-b-restart ()
   "A crashed server is restarted by the next command, which gets its answer."
@@ -642,7 +654,7 @@ server abandon the HTTP request before the delay ended."
   "Return the id of MSGID's item in the pending list."
   (pwnm-sync-pending)
   (with-current-buffer "*pwnm-sync pending*"
-    (should (pwnm-sync-test--wait (lambda () (goto-char (point-min)) (search-forward msgid nil t))))
+    (should (pwnm-sync-test--wait (lambda () (pwnm-sync-test--pending-line msgid))))
     (tabulated-list-get-id)))
 
 (defun pwnm-sync-test--commit-naming (msgid)
@@ -1007,7 +1019,20 @@ the menu list them.  On a reply, Y i and Y m act on its patch."
         (pwnm-sync-test--press "Y i")
         (should (equal (car sent) `(:patchInfo :messageId ,patch :refresh :json-false)))
         (pwnm-sync-test--press "Y m")
-        (should (equal (car sent) `(:delegate :messageIds [,patch])))))))
+        (should (equal (car sent) `(:delegate :messageIds [,patch])))
+        (let ((pwnm-sync-project-repositories (list (cons "skiboot" temporary-file-directory))))
+          (unwind-protect
+              (progn
+                (pwnm-sync-test--press "Y !")
+                (should (equal (plist-get (cdar sent) :messageId) patch)))
+            (setq pwnm-sync--apply-running nil))))
+      ;; Y A: the patch archived, and back.
+      (let ((archived-p (lambda () (eq (plist-get (pwnm-sync-test--control (concat "/patch?msgid=" (url-hexify-string patch))) :archived) t))))
+        (pwnm-sync-test--press "Y A")
+        (should (pwnm-sync-test--wait archived-p))
+        (should-not (member "pw-skiboot-archived" (pwnm-sync-test--tags reply)))
+        (pwnm-sync-test--press "Y A")
+        (should (pwnm-sync-test--wait (lambda () (not (funcall archived-p)))))))))
 
 (ert-deftest pwnm-sync-test-wb-cover-letter-keys ()
   "On a cover letter, Y Y, Y A, Y m and Y b act on its series; Y i says why not."
@@ -1087,19 +1112,6 @@ file that cannot be written: a message, no error."
                                     (pwnm-sync-test--messages)))
             (should (equal (cdr (assoc "ert-c" pwnm-sync-project-repositories)) repo))))
       (delete-directory dir t))))
-
-(defun pwnm-sync-test--pending-line (msgid)
-  "Move to the line of MSGID's item in the pending buffer; return non-nil if there."
-  (goto-char (point-min))
-  (let ((found nil))
-    (while (and (not found) (not (eobp)))
-      (if (equal (plist-get (seq-find (lambda (i) (equal (plist-get i :id) (tabulated-list-get-id)))
-                                      pwnm-sync--pending-items)
-                            :messageId)
-                 msgid)
-          (setq found t)
-        (forward-line 1)))
-    found))
 
 (ert-deftest pwnm-sync-test-wd-pending-marks ()
   "The pending list: subjects; d marks, u unmarks, x drops the marked after asking; g reloads."
