@@ -141,6 +141,12 @@ the series, as it does everywhere."
   (pwnm-sync-mail-thanks (or (member "--dry-run" (pwnm-sync-dispatch--args))
                              (pwnm-sync--dry-run-p (pwnm-sync-dispatch--prefix-arg)))))
 
+(transient-define-suffix pwnm-sync-dispatch-bundle-add ()
+  "Add the patch at point to a bundle; its whole series with -s or a prefix argument."
+  (interactive)
+  (let ((current-prefix-arg (and (pwnm-sync-dispatch--series-p) '(4))))
+    (call-interactively #'pwnm-sync-bundle-add)))
+
 (transient-define-suffix pwnm-sync-dispatch-keys ()
   "Show this menu in full, whatever `transient-show-popup' says."
   :transient t
@@ -186,7 +192,7 @@ A prefix argument ARG before Y means the series, as with the keymap."
     ("1" "apply this patch alone" pwnm-sync-dispatch-apply-patch)
     ("t" "thanks drafts" pwnm-sync-dispatch-thanks)]
    ["Bundles"
-    ("B" "add to bundle" pwnm-sync-bundle-add)
+    ("B" "add to bundle" pwnm-sync-dispatch-bundle-add)
     ("D" "remove from bundle" pwnm-sync-bundle-remove)
     ("l" "list bundles" pwnm-sync-bundles)]
    ["Sync"

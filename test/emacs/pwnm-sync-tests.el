@@ -986,6 +986,11 @@ the menu list them.  On a reply, Y i and Y m act on its patch."
       (should (equal (car sent) '(:thanks :dryRun t)))
       (pwnm-sync-test--press "Y t")
       (should (equal (car sent) '(:thanks :dryRun :json-false)))
+      (cl-letf (((symbol-function 'completing-read) (lambda (&rest _) "ert series")))
+        (pwnm-sync-test--press "C-u Y B")
+        (should (equal (car sent) `(:bundleAdd :name "ert series" :messageIds [,msgid] :series t)))
+        (pwnm-sync-test--press "Y B")
+        (should (equal (car sent) `(:bundleAdd :name "ert series" :messageIds [,msgid] :series :json-false))))
       (let ((before (length sent)))
         (should (string-match-p "C-u means the whole series"
                                 (cadr (should-error (let ((current-prefix-arg '(4)))
