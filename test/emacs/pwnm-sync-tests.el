@@ -951,12 +951,19 @@ The name is read with completion over your bundles; the tags follow."
                 "ert-token")))
      ,@body))
 
-(defun pwnm-sync-test--new-cover ()
-  "Return the msgid of a cover letter whose series (two patches or more) is all `new'."
-  (seq-find (lambda (id)
-              (let ((patches (pwnm-sync-test--thread-patches id)))
-                (and (cdr patches) (pwnm-sync-test--all-new-p patches))))
-            (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp" "not tag:patchwork and not subject:Re")))
+(defun pwnm-sync-test--series-cover ()
+  "Return the msgid of a cover letter of two patches or more, none archived.
+One whose patches are all `new' when there is one left: earlier tests
+change some."
+  (let ((covers (seq-filter (lambda (id)
+                              (let ((patches (pwnm-sync-test--thread-patches id)))
+                                (and (cdr patches)
+                                     (not (seq-some (lambda (m) (member "pw-skiboot-archived" (pwnm-sync-test--tags m)))
+                                                    patches)))))
+                            (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp"
+                                                       "not tag:patchwork and not subject:Re"))))
+    (or (seq-find (lambda (id) (pwnm-sync-test--all-new-p (pwnm-sync-test--thread-patches id))) covers)
+        (car covers))))
 
 (ert-deftest pwnm-sync-test-wa-prefix-means-series ()
   "C-u means the whole series or nothing; the other variants have their own keys.
@@ -1041,7 +1048,7 @@ the menu list them.  On a reply, Y i and Y m act on its patch."
 
 (ert-deftest pwnm-sync-test-wb-cover-letter-keys ()
   "On a cover letter, Y Y, Y A, Y m and Y b act on its series; Y i says why not."
-  (let* ((cover (pwnm-sync-test--new-cover))
+  (let* ((cover (pwnm-sync-test--series-cover))
          (patches (pwnm-sync-test--thread-patches cover))
          (series (plist-get (seq-find (lambda (p) (equal (plist-get p :msgid) (car patches)))
                                       (append (pwnm-sync-test--control "/patches") nil))
