@@ -37,8 +37,8 @@
 ;;   -search: one key per common state, and one to choose any state;
 ;; - pushing to Patchwork every state-tag change made in Emacs, by any
 ;;   command, through `notmuch-after-tag-hook';
-;; - \\[pwnm-sync] to sync without blocking Emacs (with a prefix
-;;   argument, a full sync), `pwnm-sync-cancel', `pwnm-sync-pending',
+;; - \\[pwnm-sync] to sync without blocking Emacs (`pwnm-sync-full'
+;;   re-reads everything), `pwnm-sync-cancel', `pwnm-sync-pending',
 ;;   `pwnm-sync-patch-info' and `pwnm-sync-browse';
 ;; - your Patchwork bundles: `pwnm-sync-bundle-add' and
 ;;   `pwnm-sync-bundle-remove', and one notmuch-hello entry per bundle.
@@ -608,7 +608,9 @@ As notmuch-emacs's own tagging does: the message's tag line in show,
 the message's or thread's line in tree and search; nothing else moves."
   (with-current-buffer buffer
     (save-excursion
-      (pcase-dolist (`(,pos . ,where) hits)
+      ;; Last first: a new tag line changes the length of the text before
+      ;; the positions after it, which would then point into another message.
+      (pcase-dolist (`(,pos . ,where) (sort (copy-sequence hits) (lambda (a b) (> (car a) (car b)))))
         (goto-char pos)
         (let ((tags (pwnm-sync--tags-of where)))
           (pcase major-mode

@@ -1074,6 +1074,15 @@ the menu list them.  On a reply, Y i and Y m act on its patch."
       (pwnm-sync-test--idle))
     (should (string-match-p (format "Archive these %d patches" (length patches)) (car prompts)))
     (dolist (m patches) (should (pwnm-sync-test--wait (lambda () (funcall archived-p m)))))
+    (pwnm-sync-test--idle)
+    (accept-process-output nil 0.5)
+    ;; Each message of the thread shows its own tags: a retag of several
+    ;; patches once put one patch's tags on the message before it.
+    (save-excursion
+      (notmuch-show-mapc
+       (lambda ()
+         (should (equal (list (notmuch-show-get-message-id t) (sort (copy-sequence (notmuch-show-get-tags)) #'string<))
+                        (list (notmuch-show-get-message-id t) (sort (pwnm-sync-test--tags (notmuch-show-get-message-id t)) #'string<)))))))
     (pwnm-sync-test--answering t prompts
       (pwnm-sync-test--press "Y A")
       (pwnm-sync-test--idle))
