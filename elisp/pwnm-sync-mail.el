@@ -40,9 +40,9 @@
   "Write \"applied, thanks\" drafts for accepted series, and open them.
 The server writes one draft per series whose commits are on the
 project's public branch (its `branch' setting); each opens with
-`notmuch-draft-resume'.  With DRY-RUN (interactively, a prefix
-argument), only report what would be written."
-  (interactive "P")
+`notmuch-draft-resume'.  With DRY-RUN (interactively,
+\[negative-argument]), only report what would be written."
+  (interactive (list (pwnm-sync--dry-run-p current-prefix-arg)))
   (pwnm-sync--message "Looking for accepted series to thank...")
   (pwnm-sync--request
    :thanks (list :dryRun (if dry-run t :json-false))
@@ -75,9 +75,9 @@ argument), only report what would be written."
 The server downloads each patch's (or whole series') mbox and adds
 it with `notmuch insert', tagged as new mail and with its pw- tags,
 so that it threads with the replies already there; nothing that
-notmuch holds is added twice.  With DRY-RUN (interactively, a
-prefix argument), only report what would be fetched."
-  (interactive "P")
+notmuch holds is added twice.  With DRY-RUN (interactively,
+\[negative-argument]), only report what would be fetched."
+  (interactive (list (pwnm-sync--dry-run-p current-prefix-arg)))
   (pwnm-sync--message "Fetching the mail of patches not in notmuch...")
   (pwnm-sync--request
    :fill (list :dryRun (if dry-run t :json-false))

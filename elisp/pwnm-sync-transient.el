@@ -30,6 +30,7 @@
 ;; names the patch at point (project, state, CI verdict, series
 ;; position, delegate); its switches carry the command line's options
 ;; (--series, --3way, --state, --dry-run) to the state and apply keys.
+;; A prefix argument before Y means the whole series, as everywhere.
 ;; The commands it runs stay plain commands for the keymap.
 
 ;;; Code:
@@ -105,23 +106,46 @@ The whole series with the -s switch or a prefix argument." state)
 (pwnm-sync-dispatch--define-state "awaiting-upstream")
 
 (transient-define-suffix pwnm-sync-dispatch-set-state (state)
-  "Choose a Patchwork STATE for the patch at point (the series with -s)."
-  (interactive (list (pwnm-sync--read-state (pwnm-sync--read-project (pwnm-sync--tags-at-point)))))
+  "Choose a Patchwork STATE for the patch at point (the series with -s).
+On a cover letter, for its series, as the state keys."
+  (interactive (list (pwnm-sync--read-state (pwnm-sync--patch-projects-at-point))))
   (pwnm-sync-set-state state nil (pwnm-sync-dispatch--series-p)))
 
-(transient-define-suffix pwnm-sync-dispatch-apply ()
-  "Apply the patch at point with the menu's switches.
-Its series unless -1 (a prefix argument too); -3 falls back to a
-3-way merge, -S sets the state after a clean apply, -n only checks."
-  (interactive)
+(defun pwnm-sync-dispatch--apply (single)
+  "Apply the patch at point with the menu's options; SINGLE: that patch alone."
   (let* ((args (pwnm-sync-dispatch--args))
          (project (pwnm-sync--apply-project)))
-    (pwnm-sync-apply-with (pwnm-sync--message-id-at-point) (plist-get project :project)
+    (pwnm-sync-apply-with (pwnm-sync--apply-message-id) (plist-get project :project)
                           (pwnm-sync--project-repository project)
-                          :single (or (pwnm-sync-dispatch--prefix-arg) (member "--single" args))
+                          :single (or single (member "--single" args))
                           :three-way (member "--3way" args)
                           :state (transient-arg-value "--state=" args)
                           :dry-run (member "--dry-run" args))))
+
+(transient-define-suffix pwnm-sync-dispatch-apply ()
+  "Apply the series of the patch at point with the menu's switches.
+Only the patch with -1; -3 falls back to a 3-way merge, -S sets the
+state after a clean apply, -n only checks.  A prefix argument means
+the series, as it does everywhere."
+  (interactive)
+  (pwnm-sync-dispatch--apply nil))
+
+(transient-define-suffix pwnm-sync-dispatch-apply-patch ()
+  "Apply only the patch at point, with the menu's other switches."
+  (interactive)
+  (pwnm-sync-dispatch--apply t))
+
+(transient-define-suffix pwnm-sync-dispatch-thanks ()
+  "Write the \"applied, thanks\" drafts; with -n or M-- only report."
+  (interactive)
+  (pwnm-sync-mail-thanks (or (member "--dry-run" (pwnm-sync-dispatch--args))
+                             (pwnm-sync--dry-run-p (pwnm-sync-dispatch--prefix-arg)))))
+
+(transient-define-suffix pwnm-sync-dispatch-bundle-add ()
+  "Add the patch at point to a bundle; its whole series with -s or a prefix argument."
+  (interactive)
+  (let ((current-prefix-arg (and (pwnm-sync-dispatch--series-p) '(4))))
+    (call-interactively #'pwnm-sync-bundle-add)))
 
 (transient-define-suffix pwnm-sync-dispatch-keys ()
   "Show this menu in full, whatever `transient-show-popup' says."
@@ -140,11 +164,11 @@ Its series unless -1 (a prefix argument too); -3 falls back to a
   "Patchwork: states, apply, bundles and sync of the patch at point.
 A prefix argument ARG before Y means the series, as with the keymap."
   [:description pwnm-sync-dispatch--header
-   ("-s" "whole series" "--series")
+   ("-s" "whole series (as C-u)" "--series")
    ("-1" "single patch (apply)" "--single")
    ("-3" "3-way merge (apply)" "--3way")
    ("-S" "set state after apply" "--state=" :reader pwnm-sync-dispatch--read-state)
-   ("-n" "dry run (apply)" "--dry-run")]
+   ("-n" "dry run (apply, thanks)" "--dry-run")]
   [["State"
     ("a" "accepted" pwnm-sync-dispatch-accepted)
     ("u" "under review" pwnm-sync-dispatch-under-review)
@@ -162,15 +186,18 @@ A prefix argument ARG before Y means the series, as with the keymap."
     ("A" "archive / unarchive" pwnm-sync-toggle-archived)
     ("m" "delegate to me" pwnm-sync-delegate-to-me)
     ("i" "facts (asks CI)" pwnm-sync-patch-info)
+    ("I" "facts, re-read" pwnm-sync-patch-info-refresh)
     ("b" "browse on Patchwork" pwnm-sync-browse)
-    ("!" "apply to git" pwnm-sync-dispatch-apply)
-    ("t" "thanks drafts" pwnm-sync-mail-thanks)]
+    ("!" "apply series to git" pwnm-sync-dispatch-apply)
+    ("1" "apply this patch alone" pwnm-sync-dispatch-apply-patch)
+    ("t" "thanks drafts" pwnm-sync-dispatch-thanks)]
    ["Bundles"
-    ("B" "add to bundle" pwnm-sync-bundle-add)
+    ("B" "add to bundle" pwnm-sync-dispatch-bundle-add)
     ("D" "remove from bundle" pwnm-sync-bundle-remove)
     ("l" "list bundles" pwnm-sync-bundles)]
    ["Sync"
     ("g" "sync now" pwnm-sync)
+    ("G" "full sync" pwnm-sync-full)
     ("p" "what waits" pwnm-sync-pending)
     ("k" "cancel" pwnm-sync-cancel)
     ("?" "show this menu" pwnm-sync-dispatch-keys)]]

@@ -37,8 +37,8 @@
 ;;   -search: one key per common state, and one to choose any state;
 ;; - pushing to Patchwork every state-tag change made in Emacs, by any
 ;;   command, through `notmuch-after-tag-hook';
-;; - \\[pwnm-sync] to sync without blocking Emacs (with a prefix
-;;   argument, a full sync), `pwnm-sync-cancel', `pwnm-sync-pending',
+;; - \\[pwnm-sync] to sync without blocking Emacs (`pwnm-sync-full'
+;;   re-reads everything), `pwnm-sync-cancel', `pwnm-sync-pending',
 ;;   `pwnm-sync-patch-info' and `pwnm-sync-browse';
 ;; - your Patchwork bundles: `pwnm-sync-bundle-add' and
 ;;   `pwnm-sync-bundle-remove', and one notmuch-hello entry per bundle.
@@ -198,6 +198,15 @@ again, which only a command does.")
   (let ((text (apply #'format format-string args)))
     (pwnm-sync--log "error: %s" text)
     (message "[pwnm-sync] %s (see *pwnm-sync* for details)" text)))
+
+(defun pwnm-sync--dry-run-p (arg)
+  "Return non-nil if the prefix argument ARG asks for a dry run.
+That is \[negative-argument] (M--).  \[universal-argument] always
+means the whole series, so any other prefix argument is refused here
+rather than taken for a dry run, as it once was."
+  (cond ((null arg) nil)
+        ((eq arg '-) t)
+        (t (user-error "A dry run is M-- before the command; C-u means the whole series, not a dry run"))))
 
 (defun pwnm-sync--auth-token (url)
   "Return the auth-source secret for the host of URL, or nil.
@@ -599,7 +608,9 @@ As notmuch-emacs's own tagging does: the message's tag line in show,
 the message's or thread's line in tree and search; nothing else moves."
   (with-current-buffer buffer
     (save-excursion
-      (pcase-dolist (`(,pos . ,where) hits)
+      ;; Last first: a new tag line changes the length of the text before
+      ;; the positions after it, which would then point into another message.
+      (pcase-dolist (`(,pos . ,where) (sort (copy-sequence hits) (lambda (a b) (> (car a) (car b)))))
         (goto-char pos)
         (let ((tags (pwnm-sync--tags-of where)))
           (pcase major-mode
@@ -670,11 +681,12 @@ the message's or thread's line in tree and search; nothing else moves."
 ;;;###autoload
 (defun pwnm-sync (&optional full)
   "Sync Patchwork states and notmuch tags, without blocking Emacs.
-With prefix argument FULL, re-read everything from Patchwork.  Tags
-the sync changes show in the notmuch buffers as it reports them; a
-sync that changed nothing changes no buffer, and when the timer ran
-it, says nothing either."
-  (interactive "P")
+FULL non-nil re-reads everything from Patchwork (the command
+`pwnm-sync-full'; a prefix argument means nothing here: it always
+means the whole series).  Tags the sync changes show in the notmuch
+buffers as it reports them; a sync that changed nothing changes no
+buffer, and when the timer ran it, says nothing either."
+  (interactive)
   (if pwnm-sync--sync-running
       (pwnm-sync--message "A sync is already running (M-x pwnm-sync-cancel to stop it)")
     (let ((automatic pwnm-sync--automatic))
@@ -705,6 +717,12 @@ it, says nothing either."
                     (pwnm-sync--auto-sync-failed (or (plist-get err :code) (plist-get err :message))
                                                  (pwnm-sync--request-error-message err))
                   (pwnm-sync--error "Sync failed: %s" (pwnm-sync--request-error-message err))))))))
+
+;;;###autoload
+(defun pwnm-sync-full ()
+  "Sync, re-reading everything from Patchwork, without blocking Emacs."
+  (interactive)
+  (pwnm-sync t))
 
 (defun pwnm-sync--quiet-p (summary)
   "Return non-nil if sync SUMMARY changed nothing and has nothing to tell."
@@ -842,9 +860,10 @@ first (see `pwnm-sync-confirm-several').  Each patch's outcome shows in
 the echo area and in *pwnm-sync* as Patchwork confirms it (\"Series:
 3/12 accepted\"); nothing waits: \[pwnm-sync-cancel] stops what is left
 on the server."
-  (interactive (let ((projects (unless (pwnm-sync--cover-letter-p)
-                                 (pwnm-sync--read-project (pwnm-sync--patch-tags-at-point)))))
-                 (list (pwnm-sync--read-state (or projects (pwnm-sync--projects))) projects current-prefix-arg)))
+  (interactive (let ((projects (pwnm-sync--patch-projects-at-point)))
+                 (list (pwnm-sync--read-state projects)
+                       (unless (pwnm-sync--cover-letter-p) projects)
+                       current-prefix-arg)))
   (cond
    ((or series (pwnm-sync--cover-letter-p))
     (pwnm-sync--set-series-state state (pwnm-sync--patch-id-at-point)))
@@ -897,6 +916,23 @@ on the server."
                             (pwnm-sync--message-tags (pwnm-sync--patch-id-at-point))))
     (_ (pwnm-sync--tags-at-point))))
 
+(defun pwnm-sync--patch-projects-at-point ()
+  "Return the projects whose states a state key at point may set.
+The projects of the patch the key acts on (asking when several), or
+on a cover letter every project: the server knows which is its own."
+  (if (pwnm-sync--cover-letter-p)
+      (pwnm-sync--projects)
+    (pwnm-sync--read-project (pwnm-sync--patch-tags-at-point))))
+
+(defun pwnm-sync--patch-message-id-at-point (key)
+  "Return the bare Message-Id of the one patch KEY acts on at point.
+The patch itself, on a reply the patch it answers, in search the
+thread's patch (asking which when several).  A cover letter is no
+patch: say so, naming KEY."
+  (when (pwnm-sync--cover-letter-p)
+    (user-error "%s acts on one patch, and a cover letter is none: press it on a patch of the series" key))
+  (pwnm-sync--patch-id-at-point))
+
 (defun pwnm-sync--patch-id-at-point ()
   "Return the bare Message-Id of the patch at point.
 In show, the patch a reply belongs to, or the cover letter itself (the
@@ -921,14 +957,16 @@ The question lists how many and their subjects."
   :type 'boolean
   :group 'pwnm-sync)
 
-(defun pwnm-sync--confirm-several (subjects state)
+(defun pwnm-sync--confirm-several (subjects state &optional question)
   "Ask before setting STATE on the patches with SUBJECTS, when several.
-SUBJECTS is a list of strings, or of notmuch search summaries.  Signal
-a `user-error' when the answer is no."
+SUBJECTS is a list of strings, or of notmuch search summaries.
+QUESTION, a format with %d for the count, replaces \"Set these %d
+patches to STATE\".  Signal a `user-error' when the answer is no."
   (let* ((subjects (mapcar (lambda (s) (if (stringp s) s (plist-get s :subject))) subjects))
-         (prompt (format "%s\nSet these %d patches to %s? "
+         (prompt (format "%s\n%s? "
                          (mapconcat (lambda (s) (concat "  " s)) subjects "\n")
-                         (length subjects) state)))
+                         (format (or question (format "Set these %%d patches to %s" state))
+                                 (length subjects)))))
     (when (and pwnm-sync-confirm-several (cdr subjects)
                (not (y-or-n-p prompt)))
       (user-error "Nothing changed"))))
@@ -972,6 +1010,33 @@ Return at once; see `pwnm-sync-set-state' for what follows."
                                       (pwnm-sync--log "series %s: %s" state text)
                                       (pwnm-sync--message "Series: %s" text)))))
                     ((user-error quit) (pwnm-sync--message "Series: %s" (if (eq (car err) 'quit) "Nothing changed" (cadr err))))))))))
+
+(defun pwnm-sync--with-series-patches (message-id label then)
+  "Call THEN with the patches of MESSAGE-ID's series, as the server lists them.
+MESSAGE-ID may be a cover letter's: the server finds the series
+Patchwork files it under.  The list comes from `setState''s dry run
+\(which changes nothing and reads no state): plists with :msgid :name
+:project :patchId.  LABEL names the request.  THEN runs from the
+server's answer; a `user-error' or quit in it (a question answered
+no) is said in the echo area."
+  (pwnm-sync--request
+   :setState (list :messageIds (vector message-id) :state "" :series t :dryRun t)
+   :label label
+   :success (lambda (result)
+              (let ((patches (append (plist-get result :patches) nil)))
+                (condition-case err
+                    (if patches (funcall then patches)
+                      (user-error "Patchwork files no patch under %s" message-id))
+                  ((user-error quit)
+                   (pwnm-sync--message "%s: %s" label (if (eq (car err) 'quit) "Nothing changed" (cadr err)))))))))
+
+(defun pwnm-sync--patch-names (patches)
+  "Return the names of PATCHES, plists of a series listing, for a question."
+  (mapcar (lambda (p) (or (plist-get p :name) (plist-get p :msgid))) patches))
+
+(defun pwnm-sync--series-query (patches)
+  "Return a notmuch query for the messages of PATCHES, plists with :msgid."
+  (mapconcat (lambda (p) (notmuch-id-to-query (plist-get p :msgid))) patches " or "))
 
 (defmacro pwnm-sync--define-state-command (state)
   "Define `pwnm-sync-state-STATE', a command setting STATE."
@@ -1051,9 +1116,49 @@ Run from `notmuch-after-tag-hook', which binds `query' and
 
 (defun pwnm-sync-toggle-archived ()
   "Archive the patch at point on Patchwork, or unarchive it if archived.
-The archived tag changes through `notmuch-tag'; the after-tag hook
-pushes it."
+On a cover letter, the patches of its series (the server lists them),
+after asking when several: all unarchived when all are archived, else
+the others archived.  The archived tag changes through `notmuch-tag';
+the after-tag hook pushes it."
   (interactive)
+  (if (pwnm-sync--cover-letter-p)
+      (pwnm-sync--toggle-series-archived (notmuch-show-get-message-id t))
+    (pwnm-sync--toggle-archived-at-point)))
+
+(defun pwnm-sync--toggle-series-archived (message-id)
+  "Archive the series of MESSAGE-ID, or unarchive it when all is archived."
+  (pwnm-sync--with-series-patches
+   message-id "archive"
+   (lambda (patches)
+     (let* ((name (plist-get (car patches) :project))
+            (project (or (seq-find (lambda (p) (equal (plist-get p :project) name)) (pwnm-sync--projects))
+                         (user-error "Not a synced project: %s" name)))
+            (tag (or (pwnm-sync--family-tag project "archived")
+                     (user-error "The server has not named the archived tag of %s" name)))
+            (query (pwnm-sync--series-query patches))
+            (archived (pwnm-sync--call-sexp "search" "--output=messages" "--format=sexp"
+                                            (format "(%s) and tag:%s" query tag)))
+            (all (= (length archived) (length patches))))
+       (pwnm-sync--confirm-several (pwnm-sync--patch-names patches) nil
+                                   (if all "Unarchive these %d patches" "Archive these %d patches"))
+       ;; Only the messages that change, named by id: the after-tag hook
+       ;; pushes what the query matches after the change.
+       (let ((changing (if all archived
+                         (seq-remove (lambda (id) (member id archived))
+                                     (mapcar (lambda (p) (plist-get p :msgid)) patches)))))
+         (notmuch-tag (mapconcat #'notmuch-id-to-query changing " or ")
+                      (list (concat (if all "-" "+") tag)))
+         (pwnm-sync--message "Series: %d patch(es) %s" (length changing) (if all "unarchived" "archived")))))))
+
+(defun pwnm-sync--toggle-archived-at-point ()
+  "Archive the patch at point, or unarchive it (see `pwnm-sync-toggle-archived').
+In show, on a reply, the patch it answers."
+  (save-excursion
+    (when (eq major-mode 'notmuch-show-mode) (pwnm-sync--goto-patch-ancestor))
+    (pwnm-sync--toggle-archived-here)))
+
+(defun pwnm-sync--toggle-archived-here ()
+  "Archive the message at point, or unarchive it."
   (let* ((tags (pwnm-sync--tags-at-point))
          (project (car (pwnm-sync--read-project tags)))
          (tag (or (pwnm-sync--family-tag project "archived")
@@ -1071,15 +1176,30 @@ pushes it."
 
 (defun pwnm-sync-delegate-to-me (message-id)
   "Delegate the patch MESSAGE-ID to you on Patchwork, without waiting.
-You are the `me' of the instance in the pwnm-sync config."
-  (interactive (list (pwnm-sync--message-id-at-point)))
+You are the `me' of the instance in the pwnm-sync config.
+Interactively, the patch at point (on a reply, the patch it answers);
+on a cover letter, the patches of its series, after asking when
+several."
+  (interactive (list (if (pwnm-sync--cover-letter-p)
+                         (notmuch-show-get-message-id t)
+                       (pwnm-sync--patch-id-at-point))))
+  (if (and (called-interactively-p 'any) (pwnm-sync--cover-letter-p))
+      (pwnm-sync--with-series-patches
+       message-id "delegate"
+       (lambda (patches)
+         (pwnm-sync--confirm-several (pwnm-sync--patch-names patches) nil "Delegate these %d patches to you")
+         (pwnm-sync--delegate (mapcar (lambda (p) (plist-get p :msgid)) patches))))
+    (pwnm-sync--delegate (list message-id))))
+
+(defun pwnm-sync--delegate (message-ids)
+  "Delegate the patches MESSAGE-IDS to you on Patchwork, without waiting."
   (pwnm-sync--request
-   :delegate (list :messageIds (vector message-id))
+   :delegate (list :messageIds (vconcat message-ids))
    :label "delegate"
    :needs-token t
    :success (lambda (result)
               (seq-doseq (r (plist-get result :results))
-                (pwnm-sync--log "delegate %s %s: %s %s" (plist-get r :project) message-id
+                (pwnm-sync--log "delegate %s %s: %s %s" (plist-get r :project) (plist-get r :msgid)
                                 (plist-get r :outcome) (or (plist-get r :reason) (plist-get r :delegate)))
                 (pwnm-sync--message "%s: %s" (plist-get r :project)
                                     (if (equal (plist-get r :outcome) "delegated")
@@ -1092,14 +1212,15 @@ You are the `me' of the instance in the pwnm-sync config."
   "Mark accepted the patches that became the commits of RANGE in REPO.
 Patches are found by Patchwork's diff hash, else by the message-id of a
 Link: or Message-Id: trailer; their commit_ref is set too.  With
-DRY-RUN (interactively, a prefix argument), only report.  Returns at
-once; the outcome goes to *pwnm-sync* and the echo area."
+DRY-RUN (interactively, \[negative-argument]), only report.  Returns
+at once; the outcome goes to *pwnm-sync* and the echo area."
   (interactive
-   (let ((root (or (locate-dominating-file default-directory ".git")
+   (let ((dry-run (pwnm-sync--dry-run-p current-prefix-arg))
+         (root (or (locate-dominating-file default-directory ".git")
                    (read-directory-name "Git repository: "))))
      (list (expand-file-name root)
            (read-string "Commits: " "@{upstream}..HEAD")
-           current-prefix-arg)))
+           dry-run)))
   (pwnm-sync--message "Matching the commits of %s..." range)
   (pwnm-sync--request
    :acceptFromGit (list :repo (expand-file-name repo) :range range :dryRun (if dry-run t :json-false))
@@ -1134,7 +1255,15 @@ once; the outcome goes to *pwnm-sync* and the echo area."
   "Return the project (a plist) of the patch or cover letter at point."
   (car (pwnm-sync--read-project (if (pwnm-sync--cover-letter-p)
                                     (pwnm-sync--thread-tags)
-                                  (pwnm-sync--tags-at-point)))))
+                                  (pwnm-sync--patch-tags-at-point)))))
+
+(defun pwnm-sync--apply-message-id ()
+  "Return the Message-Id to apply from at point.
+A cover letter's own (the server applies its series), else the patch
+the state keys act on: on a reply, the patch it answers."
+  (if (pwnm-sync--cover-letter-p)
+      (notmuch-show-get-message-id t)
+    (pwnm-sync--patch-id-at-point)))
 
 (defun pwnm-sync--project-repository (project)
   "Return the git repository of PROJECT (a plist), asking once.
@@ -1147,11 +1276,32 @@ with Customize when there is a file to save it in."
                     (expand-file-name (read-directory-name (format "Git repository for %s: " name) nil nil t)))))
           (unless (file-exists-p (expand-file-name ".git" dir))
             (user-error "%s is not a git repository" dir))
-          (let ((value (cons (cons name dir) (assoc-delete-all name (copy-sequence pwnm-sync-project-repositories)))))
-            (if (or custom-file user-init-file)
-                (customize-save-variable 'pwnm-sync-project-repositories value)
-              (customize-set-variable 'pwnm-sync-project-repositories value)))
+          (pwnm-sync--remember 'pwnm-sync-project-repositories
+                               (cons (cons name dir) (assoc-delete-all name (copy-sequence pwnm-sync-project-repositories))))
           dir))))
+
+(declare-function custom-file "cus-edit" (&optional no-error))
+
+(defun pwnm-sync--remember (symbol value)
+  "Set the option SYMBOL to VALUE, and save it with Customize if you say so.
+Your init file (or `custom-file') is written only after a `y-or-n-p';
+when there is none, or it cannot be written, VALUE holds for this
+session and the echo area says why."
+  (customize-set-variable symbol value)
+  (require 'cus-edit)
+  (let ((file (custom-file t)))
+    (cond ((null file)
+           (pwnm-sync--message "%s set for this session: no init file to save it in" symbol))
+          ((not (y-or-n-p (format "Save %s in %s? " symbol (abbreviate-file-name file))))
+           (pwnm-sync--message "%s set for this session only" symbol))
+          ((not (file-writable-p file))
+           (pwnm-sync--message "%s set for this session only: %s cannot be written" symbol
+                               (abbreviate-file-name file)))
+          (t (condition-case err
+                 (progn (customize-save-variable symbol value)
+                        (pwnm-sync--message "%s saved in %s" symbol (abbreviate-file-name file)))
+               (error (pwnm-sync--error "%s set for this session only: saving it in %s failed: %s"
+                                        symbol (abbreviate-file-name file) (error-message-string err))))))))
 
 (defun pwnm-sync--apply-buffer ()
   "Return the *pwnm-sync apply* buffer, emptied."
@@ -1169,7 +1319,9 @@ with Customize when there is a file to save it in."
 
 (defun pwnm-sync--apply-done (result repo)
   "Show the apply RESULT for REPO.
-On a conflict, open `magit-status' in REPO when magit is installed."
+On a conflict, display *pwnm-sync apply* without selecting it: this
+runs from the server's answer, maybe while you type elsewhere.  It has
+a button to `magit-status' in REPO when magit is installed."
   (setq pwnm-sync--apply-running nil)
   (seq-doseq (p (plist-get result :patches))
     (pwnm-sync--apply-insert "%-11s %s\n" (plist-get p :outcome) (plist-get p :subject)))
@@ -1179,24 +1331,34 @@ On a conflict, open `magit-status' in REPO when magit is installed."
       (pwnm-sync--message "%s" (car (split-string (plist-get result :message) "\n")))
     (pwnm-sync--message "Patch %s/%d does not apply: see *pwnm-sync apply*"
                         (plist-get (plist-get result :failed) :index) (length (plist-get result :patches)))
-    (if (fboundp 'magit-status)
-        (magit-status repo)
-      (display-buffer "*pwnm-sync apply*"))))
+    (when (fboundp 'magit-status)
+      (with-current-buffer "*pwnm-sync apply*"
+        (let ((inhibit-read-only t))
+          (goto-char (point-max))
+          (insert "\n")
+          (insert-text-button "[magit-status]" 'action (lambda (_) (magit-status repo)) 'follow-link t
+                              'help-echo (format "Open magit-status in %s" repo))
+          (insert "\n"))))
+    (display-buffer "*pwnm-sync apply*")))
 
 (defun pwnm-sync-apply (message-id project repo &optional single)
   "Apply the series of the patch MESSAGE-ID of PROJECT to the git REPO.
-With SINGLE (interactively, a prefix argument), only that patch; a
-cover letter always means its series.  The server downloads the mbox
+With SINGLE (interactively, the command `pwnm-sync-apply-patch'), only
+that patch; a cover letter always means its series.  A prefix
+argument changes nothing: it means the series everywhere.
+
+The server downloads the mbox
 from Patchwork, with the trailers that replies collected, and runs
 `git am' without blocking Emacs; the outcome and git's output go to
 the *pwnm-sync apply* buffer.  On a conflict the repository stays in
-`git am', and `magit-status' opens there when magit is installed.
+`git am', and that buffer is displayed (not selected), with a button
+to `magit-status' when magit is installed.
 Interactively REPO comes from `pwnm-sync-project-repositories', asked
 for the first time."
   (interactive
    (let ((project (pwnm-sync--apply-project)))
-     (list (pwnm-sync--message-id-at-point) (plist-get project :project)
-           (pwnm-sync--project-repository project) current-prefix-arg)))
+     (list (pwnm-sync--apply-message-id) (plist-get project :project)
+           (pwnm-sync--project-repository project))))
   (let ((repo (expand-file-name repo)))
     (pwnm-sync--apply-start (format "%s of %s" (if single "the patch" "the series") message-id)
                             (list :messageId message-id :project project :repo repo
@@ -1227,6 +1389,15 @@ PARAMS are the `apply' request's; `pwnm-sync--apply-done' shows the outcome."
               (pwnm-sync--apply-insert "%s\n" text)
               (pwnm-sync--error "Apply failed: %s" text)))))
 
+(defun pwnm-sync-apply-patch (message-id project repo)
+  "Apply only the patch MESSAGE-ID of PROJECT to the git REPO.
+As `pwnm-sync-apply' with SINGLE; on a cover letter, its series."
+  (interactive
+   (let ((project (pwnm-sync--apply-project)))
+     (list (pwnm-sync--apply-message-id) (plist-get project :project)
+           (pwnm-sync--project-repository project))))
+  (pwnm-sync-apply message-id project repo t))
+
 ;;; Patch facts
 
 (defun pwnm-sync--message-id-at-point ()
@@ -1242,11 +1413,12 @@ PARAMS are the `apply' request's; `pwnm-sync--apply-done' shows the outcome."
 
 (defun pwnm-sync-patch-info (message-id &optional refresh)
   "Show what Patchwork knows of the patch MESSAGE-ID, without waiting.
-With REFRESH (interactively, a prefix argument), ask Patchwork first.
+With REFRESH (interactively, the command `pwnm-sync-patch-info-refresh'),
+re-read the patch from Patchwork first.
 The facts show in *pwnm-sync patch* when the server answers (its CI
 results come from Patchwork, so this can take a moment); return the
 request's cancel token."
-  (interactive (list (pwnm-sync--message-id-at-point) current-prefix-arg))
+  (interactive (list (pwnm-sync--patch-message-id-at-point "Y i")))
   (pwnm-sync--message "Asking for the facts of %s..." message-id)
   (pwnm-sync--request
    :patchInfo (list :messageId message-id :refresh (if refresh t :json-false))
@@ -1254,6 +1426,11 @@ request's cancel token."
    :success (lambda (info)
               (pwnm-sync--show-patch-info (plist-get info :patches))
               (message nil))))
+
+(defun pwnm-sync-patch-info-refresh (message-id)
+  "Re-read the patch MESSAGE-ID from Patchwork and show its facts."
+  (interactive (list (pwnm-sync--patch-message-id-at-point "Y I")))
+  (pwnm-sync-patch-info message-id t))
 
 (defun pwnm-sync--show-patch-info (patches)
   "Show PATCHES, the patchInfo result's list, in *pwnm-sync patch*."
@@ -1288,8 +1465,35 @@ request's cancel token."
 
 (defun pwnm-sync-browse (message-id)
   "Open the Patchwork web page of the patch MESSAGE-ID, without waiting.
-The server answers from its state database (no CI checks asked)."
-  (interactive (list (pwnm-sync--message-id-at-point)))
+The server answers from its state database (no CI checks asked).
+Interactively, the patch at point (on a reply, the patch it answers);
+on a cover letter, the page that lists its series' patches."
+  (interactive (list (if (pwnm-sync--cover-letter-p)
+                         (notmuch-show-get-message-id t)
+                       (pwnm-sync--patch-id-at-point))))
+  (if (and (called-interactively-p 'any) (pwnm-sync--cover-letter-p))
+      (pwnm-sync--with-series-patches
+       message-id "browse"
+       (lambda (patches) (pwnm-sync--browse-series (plist-get (car patches) :msgid))))
+    (pwnm-sync--browse-patch message-id)))
+
+(defun pwnm-sync--browse-series (message-id)
+  "Open the Patchwork page listing the series of the patch MESSAGE-ID.
+Patchwork's own address for a series: the project's patch list
+filtered by it (the series' web_url in the REST API)."
+  (pwnm-sync--request
+   :patchInfo (list :messageId message-id :checks :json-false)
+   :label "browse"
+   :success (lambda (info)
+              (let* ((patch (seq-first (plist-get info :patches)))
+                     (url (plist-get patch :webUrl))
+                     (series (plist-get (plist-get patch :series) :id)))
+                (if (and url series (string-match "\\(/project/[^/]+\\)/patch/.*\\'" url))
+                    (browse-url (replace-match (format "\\1/list/?series=%d" series) t nil url))
+                  (pwnm-sync--error "Patchwork gave no web page for the series of %s" message-id))))))
+
+(defun pwnm-sync--browse-patch (message-id)
+  "Open the Patchwork web page of the patch MESSAGE-ID."
   (pwnm-sync--request
    :patchInfo (list :messageId message-id :checks :json-false)
    :label "browse"
@@ -1303,20 +1507,28 @@ The server answers from its state database (no CI checks asked)."
 (defvar-local pwnm-sync--pending-items nil
   "The items shown in a `pwnm-sync-pending-mode' buffer.")
 
+(defvar-local pwnm-sync--pending-marked nil
+  "The ids of the items marked for dropping in a `pwnm-sync-pending-mode' buffer.")
+
 (defvar pwnm-sync-pending-mode-map
   (let ((map (make-sparse-keymap)))
     (define-key map "r" #'pwnm-sync-pending-retry)
-    (define-key map "d" #'pwnm-sync-pending-drop)
+    (define-key map "d" #'pwnm-sync-pending-mark-drop)
+    (define-key map "u" #'pwnm-sync-pending-unmark)
+    (define-key map "x" #'pwnm-sync-pending-execute)
     (define-key map (kbd "RET") #'pwnm-sync-pending-open)
-    (define-key map "g" #'pwnm-sync-pending-refresh)
     map)
   "Keymap for `pwnm-sync-pending-mode'.")
 
 (define-derived-mode pwnm-sync-pending-mode tabulated-list-mode "pwnm-sync pending"
   "What waits for you: queued pushes, conflicts, ambiguous tags, refusals.
+As `list-packages': \\[pwnm-sync-pending-mark-drop] marks an item to drop, \\[pwnm-sync-pending-unmark] unmarks it,
+\\[pwnm-sync-pending-execute] drops the marked ones after asking, \\[revert-buffer] reloads the list.
 
 \\{pwnm-sync-pending-mode-map}"
-  (setq tabulated-list-format [("Kind" 9 t) ("Project" 14 t) ("State" 18 t) ("Message-Id" 40 t) ("Why" 0 nil)])
+  (setq tabulated-list-format [("Kind" 9 t) ("Project" 12 t) ("State" 16 t) ("Subject" 50 t) ("Why" 0 nil)]
+        tabulated-list-padding 2)
+  (setq-local revert-buffer-function (lambda (&rest _) (pwnm-sync-pending-refresh)))
   (tabulated-list-init-header))
 
 (defun pwnm-sync-pending ()
@@ -1328,18 +1540,45 @@ The buffer opens at once and fills when the server answers."
     (pwnm-sync-pending-refresh)
     (pop-to-buffer (current-buffer))))
 
+(defun pwnm-sync--subjects (ids)
+  "Return an alist of (ID . SUBJECT) for the messages IDS, from one notmuch call."
+  (let ((found nil))
+    (when ids
+      (cl-labels ((walk (x)
+                    (cond ((and (consp x) (keywordp (car x)) (plist-get x :id))
+                           (push (cons (plist-get x :id) (plist-get (plist-get x :headers) :Subject)) found))
+                          ((consp x) (mapc #'walk x)))))
+        (walk (ignore-errors
+                (pwnm-sync--call-sexp "show" "--format=sexp" "--body=false" "--entire-thread=false"
+                                      (mapconcat #'notmuch-id-to-query (delete-dups (copy-sequence ids)) " or "))))))
+    found))
+
 (defun pwnm-sync--pending-show (items)
-  "Show ITEMS, the pending result's list, in *pwnm-sync pending*."
+  "Show ITEMS, the pending result's list, in *pwnm-sync pending*.
+Each with its message's subject from notmuch (its Message-Id when
+notmuch has no such message); marks stay on the items still there."
   (with-current-buffer (get-buffer-create "*pwnm-sync pending*")
     (unless (derived-mode-p 'pwnm-sync-pending-mode) (pwnm-sync-pending-mode))
-    (setq pwnm-sync--pending-items items)
-    (setq tabulated-list-entries
-          (cl-loop for item across items
-                   collect (list (plist-get item :id)
-                                 (vector (plist-get item :kind) (plist-get item :project)
-                                         (or (plist-get item :state) "") (plist-get item :messageId)
-                                         (plist-get item :reason)))))
-    (tabulated-list-print t)))
+    (let ((subjects (pwnm-sync--subjects (cl-loop for item across items collect (plist-get item :messageId)))))
+      (setq pwnm-sync--pending-items items
+            pwnm-sync--pending-marked (cl-loop for item across items
+                                               for id = (plist-get item :id)
+                                               when (member id pwnm-sync--pending-marked) collect id)
+            tabulated-list-entries
+            (cl-loop for item across items
+                     for msgid = (plist-get item :messageId)
+                     collect (list (plist-get item :id)
+                                   (vector (plist-get item :kind) (plist-get item :project)
+                                           (or (plist-get item :state) "")
+                                           (or (cdr (assoc msgid subjects)) msgid)
+                                           (or (plist-get item :reason) ""))))))
+    (tabulated-list-print t)
+    (save-excursion
+      (goto-char (point-min))
+      (while (not (eobp))
+        (when (member (tabulated-list-get-id) pwnm-sync--pending-marked)
+          (tabulated-list-put-tag "D"))
+        (forward-line 1)))))
 
 (defun pwnm-sync-pending-refresh ()
   "Reload the list of what waits, without waiting."
@@ -1359,12 +1598,37 @@ The buffer opens at once and fills when the server answers."
                                  (pwnm-sync--report-push (plist-get result :results))
                                  (pwnm-sync-pending-refresh))))
 
-(defun pwnm-sync-pending-drop (id)
-  "Forget the pending item ID (interactively, the one at point)."
-  (interactive (list (or (tabulated-list-get-id) (user-error "No item at point"))))
-  (pwnm-sync--request :drop (list :ids (vector id))
+(defun pwnm-sync-pending-mark-drop ()
+  "Mark the item at point to be dropped (by \\[pwnm-sync-pending-execute]); go to the next."
+  (interactive)
+  (let ((id (or (tabulated-list-get-id) (user-error "No item at point"))))
+    (cl-pushnew id pwnm-sync--pending-marked :test #'equal)
+    (tabulated-list-put-tag "D" t)))
+
+(defun pwnm-sync-pending-unmark ()
+  "Take the mark off the item at point; go to the next."
+  (interactive)
+  (let ((id (or (tabulated-list-get-id) (user-error "No item at point"))))
+    (setq pwnm-sync--pending-marked (delete id pwnm-sync--pending-marked))
+    (tabulated-list-put-tag "" t)))
+
+(defun pwnm-sync-pending-execute ()
+  "Drop the marked items, after asking."
+  (interactive)
+  (let ((ids (reverse pwnm-sync--pending-marked)))
+    (cond ((null ids) (user-error "No item marked (d marks one)"))
+          ((y-or-n-p (format "Forget %d marked item(s)? " (length ids)))
+           (setq pwnm-sync--pending-marked nil)
+           (pwnm-sync-pending-drop ids))
+          (t (pwnm-sync--message "Nothing dropped")))))
+
+(defun pwnm-sync-pending-drop (ids)
+  "Forget the pending items IDS (a list, or one id) at once, on the server."
+  (pwnm-sync--request :drop (list :ids (vconcat (if (listp ids) ids (list ids))))
                       :label "drop"
-                      :success (lambda (_) (pwnm-sync-pending-refresh))))
+                      :success (lambda (r)
+                                 (pwnm-sync--message "%d item(s) dropped" (plist-get r :dropped))
+                                 (pwnm-sync-pending-refresh))))
 
 (defun pwnm-sync-pending-open (id)
   "Show the message of the pending item ID (interactively, the one at point)."
@@ -1402,12 +1666,13 @@ When they changed, redraw `notmuch-hello'."
                         when (or (null tags) (member (plist-get b :tag) tags))
                         collect (plist-get b :name))))
 
-(defun pwnm-sync--patch-message-ids ()
-  "Return the Message-Ids of the patch messages at point.
-The message in show and tree, the patch messages of the thread at
-point or of the threads in the region in search."
+(defun pwnm-sync--patch-message-ids (key)
+  "Return the Message-Ids of the patch messages KEY acts on at point.
+In show the patch at point, or the patch a reply answers (a cover
+letter is refused, naming KEY); in tree the message; in search the
+patch messages of the thread at point or of the threads in the region."
   (or (pcase major-mode
-        ('notmuch-show-mode (list (notmuch-show-get-message-id t)))
+        ('notmuch-show-mode (list (pwnm-sync--patch-message-id-at-point key)))
         ('notmuch-tree-mode (list (notmuch-tree-get-message-id t)))
         ('notmuch-search-mode
          (let ((threads (if (use-region-p)
@@ -1425,7 +1690,7 @@ or in search the patches of the thread at point or of the region.
 With SERIES (interactively, a prefix argument), the server adds the
 whole series of each.  The tags follow when Patchwork confirms it."
   (interactive (list (completing-read "Add to bundle (a new name creates it): " (pwnm-sync--bundle-names))
-                     (pwnm-sync--patch-message-ids)
+                     (pwnm-sync--patch-message-ids "Y B")
                      current-prefix-arg))
   (when (string-empty-p name) (user-error "No bundle name given"))
   (pwnm-sync--request
@@ -1445,7 +1710,7 @@ message at point is in."
   (interactive (let ((names (pwnm-sync--bundle-names (pwnm-sync--tags-at-point))))
                  (unless names (user-error "Not in one of your bundles"))
                  (list (completing-read "Remove from bundle: " names nil t)
-                       (pwnm-sync--patch-message-ids))))
+                       (pwnm-sync--patch-message-ids "Y D"))))
   (pwnm-sync--request
    :bundleRemove (list :name name :messageIds (vconcat message-ids))
    :label "bundle remove"
@@ -1544,6 +1809,20 @@ if what it says has changed."
                                                (if (member (pwnm-sync--family-tag p "archived") tags) ", archived" "")))))
            (and found (string-join found "; "))))))
 
+(defconst pwnm-sync--keys-help
+  "C-u means one thing: the whole series of the patch at point (state
+keys, B).  The other variants have their own keys: 1 applies the patch
+alone (! its series), I re-reads the facts from Patchwork, G syncs in
+full.  M-- before t (and M-x pwnm-sync-accept-from-git,
+pwnm-sync-mail-fill) is a dry run.
+
+What a key acts on: a patch, itself; a reply, the patch it answers; a
+cover letter, its series (state keys, A, m, b, !; the others say
+they need a patch); a thread in search, its patch, asking which when
+it holds several.
+"
+  "What `pwnm-sync-keys' says of the prefix argument and of what keys act on.")
+
 (defun pwnm-sync-keys ()
   "Show the keys of `pwnm-sync-state-map' and the patch's current state."
   (interactive)
@@ -1551,9 +1830,10 @@ if what it says has changed."
         (keys (substitute-command-keys "\\{pwnm-sync-state-map}")))
     (with-help-window "*pwnm-sync keys*"
       (princ (format "Patch at point: %s\n\n" (or state "not a patch of a synced project")))
-      (princ (format "Keys after %s (a prefix argument on a state key: the whole series):\n\n"
-                     (key-description pwnm-sync-key-prefix)))
+      (princ (format "Keys after %s.\n\n" (key-description pwnm-sync-key-prefix)))
+      (princ pwnm-sync--keys-help)
       (princ keys))))
+
 
 (autoload 'pwnm-sync-mail-thanks "pwnm-sync-mail" nil t)
 (autoload 'pwnm-sync-mail-fill "pwnm-sync-mail" nil t)
@@ -1575,12 +1855,15 @@ if what it says has changed."
     (define-key map "A" #'pwnm-sync-toggle-archived)
     (define-key map "m" #'pwnm-sync-delegate-to-me)
     (define-key map "i" #'pwnm-sync-patch-info)
+    (define-key map "I" #'pwnm-sync-patch-info-refresh)
     (define-key map "b" #'pwnm-sync-browse)
     (define-key map "B" #'pwnm-sync-bundle-add)
     (define-key map "D" #'pwnm-sync-bundle-remove)
     (define-key map "p" #'pwnm-sync-pending)
     (define-key map "g" #'pwnm-sync)
+    (define-key map "G" #'pwnm-sync-full)
     (define-key map "!" #'pwnm-sync-apply)
+    (define-key map "1" #'pwnm-sync-apply-patch)
     (define-key map "k" #'pwnm-sync-cancel)
     (define-key map "?" #'pwnm-sync-keys)
     map)
@@ -1685,14 +1968,18 @@ It goes after `notmuch-hello-insert-saved-searches', else last."
 Adds the Patchwork section to `notmuch-hello', the state keymap on
 `pwnm-sync-key-prefix' in notmuch show, search and tree buffers, and
 pushes state-tag changes made in Emacs to Patchwork.  Turned off, it
-puts back what those keys were bound to and the sections as they were.
+puts back what those keys were bound to and the sections as they were,
+stops the automatic sync and the server (what it was doing stops as
+\\[pwnm-sync-cancel] stops it), so that nothing retags or pushes any
+more.  A command run afterwards starts the server again.
 
 \\{pwnm-sync-state-map}"
   :global t
   :group 'pwnm-sync
   (pwnm-sync--uninstall)
-  (when pwnm-sync-mode
-    (pwnm-sync--install)))
+  (if pwnm-sync-mode
+      (pwnm-sync--install)
+    (pwnm-sync-shutdown)))
 
 (provide 'pwnm-sync)
 

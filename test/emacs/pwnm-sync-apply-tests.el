@@ -50,14 +50,15 @@
     (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--sync-running)) 120))))
 
 (ert-deftest pwnm-sync-apply-test-1-series ()
-  "Y ! on a patch applies its whole series, C-u Y ! the patch alone.
-Neither blocks Emacs; the repository is asked for once per project."
+  "Y ! on a patch applies its whole series, Y 1 the patch alone.
+C-u Y ! is the series too: C-u means the series everywhere.  None
+blocks Emacs; the repository is asked for once per project."
   (pwnm-sync-apply-test--synced)
   (let ((asked 0)
         (pwnm-sync-project-repositories nil))
     (cl-letf (((symbol-function 'read-directory-name)
                (lambda (&rest _) (setq asked (1+ asked)) pwnm-sync-apply-test--repo)))
-      (pwnm-sync-apply-test--press-on (getenv "PWNM_TEST_SERIES_FIRST") "C-u Y !")
+      (pwnm-sync-apply-test--press-on (getenv "PWNM_TEST_SERIES_FIRST") "Y 1")
       ;; The key returned while the server still works: nothing answered yet.
       (should pwnm-sync--apply-running)
       (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--apply-running))))
@@ -72,17 +73,41 @@ Neither blocks Emacs; the repository is asked for once per project."
       (with-current-buffer "*pwnm-sync apply*"
         (should (string-match-p "^applied 3 patches to " (buffer-string)))
         (should (string-match-p "^applied +\\[PATCH 2/3\\] util: report the check$" (buffer-string))))
+      (pwnm-sync-apply-test--git "reset" "-q" "--hard" (getenv "PWNM_TEST_BASE"))
+      (pwnm-sync-apply-test--press-on (getenv "PWNM_TEST_SERIES_FIRST") "C-u Y !")
+      (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--apply-running))))
+      (should (equal (pwnm-sync-apply-test--subjects)
+                     '("util: check after step 20" "util: report the check" "hw/dev: probe before step 5")))
       (should (= asked 1))
       (pwnm-sync-apply-test--git "reset" "-q" "--hard" (getenv "PWNM_TEST_BASE")))))
 
 (ert-deftest pwnm-sync-apply-test-2-conflict-opens-magit ()
-  "A conflict leaves git am stopped and opens `magit-status' on the repository."
+  "A conflict leaves git am stopped and displays *pwnm-sync apply*, taking no window.
+The answer comes while you may be typing elsewhere: the selected
+window and its buffer stay; `magit-status' opens only from the
+buffer's button."
   (pwnm-sync-apply-test--synced)
   (let ((opened nil)
         (pwnm-sync-project-repositories (list (cons "skiboot" pwnm-sync-apply-test--repo))))
     (cl-letf (((symbol-function 'magit-status) (lambda (&optional dir _cache) (setq opened dir))))
+      (when (get-buffer "*pwnm-sync apply*")
+        (delete-windows-on "*pwnm-sync apply*"))
       (pwnm-sync-apply-test--press-on (getenv "PWNM_TEST_CONFLICT") "Y !")
-      (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--apply-running))))
+      ;; Where the user went on working while git am ran.
+      (let ((window (selected-window))
+            (buffer (switch-to-buffer (get-buffer-create "*ert typing*"))))
+        (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--apply-running))))
+        (should (eq (selected-window) window))
+        (should (eq (window-buffer window) buffer))
+        (should (eq (current-buffer) buffer))
+        (should (get-buffer-window "*pwnm-sync apply*"))
+        (should-not opened)
+        ;; The button opens magit there.
+        (with-current-buffer "*pwnm-sync apply*"
+          (goto-char (point-min))
+          (should (search-forward "[magit-status]" nil t))
+          (push-button (match-beginning 0)))
+        (kill-buffer buffer))
       (should (equal (file-name-as-directory opened) pwnm-sync-apply-test--repo))
       (should (file-exists-p (expand-file-name ".git/rebase-apply/applying" pwnm-sync-apply-test--repo)))
       (with-current-buffer "*pwnm-sync apply*"

@@ -219,6 +219,19 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
     (should (string-match-p "^skiboot (sandbox), patch [0-9]+$" text))
     (should (string-match-p "State: +New" text))))
 
+(defun pwnm-sync-test--pending-line (msgid)
+  "Move to the line of MSGID's item in the pending buffer; return non-nil if there."
+  (goto-char (point-min))
+  (let ((found nil))
+    (while (and (not found) (not (eobp)))
+      (if (equal (plist-get (seq-find (lambda (i) (equal (plist-get i :id) (tabulated-list-get-id)))
+                                      pwnm-sync--pending-items)
+                            :messageId)
+                 msgid)
+          (setq found t)
+        (forward-line 1)))
+    found))
+
 (ert-deftest pwnm-sync-test-a-pending ()
   "The pending buffer lists what waits and drops it."
   (let ((msgid (pwnm-sync-test--fresh-patch)))
@@ -227,10 +240,9 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
       (should (pwnm-sync-test--wait (lambda () (string-match-p (concat "push skiboot " (regexp-quote msgid) ": refused") (pwnm-sync-test--log))))))
     (pwnm-sync-pending)
     (with-current-buffer "*pwnm-sync pending*"
-      (should (pwnm-sync-test--wait (lambda () (goto-char (point-min)) (search-forward msgid nil t))))
-      (beginning-of-line)
+      (should (pwnm-sync-test--wait (lambda () (pwnm-sync-test--pending-line msgid))))
       (pwnm-sync-pending-drop (tabulated-list-get-id))
-      (should (pwnm-sync-test--wait (lambda () (goto-char (point-min)) (not (search-forward msgid nil t))))))))
+      (should (pwnm-sync-test--wait (lambda () (not (pwnm-sync-test--pending-line msgid))))))))
 
 (ert-deftest pwnm-sync-test-b-restart ()
   "A crashed server is restarted by the next command, which gets its answer."
@@ -642,7 +654,7 @@ server abandon the HTTP request before the delay ended."
   "Return the id of MSGID's item in the pending list."
   (pwnm-sync-pending)
   (with-current-buffer "*pwnm-sync pending*"
-    (should (pwnm-sync-test--wait (lambda () (goto-char (point-min)) (search-forward msgid nil t))))
+    (should (pwnm-sync-test--wait (lambda () (pwnm-sync-test--pending-line msgid))))
     (tabulated-list-get-id)))
 
 (defun pwnm-sync-test--commit-naming (msgid)
@@ -924,6 +936,265 @@ The name is read with completion over your bundles; the tags follow."
     (notmuch-hello)
     (with-current-buffer "*notmuch-hello*"
       (should (string-match-p "\\b2 skiboot bundle hello-b\\b" (buffer-string))))))
+
+;;; Issue 24's smaller items: one meaning for C-u, keys on a cover
+;;; letter, saving customizations, the pending list, mode off.
+
+(defmacro pwnm-sync-test--capturing (sent &rest body)
+  "Run BODY with requests recorded in SENT as (METHOD . PARAMS), none sent."
+  (declare (indent 1) (debug t))
+  `(cl-letf (((symbol-function 'pwnm-sync--request)
+              (lambda (method params &rest _)
+                ;; Not the menu header's facts, asked in the background.
+                (unless (eq (plist-get params :checks) :json-false)
+                  (push (cons method params) ,sent))
+                "ert-token")))
+     ,@body))
+
+(defun pwnm-sync-test--series-cover ()
+  "Return the msgid of a cover letter of two patches or more, none archived.
+One whose patches are all `new' when there is one left: earlier tests
+change some."
+  (let ((covers (seq-filter (lambda (id)
+                              (let ((patches (pwnm-sync-test--thread-patches id)))
+                                (and (cdr patches)
+                                     (not (seq-some (lambda (m) (member "pw-skiboot-archived" (pwnm-sync-test--tags m)))
+                                                    patches)))))
+                            (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp"
+                                                       "not tag:patchwork and not subject:Re"))))
+    (or (seq-find (lambda (id) (pwnm-sync-test--all-new-p (pwnm-sync-test--thread-patches id))) covers)
+        (car covers))))
+
+(ert-deftest pwnm-sync-test-wa-prefix-means-series ()
+  "C-u means the whole series or nothing; the other variants have their own keys.
+C-u Y g is a plain sync and Y G a full one; C-u Y i asks no refresh and
+Y I does; M-- Y t is the thanks dry run and C-u Y t refuses; Y ? and
+the menu list them.  On a reply, Y i and Y m act on its patch."
+  (pwnm-sync-test--synced)
+  (let ((msgid (pwnm-sync-test--fresh-patch))
+        (sent nil))
+    (notmuch-show (notmuch-id-to-query msgid))
+    (pwnm-sync-test--capturing sent
+      ;; The answer never comes: each sync is marked ended by hand.
+      (pwnm-sync-test--press "C-u Y g")
+      (setq pwnm-sync--sync-running nil)
+      (should (equal (car sent) '(:sync :full :json-false)))
+      (pwnm-sync-test--press "Y G")
+      (setq pwnm-sync--sync-running nil)
+      (should (equal (car sent) '(:sync :full t)))
+      (let ((current-prefix-arg '(4))) (call-interactively #'pwnm-sync))
+      (setq pwnm-sync--sync-running nil)
+      (should (equal (car sent) '(:sync :full :json-false)))
+      (pwnm-sync-test--press "C-u Y i")
+      (should (equal (car sent) `(:patchInfo :messageId ,msgid :refresh :json-false)))
+      (pwnm-sync-test--press "Y I")
+      (should (equal (car sent) `(:patchInfo :messageId ,msgid :refresh t)))
+      (pwnm-sync-test--press "M-- Y t")
+      (should (equal (car sent) '(:thanks :dryRun t)))
+      (pwnm-sync-test--press "Y t")
+      (should (equal (car sent) '(:thanks :dryRun :json-false)))
+      (cl-letf (((symbol-function 'completing-read) (lambda (&rest _) "ert series")))
+        (pwnm-sync-test--press "C-u Y B")
+        (should (equal (car sent) `(:bundleAdd :name "ert series" :messageIds [,msgid] :series t)))
+        (pwnm-sync-test--press "Y B")
+        (should (equal (car sent) `(:bundleAdd :name "ert series" :messageIds [,msgid] :series :json-false))))
+      (let ((before (length sent)))
+        (should (string-match-p "C-u means the whole series"
+                                (cadr (should-error (let ((current-prefix-arg '(4)))
+                                                      (call-interactively #'pwnm-sync-mail-thanks))
+                                                    :type 'user-error))))
+        (should (= (length sent) before))))
+    ;; The help and the menu name the keys.
+    (let ((transient-show-popup 1))
+      (when (get-buffer " *transient*") (kill-buffer " *transient*"))
+      (pwnm-sync-test--press "Y ?")
+      (unwind-protect
+          (with-current-buffer " *transient*"
+            (dolist (entry '("1 apply this patch alone" "I facts, re-read" "G full sync" "-s whole series (as C-u)"
+                             "-n dry run (apply, thanks)"))
+              (should (string-match-p (regexp-quote entry) (buffer-string)))))
+        (condition-case nil (execute-kbd-macro (kbd "C-g")) (quit nil))))
+    (dolist (key '(("1" . pwnm-sync-apply-patch) ("I" . pwnm-sync-patch-info-refresh) ("G" . pwnm-sync-full)))
+      (should (eq (lookup-key pwnm-sync-state-map (car key)) (cdr key))))
+    (pwnm-sync-keys)
+    (with-current-buffer "*pwnm-sync keys*"
+      (should (string-match-p "C-u means one thing: the whole series" (buffer-string))))
+    ;; On a reply: its patch.
+    (let* ((reply (car (notmuch-call-notmuch-sexp "search" "--output=messages" "--format=sexp" "not tag:patchwork and subject:Re")))
+           (parent (concat (car (split-string reply "\\.reply@")) "@"))
+           (patch (seq-find (lambda (m) (string-prefix-p parent m)) (pwnm-sync-test--thread-patches reply))))
+      (should patch)
+      (notmuch-show (notmuch-id-to-query reply))
+      (goto-char (point-min))
+      (notmuch-show-goto-message (notmuch-id-to-query reply))
+      (pwnm-sync-test--capturing sent
+        (pwnm-sync-test--press "Y i")
+        (should (equal (car sent) `(:patchInfo :messageId ,patch :refresh :json-false)))
+        (pwnm-sync-test--press "Y m")
+        (should (equal (car sent) `(:delegate :messageIds [,patch])))
+        (let ((pwnm-sync-project-repositories (list (cons "skiboot" temporary-file-directory))))
+          (unwind-protect
+              (progn
+                (pwnm-sync-test--press "Y !")
+                (should (equal (plist-get (cdar sent) :messageId) patch)))
+            (setq pwnm-sync--apply-running nil))))
+      ;; Y A: the patch archived, and back.
+      (let ((archived-p (lambda () (eq (plist-get (pwnm-sync-test--control (concat "/patch?msgid=" (url-hexify-string patch))) :archived) t))))
+        (pwnm-sync-test--press "Y A")
+        (should (pwnm-sync-test--wait archived-p))
+        (should-not (member "pw-skiboot-archived" (pwnm-sync-test--tags reply)))
+        (pwnm-sync-test--press "Y A")
+        (should (pwnm-sync-test--wait (lambda () (not (funcall archived-p)))))))))
+
+(ert-deftest pwnm-sync-test-wb-cover-letter-keys ()
+  "On a cover letter, Y Y, Y A, Y m and Y b act on its series; Y i says why not."
+  (let* ((cover (pwnm-sync-test--series-cover))
+         (patches (pwnm-sync-test--thread-patches cover))
+         (series (plist-get (seq-find (lambda (p) (equal (plist-get p :msgid) (car patches)))
+                                      (append (pwnm-sync-test--control "/patches") nil))
+                            :series))
+         (archived-p (lambda (m) (eq (plist-get (pwnm-sync-test--control (concat "/patch?msgid=" (url-hexify-string m))) :archived) t)))
+         (prompts nil)
+         (opened nil))
+    (should cover)
+    (should (cdr patches))
+    (notmuch-show (notmuch-id-to-query cover))
+    (goto-char (point-min))
+    ;; Y Y: a state chosen with completion, for the series, after the question.
+    (cl-letf (((symbol-function 'completing-read) (lambda (&rest _) "under-review")))
+      (pwnm-sync-test--answering t prompts
+        (pwnm-sync-test--press "Y Y")
+        (pwnm-sync-test--idle)))
+    (should (string-match-p (format "Set these %d patches to under-review" (length patches)) (car prompts)))
+    (dolist (m patches)
+      (should (pwnm-sync-test--wait (lambda () (equal (pwnm-sync-test--server-state m) "under-review")))))
+    ;; Y A: archived, each patch, then back.
+    (pwnm-sync-test--answering t prompts
+      (pwnm-sync-test--press "Y A")
+      (pwnm-sync-test--idle))
+    (should (string-match-p (format "Archive these %d patches" (length patches)) (car prompts)))
+    (dolist (m patches) (should (pwnm-sync-test--wait (lambda () (funcall archived-p m)))))
+    (pwnm-sync-test--idle)
+    (accept-process-output nil 0.5)
+    ;; Each message of the thread shows its own tags: a retag of several
+    ;; patches once put one patch's tags on the message before it.
+    (save-excursion
+      (notmuch-show-mapc
+       (lambda ()
+         (should (equal (list (notmuch-show-get-message-id t) (sort (copy-sequence (notmuch-show-get-tags)) #'string<))
+                        (list (notmuch-show-get-message-id t) (sort (pwnm-sync-test--tags (notmuch-show-get-message-id t)) #'string<)))))))
+    (pwnm-sync-test--answering t prompts
+      (pwnm-sync-test--press "Y A")
+      (pwnm-sync-test--idle))
+    (should (string-match-p (format "Unarchive these %d patches" (length patches)) (car prompts)))
+    (dolist (m patches) (should (pwnm-sync-test--wait (lambda () (not (funcall archived-p m))))))
+    ;; Y m: every patch delegated to me.
+    (pwnm-sync-test--answering t prompts
+      (pwnm-sync-test--press "Y m")
+      (pwnm-sync-test--idle))
+    (dolist (m patches)
+      (should (equal (plist-get (pwnm-sync-test--control (concat "/patch?msgid=" (url-hexify-string m))) :delegate) "maint")))
+    ;; Y b: Patchwork's page of the series (its patch list filtered by it).
+    (cl-letf (((symbol-function 'browse-url) (lambda (url &rest _) (setq opened url))))
+      (pwnm-sync-test--press "Y b")
+      (should (pwnm-sync-test--wait (lambda () opened))))
+    (should (string-match-p (format "/project/skiboot/list/\\?series=%d\\'" series) opened))
+    ;; Y i needs one patch, and says so.
+    (should (string-match-p "a cover letter is none"
+                            (cadr (should-error (call-interactively #'pwnm-sync-patch-info) :type 'user-error))))))
+
+(ert-deftest pwnm-sync-test-wc-customize-asks ()
+  "The repository asked for by Y ! is saved in the init file only after asking.
+No: set for the session, nothing written.  Yes: written.  A custom
+file that cannot be written: a message, no error."
+  (let* ((dir (make-temp-file "pwnm-sync-test" t))
+         (repo (file-name-as-directory (expand-file-name "repo" dir)))
+         (user-init-file (expand-file-name "init.el" dir))
+         (custom-file (expand-file-name "custom.el" dir))
+         (pwnm-sync-project-repositories nil)
+         (prompts nil))
+    (unwind-protect
+        (cl-letf (((symbol-function 'read-directory-name) (lambda (&rest _) repo)))
+          (make-directory (expand-file-name ".git" repo) t)
+          (pwnm-sync-test--answering nil prompts
+            (should (equal (pwnm-sync--project-repository '(:project "ert-a")) repo)))
+          (should (= (length prompts) 1))
+          (should (string-match-p "Save pwnm-sync-project-repositories in .*custom\\.el" (car prompts)))
+          (should-not (file-exists-p custom-file))
+          (should (equal (cdr (assoc "ert-a" pwnm-sync-project-repositories)) repo))
+          (pwnm-sync-test--answering t prompts
+            (should (equal (pwnm-sync--project-repository '(:project "ert-b")) repo)))
+          (should (= (length prompts) 2))
+          (should (with-temp-buffer (insert-file-contents custom-file) (search-forward "ert-b" nil t)))
+          (let ((custom-file (expand-file-name "no-such-dir/custom.el" dir)))
+            (pwnm-sync-test--answering t prompts
+              (should (equal (pwnm-sync--project-repository '(:project "ert-c")) repo)))
+            (should (string-match-p "set for this session only: .*no-such-dir/custom\\.el cannot be written"
+                                    (pwnm-sync-test--messages)))
+            (should (equal (cdr (assoc "ert-c" pwnm-sync-project-repositories)) repo))))
+      (delete-directory dir t))))
+
+(ert-deftest pwnm-sync-test-wd-pending-marks ()
+  "The pending list: subjects; d marks, u unmarks, x drops the marked after asking; g reloads."
+  (let* ((news (pwnm-sync-test--patches "new"))
+         (one (plist-get (nth 0 news) :msgid))
+         (two (plist-get (nth 1 news) :msgid))
+         (prompts nil))
+    (pwnm-sync-test--while "/maintainer?on=0" "/maintainer?on=1"
+      (dolist (m (list one two))
+        (notmuch-tag (notmuch-id-to-query m) '("+pw-skiboot-superseded" "-pw-skiboot-new"))
+        (should (pwnm-sync-test--wait (lambda () (string-match-p (concat "push skiboot " (regexp-quote m) ": refused") (pwnm-sync-test--log)))))))
+    (pwnm-sync-pending)
+    (with-current-buffer "*pwnm-sync pending*"
+      (should (eq (key-binding "g") #'revert-buffer))
+      (should (pwnm-sync-test--wait (lambda () (and (pwnm-sync-test--pending-line one) (pwnm-sync-test--pending-line two)))))
+      ;; The subject, not only the Message-Id.
+      (pwnm-sync-test--pending-line one)
+      (should (string-match-p (regexp-quote (pwnm-sync--subject one)) (buffer-substring (line-beginning-position) (line-end-position))))
+      (pwnm-sync-test--press "d")
+      (pwnm-sync-test--pending-line one)
+      (should (looking-at-p "D "))
+      ;; Marking drops nothing.
+      (pwnm-sync-test--idle)
+      (revert-buffer)
+      (pwnm-sync-test--idle)
+      (should (pwnm-sync-test--pending-line one))
+      (should (looking-at-p "D "))
+      (pwnm-sync-test--press "u")
+      (pwnm-sync-test--pending-line one)
+      (should-not (looking-at-p "D "))
+      (pwnm-sync-test--press "d")
+      (pwnm-sync-test--pending-line two)
+      (pwnm-sync-test--press "d")
+      ;; x asks; no keeps both.
+      (pwnm-sync-test--answering nil prompts (pwnm-sync-test--press "x"))
+      (should (string-match-p "Forget 2 marked item" (car prompts)))
+      (pwnm-sync-test--idle)
+      (should (pwnm-sync-test--pending-line one))
+      (pwnm-sync-test--answering t prompts (pwnm-sync-test--press "x"))
+      (should (pwnm-sync-test--wait (lambda () (not (or (pwnm-sync-test--pending-line one) (pwnm-sync-test--pending-line two)))))))))
+
+(ert-deftest pwnm-sync-test-we-mode-off-stops ()
+  "Turning the mode off stops the server and the timer; tag changes push nothing."
+  (pwnm-sync-test--connect)
+  (let ((proc (jsonrpc--process pwnm-sync--connection))
+        (msgid (pwnm-sync-test--fresh-patch)))
+    (unwind-protect
+        (let ((pwnm-sync-auto-sync-interval 60))
+          (pwnm-sync-mode -1)
+          (pwnm-sync-mode 1)
+          (should pwnm-sync--timer)
+          (pwnm-sync-mode -1)
+          (should (pwnm-sync-test--wait (lambda () (not (process-live-p proc))) 5))
+          (should-not pwnm-sync--connection)
+          (should-not pwnm-sync--timer)
+          (should-not (memq #'pwnm-sync--after-tag notmuch-after-tag-hook))
+          (notmuch-tag (notmuch-id-to-query msgid) '("+pw-skiboot-rfc" "-pw-skiboot-new"))
+          (accept-process-output nil 1)
+          (should-not pwnm-sync--connection)
+          (should (equal (pwnm-sync-test--server-state msgid) "new"))
+          (notmuch-tag (notmuch-id-to-query msgid) '("-pw-skiboot-rfc" "+pw-skiboot-new")))
+      (pwnm-sync-mode 1))))
 
 (ert-deftest pwnm-sync-test-z-shutdown ()
   "The server stops cleanly."
