@@ -751,7 +751,7 @@ running on the server."
         (delete-directory repo-b t)))))
 
 (ert-deftest pwnm-sync-test-o-hello-never-waits ()
-  "notmuch-hello with the server not started: under 0.3 s, no process started.
+  "notmuch-hello with the server not started: under 1.5 s, no process started.
 The Patchwork section comes from the facts file and notmuch's counts;
 the server starts afterwards, and auth-source is not asked."
   (pwnm-sync-test--synced)
@@ -766,7 +766,9 @@ the server starts afterwards, and auth-source is not asked."
           (notmuch-hello)
           (let ((took (- (float-time) start)))
             (message "test figure: notmuch-hello with no server took %.3f s" took)
-            (should (< took 0.3)))
+            ;; A wide bound: it runs on loaded CI machines.  No server
+            ;; process right after is what shows it did not wait for one.
+            (should (< took 1.5)))
           (should-not pwnm-sync--connection)
           (should-not (seq-some (lambda (p) (string-prefix-p "pwnm-sync" (process-name p))) (process-list)))
           (with-current-buffer "*notmuch-hello*"
