@@ -338,7 +338,9 @@ async function createOne(run: BundleRun, project: string, tag: string, carrying:
   } catch (err) {
     if (isTransient(err)) return run.report(project, 'queued', known, label, `${errorMessage(err)}; tried again next sync`);
     if (!isRefusal(err)) throw err;
-    run.report(project, 'refused', known, label, `Patchwork refused to create bundle ${name}: ${errorMessage(err)}`);
+    // The client's message starts with the instance; say it once, with the project.
+    const why = errorMessage(err).replace(`${run.inst.name}: `, '');
+    run.report(project, 'refused', known, label, `${run.inst.name} refused to create bundle ${name} in ${project}: ${why}`);
   }
 }
 
