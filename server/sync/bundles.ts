@@ -196,7 +196,7 @@ function unchanged(listed: readonly PwBundle[], rows: readonly BundleRow[]): boo
   return listed.every((b) => {
     const row = rows.find((r) => r.bundle_id === b.id);
     const remote = new Set(row?.remote);
-    return row !== undefined && row.name === b.name && b.patches.length === remote.size && b.patches.every((p) => remote.has(notmuchMessageId(p.msgid)));
+    return row !== undefined && row.name === b.name && row.project === b.project.link_name && b.patches.length === remote.size && b.patches.every((p) => remote.has(notmuchMessageId(p.msgid)));
   });
 }
 
@@ -226,8 +226,9 @@ async function readLocal(run: BundleRun): Promise<void> {
 }
 
 /** One bundle Patchwork lists: merge both sides' changes since the stored sets. */
-async function reconcile(run: BundleRun, b: PwBundle, row: BundleRow | undefined, owned: boolean): Promise<void> {
+async function reconcile(run: BundleRun, b: PwBundle, stored: BundleRow | undefined, owned: boolean): Promise<void> {
   const project = b.project.link_name;
+  const row = stored && stored.project !== project ? moved(run, stored, project) : stored;
   const tag = run.session.scheme.bundle(project, b.name);
   const server = new Map(b.patches.map((p) => [notmuchMessageId(p.msgid), p.id]));
   const carrying = run.tagged(project, row?.tag ?? tag);
@@ -256,6 +257,17 @@ async function reconcile(run: BundleRun, b: PwBundle, row: BundleRow | undefined
     instance: run.inst.name, bundle_id: b.id, project, name: b.name, owner: b.owner.username, tag,
     remote: [...final.keys()], tagged: [...final.keys()].filter((m) => run.exists(project, m, carrying)),
   });
+}
+
+/**
+ * A bundle Patchwork now lists under another project (a write with that
+ * project's patches moves it): the old project's tag leaves every message,
+ * and the bundle is new to its project, as on first sight.
+ */
+function moved(run: BundleRun, row: BundleRow, project: string): undefined {
+  retag(run, row.tag, row.tag, run.tagged(row.project, row.tag), new Set());
+  run.summary(row.project).notes.push(`bundle ${row.name} moved from ${row.project} to ${project} on Patchwork: its tags follow it`);
+  return undefined;
 }
 
 /** Send one bundle's local changes as one write of the merged list; the server's list as it ends up. */

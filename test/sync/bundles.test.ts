@@ -355,6 +355,36 @@ describe('bundles as tags', function () {
     expect(bundle('private-one')!.patches).to.deep.equal([a!, b!]);
   });
 
+  it('a bundle moved to another project on Patchwork: its tags follow it, nothing is written or created', async () => {
+    t = await makeEnv({ patches: 8 });
+    const [, , c] = patchesOf(t);
+    // Project stable holds patch c's mail too (cross-posted), as its own patch.
+    const stable = t.sandbox.data.addProject({ link_name: 'stable', list_email: 'stable@lists.ozlabs.org', maintainers: [t.maint.id] });
+    const shared = t.sandbox.data.patches.get(c!)!;
+    const c2 = t.sandbox.data.addPatch({ project: stable.id, msgid: shared.msgid, name: shared.name, submitter: shared.submitter, date: shared.date, state: 'new' });
+    writeFileSync(t.configFile, readFileSync(t.configFile, 'utf8').replace('sync = skiboot=skiboot@lists.ozlabs.org', 'sync = skiboot=skiboot@lists.ozlabs.org, stable'));
+    const bun = t.sandbox.data.addBundle({ owner: t.maint.id, name: 'travel', public: false, patches: [c!] });
+    const again = async () => { await s?.close(); s = t.session(); return sync(s); };
+    await again();
+    expect(await bundleTags(c!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-travel']);
+    await again(); // settled: notmuch unchanged since, so only the listing can show the move
+    // On Patchwork a PATCH with another project's patches moves the bundle there (NOTES.md, section 7).
+    bun.patches = [c2.id];
+    bun.project = stable.id;
+    const mark = t.sandbox.log.length;
+    const r = await again();
+    expect(r.ok, JSON.stringify(r.projects)).to.equal(true);
+    expect(r.projects[0]!.notes).to.deep.equal(['bundle travel moved from skiboot to stable on Patchwork: its tags follow it']);
+    expect(writes(mark)).to.deep.equal([]);
+    expect(t.sandbox.data.bundles.map((b) => [b.name, b.project, b.patches])).to.deep.equal([['travel', stable.id, [c2.id]]]);
+    // The same mail in both projects: the move alone must be seen.
+    const cTags = await t.tags(msgidOf(t, c!));
+    expect(cTags.filter((x) => x.includes('-bundle'))).to.deep.equal(['pw-stable-bundle', 'pw-stable-bundle-travel']);
+    // Settled: the next sync writes and retags nothing.
+    const settled = await again();
+    expect(settled.projects.map((p) => p.retagged)).to.deep.equal([0, 0]);
+  });
+
   it('hostile bundle names give safe tags and never tag other messages', async () => {
     t = await makeEnv({ patches: 8 });
     const [a, b, c] = patchesOf(t);
