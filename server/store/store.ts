@@ -65,6 +65,14 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE rule_fired (msgid TEXT NOT NULL, rule TEXT NOT NULL,
      state TEXT NOT NULL, patches INTEGER NOT NULL, at TEXT NOT NULL,
      PRIMARY KEY (msgid, rule));`,
+  // Bundles as tags (server/sync/bundles.ts): what the last sync agreed about each bundle.
+  // IF NOT EXISTS: earlier versions made this table on first use.
+  `CREATE TABLE IF NOT EXISTS bundles (
+     instance TEXT NOT NULL, bundle_id INTEGER NOT NULL, project TEXT NOT NULL, name TEXT NOT NULL,
+     owner TEXT NOT NULL, tag TEXT NOT NULL,
+     remote TEXT NOT NULL,   -- JSON msgids of its patches on Patchwork, last seen
+     tagged TEXT NOT NULL,   -- JSON msgids of the messages that carried its tag
+     PRIMARY KEY (instance, bundle_id));`,
 ];
 
 export interface PatchRow {
