@@ -1,6 +1,7 @@
 import type { BundleTags, InstanceConfig } from '../config.js';
 import { errorMessage, isTransient, PwnmError } from '../errors.js';
-import { notmuchMessageId, type TagChange } from '../notmuch/encoding.js';
+import { notmuchMessageId } from '../mail/message-id.js';
+import { type TagChange } from '../notmuch/encoding.js';
 import type { Revision } from '../notmuch/notmuch.js';
 import { createBundle, getBundle, listBundles, setBundlePatches, type PwBundle } from '../patchwork/bundles.js';
 import type { PatchworkClient } from '../patchwork/client.js';
