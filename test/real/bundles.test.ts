@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { makeRealEnv, type RealEnv, type Who } from './env.js';
 import type { RealPatchwork } from './harness.js';
 import { needRealPatchwork } from './hooks.js';
@@ -117,6 +118,27 @@ describe('real Patchwork: bundles as tags', function () {
       'bundle tags off for real: set me = USERNAME in [instance real] (or [Defaults]), or make one private bundle on Patchwork']);
     expect(await bundlesOf(t, 'plain')).to.deep.equal([]);
     await t.api('DELETE', `bundles/${theirs.body.id}/`);
+  });
+
+  it('a bundle Patchwork moves to another project (a write with its patches): its tags follow it', async () => {
+    const { t, ps } = await ready();
+    // Project b<link> gets the same mails (cross-posted): the same message-ids, its own patches.
+    const other = `b${t.link}`;
+    await pw.admin('project', { linkname: other, listid: `${other}.lists.example.org`, listemail: `${other}@lists.example.org`, maintainers: ['maint'] });
+    await pw.admin('import', { files: t.mails.filter((m) => m.text.includes('\ndiff --git ')).map((m) => m.file), listid: `${other}.lists.example.org` });
+    writeFileSync(t.configFile, readFileSync(t.configFile, 'utf8').replace(/^sync = (.*)$/m, `sync = $1, ${other}`).replace('[instance real]', '[instance real]\nme = maint'));
+    const made = await t.api<ApiBundle>('POST', 'bundles/', 'maint', { name: `trip ${t.link}`, patches: [ps[0]!.id] });
+    expect((await t.sync()).exitCode).to.equal(0);
+    const word = `trip_${t.link}`;
+    expect((await t.tags(ps[0]!.msgid)).filter((x) => x.includes('-bundle'))).to.deep.equal([`pw-${t.link}-bundle`, `pw-${t.link}-bundle-${word}`]);
+    const theirs = (await t.api<{ id: number; msgid: string }[]>('GET', `patches/?project=${other}&msgid=${encodeURIComponent(ps[0]!.msgid)}`)).body[0]!;
+    const moved = await t.api<{ project: { link_name: string } }>('PATCH', `bundles/${made.body.id}/`, 'maint', { patches: [theirs.id] });
+    expect(moved.body.project.link_name).to.equal(other);
+    const r = await t.cli(['sync', '--json']);
+    expect(r.exitCode, r.stdout).to.equal(0);
+    expect((await t.tags(ps[0]!.msgid)).filter((x) => x.includes('-bundle'))).to.deep.equal([`pw-${other}-bundle`, `pw-${other}-bundle-${word}`]);
+    expect((await t.api<ApiBundle>('GET', `bundles/${made.body.id}/`)).body.patches.map((p) => p.id)).to.deep.equal([theirs.id]);
+    await t.api('DELETE', `bundles/${made.body.id}/`);
   });
 
   it('someone else\'s bundle is never written; read-only writes nothing', async () => {
