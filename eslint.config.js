@@ -38,6 +38,16 @@ export default tseslint.config(
     },
   },
   {
+    // The Patchwork and notmuch adapters know nothing of each other; what
+    // both sides need (message-ids) is in server/mail/message-id.ts.
+    files: ['server/patchwork/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/notmuch/*'], message: 'the Patchwork adapter does not know notmuch: use server/mail/message-id.ts' }] }] },
+  },
+  {
+    files: ['server/notmuch/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/patchwork/*'], message: 'the notmuch adapter does not know Patchwork: use server/mail/message-id.ts' }] }] },
+  },
+  {
     // One job per function: a function that outgrows a screen is split.
     files: ['server/**/*.ts'],
     rules: { 'max-lines-per-function': ['error', { max: 60 }] },

@@ -251,6 +251,18 @@ the command on the same pipe, and the server takes it first."
          :error-fn (lambda (err) (pwnm-sync--error "Handing over the auth-source tokens failed: %s"
                                                    (pwnm-sync--request-error-message err))))))))
 
+(defun pwnm-sync--log-read-only ()
+  "Log in *pwnm-sync* the instances an automatic sync ran read-only.
+The timer never asks auth-source (it may prompt for a passphrase), so
+an instance without a token in the config stays read-only until a
+command you run hands the server its auth-source token."
+  (let ((conn pwnm-sync--connection))
+    (when (and conn (not (pwnm-sync--tokens-sent conn)))
+      (seq-doseq (inst (plist-get (pwnm-sync--info conn) :instances))
+        (when (eq (plist-get inst :readOnly) t)
+          (pwnm-sync--log "automatic sync: %s is read-only: no token in the config, and the timer does not ask auth-source (a sync you start does)"
+                          (plist-get inst :name)))))))
+
 (defun pwnm-sync--ready (conn info)
   "Record CONN's `initialize' answer INFO and run what waited for it."
   (setf (pwnm-sync--info conn) info)
@@ -696,12 +708,14 @@ buffer, and when the timer ran it, says nothing either."
       (pwnm-sync--request
        :sync (list :full (if full t :json-false))
        :label "sync"
-       :needs-token t
+       ;; Never from the timer: auth-source may prompt.
+       :needs-token (not automatic)
        ;; No client-side timeout: a first sync can take minutes.
        :timeout nil
        :success (lambda (summary)
                   (setq pwnm-sync--sync-running nil)
                   (pwnm-sync--log-summary summary)
+                  (when automatic (pwnm-sync--log-read-only))
                   (pwnm-sync--refresh-facts)
                   (pwnm-sync--refresh-bundles)
                   (pwnm-sync-hello-refresh-counts)

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { slugify, TagScheme, tagWord } from '../server/tags.js';
 
@@ -28,6 +29,9 @@ describe('tag names', () => {
     const long = tagWord('x'.repeat(300));
     expect(long).to.have.length(64);
     expect(long).not.to.equal(tagWord(`${'x'.repeat(299)}y`));
+    // The rule, worked by hand: 55 characters kept, then _ and the first 8 hex digits of the whole value's SHA-1.
+    const hostile = `${'é'.repeat(100)}${'x'.repeat(100)}`;
+    expect(tagWord(hostile)).to.equal(`${'_'.repeat(55)}_${createHash('sha1').update(hostile, 'utf8').digest('hex').slice(0, 8)}`);
   });
 
   it('builds the original scheme and reads states back', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { PwnmError } from '../errors.js';
-import { notmuchMessageId } from '../notmuch/encoding.js';
+import { notmuchMessageId } from '../mail/message-id.js';
 import type { PwPatch } from '../patchwork/types.js';
 import { dependencyChain } from '../patchwork/dependencies.js';
 import type { Session } from '../session.js';

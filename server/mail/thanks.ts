@@ -1,6 +1,6 @@
 import { PwnmError } from '../errors.js';
 import { commitInfo, checkBranch, remoteTip, type CommitInfo } from '../git/public-branch.js';
-import { notmuchMessageId } from '../notmuch/encoding.js';
+import { notmuchMessageId } from './message-id.js';
 import type { Selection } from '../ops/lookup.js';
 import type { PwPatch } from '../patchwork/types.js';
 import type { Session } from '../session.js';

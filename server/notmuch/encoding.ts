@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-
 // The two text formats we exchange with notmuch: batch-tag lines for
 // `notmuch tag --batch` and `notmuch dump`, and Xapian-quoted id: terms.
 
@@ -28,23 +26,6 @@ export function unhexTag(encoded: string): string {
 export function idQuery(msgid: string): string {
   return `id:"${msgid.replace(/"/g, '""')}"`;
 }
-
-/**
- * A Patchwork msgid (`<a b@x>`, the header's text) in notmuch's form: no
- * angle brackets, no whitespace anywhere (notmuch drops it when indexing).
- */
-export function notmuchMessageId(msgid: string): string {
-  let id = msgid.trim();
-  const m = /^<([^>]*)>/.exec(id);
-  if (m) id = m[1]!;
-  id = id.replace(/\s+/g, '');
-  // notmuch keeps ids longer than 189 bytes as the SHA-1 of the id and its NUL.
-  if (Buffer.byteLength(id) > MESSAGE_ID_MAX) id = `notmuch-sha1-${createHash('sha1').update(`${id}\0`).digest('hex')}`;
-  return id;
-}
-
-/** NOTMUCH_MESSAGE_ID_MAX: 200 - sizeof("thread_id_"). */
-const MESSAGE_ID_MAX = 189;
 
 export interface TagChange {
   msgid: string;

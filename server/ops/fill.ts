@@ -1,5 +1,6 @@
 import { PwnmError } from '../errors.js';
-import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
+import { notmuchMessageId } from '../mail/message-id.js';
+import { idQuery } from '../notmuch/encoding.js';
 import type { Session } from '../session.js';
 import type { PatchRow } from '../store/store.js';
 import { sync } from '../sync/engine.js';

@@ -1,5 +1,5 @@
 import { PwnmError } from '../errors.js';
-import { notmuchMessageId } from '../notmuch/encoding.js';
+import { notmuchMessageId } from '../mail/message-id.js';
 import { apiAtLeast, FILTERS_SINCE } from '../patchwork/api-version.js';
 import type { PwPatch } from '../patchwork/types.js';
 import type { Session } from '../session.js';

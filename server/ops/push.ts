@@ -1,5 +1,5 @@
 import { PwnmError } from '../errors.js';
-import { notmuchMessageId } from '../notmuch/encoding.js';
+import { notmuchMessageId } from '../mail/message-id.js';
 import type { Session } from '../session.js';
 import { sync, type MessageEvent } from '../sync/engine.js';
 

@@ -6,7 +6,7 @@ import { slugify } from '../tags.js';
 import { mapLimit } from '../util.js';
 import { throwIfCancelled } from '../cancel.js';
 import { askFiltered, findPatches, messageIdOf } from './lookup.js';
-import { notmuchMessageId } from '../notmuch/encoding.js';
+import { notmuchMessageId } from '../mail/message-id.js';
 
 // Set one message's state now: push to Patchwork, then retag. A push that
 // fails for a passing reason still retags locally, so the change stays

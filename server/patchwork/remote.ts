@@ -1,4 +1,4 @@
-import { notmuchMessageId } from '../notmuch/encoding.js';
+import { notmuchMessageId } from '../mail/message-id.js';
 import type { RemotePatch } from '../store/store.js';
 import type { PwPatch } from './types.js';
 

@@ -220,7 +220,8 @@ export class Sandbox {
       return;
     }
     const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
-    const headers: Record<string, string | number> = { 'Content-Type': 'application/json', ...reply.headers, Vary: 'Accept, Cookie' };
+    // DRF drops the Content-Type of an empty answer (a DELETE's 204).
+    const headers: Record<string, string | number> = { ...(text ? { 'Content-Type': 'application/json' } : {}), ...reply.headers, Vary: 'Accept, Cookie' };
     if (reply.allow) headers.Allow = reply.allow;
     headers['X-Frame-Options'] = 'DENY';
     headers['Content-Length'] = Buffer.byteLength(text);

@@ -1,7 +1,7 @@
 import Database from '../store/sqlite.js';
 import { existsSync } from 'node:fs';
 import { PwnmError } from '../errors.js';
-import { notmuchMessageId } from '../notmuch/encoding.js';
+import { notmuchMessageId } from '../mail/message-id.js';
 import { slugify } from '../tags.js';
 import type { Session } from '../session.js';
 

@@ -3,8 +3,7 @@ import type { Store } from './store.js';
 // What the last sync agreed about each bundle: its patch list on Patchwork
 // (`remote`) and the messages that carried its tag (`tagged`), both as
 // notmuch message-ids. A change on either side is a difference from these.
-// Its own table, made on first use, so the patch schema's migrations stay
-// as they are.
+// The table is made by a migration (server/store/store.ts).
 
 export interface BundleRow {
   instance: string;
@@ -19,29 +18,14 @@ export interface BundleRow {
 
 interface RawRow extends Omit<BundleRow, 'remote' | 'tagged'> { remote: string; tagged: string }
 
-const made = new WeakSet<Store>();
-
-function ready(store: Store): Store {
-  if (!made.has(store)) {
-    store.db.exec(`CREATE TABLE IF NOT EXISTS bundles (
-      instance TEXT NOT NULL, bundle_id INTEGER NOT NULL, project TEXT NOT NULL, name TEXT NOT NULL,
-      owner TEXT NOT NULL, tag TEXT NOT NULL,
-      remote TEXT NOT NULL,   -- JSON msgids of its patches on Patchwork, last seen
-      tagged TEXT NOT NULL,   -- JSON msgids of the messages that carried its tag
-      PRIMARY KEY (instance, bundle_id))`);
-    made.add(store);
-  }
-  return store;
-}
-
 const parse = (r: RawRow): BundleRow => ({ ...r, remote: JSON.parse(r.remote) as string[], tagged: JSON.parse(r.tagged) as string[] });
 
 export function bundleRows(store: Store, instance: string): BundleRow[] {
-  return ready(store).db.prepare<[string], RawRow>('SELECT * FROM bundles WHERE instance = ? ORDER BY bundle_id').all(instance).map(parse);
+  return store.db.prepare<[string], RawRow>('SELECT * FROM bundles WHERE instance = ? ORDER BY bundle_id').all(instance).map(parse);
 }
 
 export function putBundleRow(store: Store, row: BundleRow): void {
-  ready(store).db.prepare(`INSERT INTO bundles (instance, bundle_id, project, name, owner, tag, remote, tagged)
+  store.db.prepare(`INSERT INTO bundles (instance, bundle_id, project, name, owner, tag, remote, tagged)
     VALUES (@instance, @bundle_id, @project, @name, @owner, @tag, @remote, @tagged)
     ON CONFLICT (instance, bundle_id) DO UPDATE SET project = excluded.project, name = excluded.name, owner = excluded.owner,
       tag = excluded.tag, remote = excluded.remote, tagged = excluded.tagged`)
@@ -49,7 +33,7 @@ export function putBundleRow(store: Store, row: BundleRow): void {
 }
 
 export function dropBundleRow(store: Store, instance: string, bundleId: number): void {
-  ready(store).db.prepare('DELETE FROM bundles WHERE instance = ? AND bundle_id = ?').run(instance, bundleId);
+  store.db.prepare('DELETE FROM bundles WHERE instance = ? AND bundle_id = ?').run(instance, bundleId);
 }
 
 /** The bundle step's waiting writes of an instance, as pending items of kind `bundle` (replaced by every sync). */

@@ -7,7 +7,7 @@ import { DEFAULT_STATES } from '../states.js';
 // (instance, project, message-id). WAL mode so that `status` and the Emacs
 // server read while a sync writes; migrations by PRAGMA user_version.
 
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: string[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE projects (
      instance TEXT NOT NULL, link_name TEXT NOT NULL, project_id INTEGER NOT NULL,
@@ -65,6 +65,14 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE rule_fired (msgid TEXT NOT NULL, rule TEXT NOT NULL,
      state TEXT NOT NULL, patches INTEGER NOT NULL, at TEXT NOT NULL,
      PRIMARY KEY (msgid, rule));`,
+  // Bundles as tags (server/sync/bundles.ts): what the last sync agreed about each bundle.
+  // IF NOT EXISTS: earlier versions made this table on first use.
+  `CREATE TABLE IF NOT EXISTS bundles (
+     instance TEXT NOT NULL, bundle_id INTEGER NOT NULL, project TEXT NOT NULL, name TEXT NOT NULL,
+     owner TEXT NOT NULL, tag TEXT NOT NULL,
+     remote TEXT NOT NULL,   -- JSON msgids of its patches on Patchwork, last seen
+     tagged TEXT NOT NULL,   -- JSON msgids of the messages that carried its tag
+     PRIMARY KEY (instance, bundle_id));`,
   // CI results by context (server/store/checks.ts), for the facts line without a request.
   `CREATE TABLE check_contexts (instance TEXT NOT NULL, patch_id INTEGER NOT NULL, owner TEXT NOT NULL, context TEXT NOT NULL,
      check_id INTEGER NOT NULL, state TEXT NOT NULL, target_url TEXT, description TEXT, date TEXT NOT NULL,

@@ -1,4 +1,5 @@
-import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
+import { notmuchMessageId } from '../mail/message-id.js';
+import { idQuery } from '../notmuch/encoding.js';
 import type { PatchRow } from '../store/store.js';
 import { applyChange, derivedTags, readTags, retagChange, type Extras } from './local.js';
 import { plan, type Action } from './planner.js';

@@ -1,6 +1,7 @@
 import type { BundleTags, InstanceConfig } from '../config.js';
 import { errorMessage, isTransient, PwnmError } from '../errors.js';
-import { notmuchMessageId, type TagChange } from '../notmuch/encoding.js';
+import { notmuchMessageId } from '../mail/message-id.js';
+import { type TagChange } from '../notmuch/encoding.js';
 import type { Revision } from '../notmuch/notmuch.js';
 import { createBundle, getBundle, listBundles, setBundlePatches, type PwBundle } from '../patchwork/bundles.js';
 import type { PatchworkClient } from '../patchwork/client.js';
@@ -196,7 +197,7 @@ function unchanged(listed: readonly PwBundle[], rows: readonly BundleRow[]): boo
   return listed.every((b) => {
     const row = rows.find((r) => r.bundle_id === b.id);
     const remote = new Set(row?.remote);
-    return row !== undefined && row.name === b.name && b.patches.length === remote.size && b.patches.every((p) => remote.has(notmuchMessageId(p.msgid)));
+    return row !== undefined && row.name === b.name && row.project === b.project.link_name && b.patches.length === remote.size && b.patches.every((p) => remote.has(notmuchMessageId(p.msgid)));
   });
 }
 
@@ -226,8 +227,9 @@ async function readLocal(run: BundleRun): Promise<void> {
 }
 
 /** One bundle Patchwork lists: merge both sides' changes since the stored sets. */
-async function reconcile(run: BundleRun, b: PwBundle, row: BundleRow | undefined, owned: boolean): Promise<void> {
+async function reconcile(run: BundleRun, b: PwBundle, stored: BundleRow | undefined, owned: boolean): Promise<void> {
   const project = b.project.link_name;
+  const row = stored && stored.project !== project ? moved(run, stored, project) : stored;
   const tag = run.session.scheme.bundle(project, b.name);
   const server = new Map(b.patches.map((p) => [notmuchMessageId(p.msgid), p.id]));
   const carrying = run.tagged(project, row?.tag ?? tag);
@@ -256,6 +258,17 @@ async function reconcile(run: BundleRun, b: PwBundle, row: BundleRow | undefined
     instance: run.inst.name, bundle_id: b.id, project, name: b.name, owner: b.owner.username, tag,
     remote: [...final.keys()], tagged: [...final.keys()].filter((m) => run.exists(project, m, carrying)),
   });
+}
+
+/**
+ * A bundle Patchwork now lists under another project (a write with that
+ * project's patches moves it): the old project's tag leaves every message,
+ * and the bundle is new to its project, as on first sight.
+ */
+function moved(run: BundleRun, row: BundleRow, project: string): undefined {
+  retag(run, row.tag, row.tag, run.tagged(row.project, row.tag), new Set());
+  run.summary(row.project).notes.push(`bundle ${row.name} moved from ${row.project} to ${project} on Patchwork: its tags follow it`);
+  return undefined;
 }
 
 /** Send one bundle's local changes as one write of the merged list; the server's list as it ends up. */
@@ -338,7 +351,9 @@ async function createOne(run: BundleRun, project: string, tag: string, carrying:
   } catch (err) {
     if (isTransient(err)) return run.report(project, 'queued', known, label, `${errorMessage(err)}; tried again next sync`);
     if (!isRefusal(err)) throw err;
-    run.report(project, 'refused', known, label, `Patchwork refused to create bundle ${name}: ${errorMessage(err)}`);
+    // The client's message starts with the instance; say it once, with the project.
+    const why = errorMessage(err).replace(`${run.inst.name}: `, '');
+    run.report(project, 'refused', known, label, `${run.inst.name} refused to create bundle ${name} in ${project}: ${why}`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { PwnmError } from '../errors.js';
-import { notmuchMessageId } from '../notmuch/encoding.js';
+import { notmuchMessageId } from '../mail/message-id.js';
 import type { Revision } from '../notmuch/notmuch.js';
 import type { Session } from '../session.js';
 import { runRules } from '../mail/rules.js';

@@ -1,5 +1,6 @@
 import { PwnmError } from '../errors.js';
-import { idQuery, notmuchMessageId } from '../notmuch/encoding.js';
+import { notmuchMessageId } from '../mail/message-id.js';
+import { idQuery } from '../notmuch/encoding.js';
 import { markEvents, readEvents, type EventMark } from '../patchwork/events.js';
 import { PER_PAGE } from '../patchwork/client.js';
 import type { PwCheck, PwEvent, PwPatch } from '../patchwork/types.js';

@@ -494,6 +494,53 @@ Empty entries follow `notmuch-show-empty-saved-searches', as notmuch's own."
       (pwnm-sync-shutdown)
       (delete-directory dir t))))
 
+;; Issue 27: the first automatic sync raised the auth-source prompt.
+(ert-deftest pwnm-sync-test-k-auto-sync-no-prompt ()
+  "A sync from the timer never asks auth-source: without a token in the
+config it runs read-only and says so in *pwnm-sync*; a sync you start asks."
+  (pwnm-sync-shutdown)
+  (let* ((dir (make-temp-file "pwnm-sync-test" t))
+         (config (expand-file-name "read-only.ini" dir))
+         (authinfo (expand-file-name "authinfo" dir))
+         (sent nil)
+         (record (lambda (_conn method &rest _) (push method sent)))
+         (asked 0)
+         (count-asks (lambda (&rest _) (cl-incf asked)))
+         (said "automatic sync: sandbox is read-only: no token in the config, and the timer does not ask auth-source (a sync you start does)"))
+    (unwind-protect
+        (progn
+          (with-temp-buffer
+            (insert-file-contents (getenv "PWNM_TEST_CONFIG"))
+            (goto-char (point-min))
+            (re-search-forward "^token = \\(.*\\)\n")
+            (let ((token (match-string 1)))
+              (replace-match "")
+              (write-region nil nil config)
+              (with-temp-file authinfo (insert (format "machine 127.0.0.1 password %s\n" token)))))
+          (advice-add 'jsonrpc-async-request :before record)
+          (advice-add 'auth-source-search :before count-asks)
+          (with-current-buffer (get-buffer-create "*pwnm-sync*") (let ((inhibit-read-only t)) (erase-buffer)))
+          (let ((pwnm-sync-config-file config)
+                (auth-sources (list authinfo))
+                (pwnm-sync--auto-sync-errors-shown nil))
+            (auth-source-forget-all-cached)
+            (pwnm-sync--auto-sync)
+            (should (pwnm-sync-test--wait (lambda () (and (not pwnm-sync--sync-running) (memq :sync sent))) 60))
+            (should (pwnm-sync-test--wait (lambda () (string-match-p (regexp-quote said) (pwnm-sync-test--log))) 30))
+            (should (= asked 0))
+            (should-not (memq :setTokens sent))
+            ;; A sync you start asks auth-source once, and hands the token over.
+            (pwnm-sync)
+            (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--sync-running)) 60))
+            (should (= asked 1))
+            (should (memq :setTokens sent))
+            (pwnm-sync-shutdown)))
+      (advice-remove 'jsonrpc-async-request record)
+      (advice-remove 'auth-source-search count-asks)
+      (auth-source-forget-all-cached)
+      (pwnm-sync-shutdown)
+      (delete-directory dir t))))
+
 (defun pwnm-sync-test--start-failure (command)
   "Start the server from COMMAND, which fails, as a hello redraw would.
 Check the failure is told once, naming COMMAND's program, in the echo

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { batchLine, hexTag, idQuery, notmuchMessageId, parseDumpLine, unhexTag } from '../../server/notmuch/encoding.js';
+import { notmuchMessageId } from '../../server/mail/message-id.js';
+import { batchLine, hexTag, idQuery, parseDumpLine, unhexTag } from '../../server/notmuch/encoding.js';
 
 describe('notmuch encoding', () => {
   it('hex-encodes tags the way notmuch does', () => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { makeRealEnv, type RealEnv, type Who } from './env.js';
 import type { RealPatchwork } from './harness.js';
 import { needRealPatchwork } from './hooks.js';
@@ -70,6 +71,74 @@ describe('real Patchwork: bundles as tags', function () {
       [ps[2]!.msgid, [`pw-${t.link}-bundle`, `pw-${t.link}-bundle-a__q__50___n__${t.link}`]],
     ]));
     for (const b of mine) await t.api('DELETE', `bundles/${b.id}/`);
+  });
+
+  it('two bundles whose names give one tag: reported, only the first is tagged, a local change writes only the first', async () => {
+    const { t, ps } = await ready();
+    const first = await t.api<ApiBundle>('POST', 'bundles/', 'maint', { name: `to test ${t.link}`, patches: [ps[0]!.id] });
+    const second = await t.api<ApiBundle>('POST', 'bundles/', 'maint', { name: `to_test ${t.link}`, patches: [ps[1]!.id] });
+    expect([first.status, second.status]).to.deep.equal([201, 201]);
+    const tag = `pw-${t.link}-bundle-to_test_${t.link}`;
+    const r = await t.sync();
+    expect(r.p.notes).to.deep.equal([`bundles "to test ${t.link}" and "to_test ${t.link}" both give the tag ${tag}; only bundle ${first.body.id} is tagged`]);
+    expect(await bundleTags(t, ps[0]!.msgid)).to.deep.equal([`pw-${t.link}-bundle`, tag]);
+    expect(await bundleTags(t, ps[1]!.msgid)).to.deep.equal([]);
+    await t.retag(ps[2]!.msgid, [tag], []);
+    const r2 = await t.sync();
+    expect(r2.exitCode, JSON.stringify(r2.p)).to.equal(0);
+    const byId = new Map((await bundlesOf(t)).map((b) => [b.id, b.patches.map((p) => p.id)]));
+    expect(byId.get(first.body.id)).to.deep.equal([ps[0]!.id, ps[2]!.id]);
+    expect(byId.get(second.body.id)).to.deep.equal([ps[1]!.id]);
+    expect(await bundleTags(t, ps[1]!.msgid)).to.deep.equal([]);
+    for (const b of [first, second]) await t.api('DELETE', `bundles/${b.body.id}/`);
+  });
+
+  it('a new bundle Patchwork refuses names instance and project; unsafe names, dry runs and an unknown me send nothing', async () => {
+    const { t, ps } = await ready();
+    const long = `n${t.link}`.padEnd(51, 'n');
+    await t.retag(ps[0]!.msgid, [`pw-${t.link}-bundle-${long}`], []);
+    await t.retag(ps[1]!.msgid, [`pw-${t.link}-bundle-to:do`], []);
+    const r = await t.sync();
+    const refused = new Map(r.p.refused.map((x) => [x.msgid, x.reason]));
+    // Patchwork's own words for a name over its CharField(max_length=50).
+    expect(refused.get(ps[0]!.msgid)).to.equal(`real refused to create bundle ${long} in ${t.link}: POST /api/${pw.api}/bundles/ was refused: name: Ensure this field has no more than 50 characters.`);
+    expect(refused.get(ps[1]!.msgid)).to.equal(`pw-${t.link}-bundle-to:do names no bundle, and a new bundle's name in a tag may hold only letters, digits, . _ + -`);
+    expect(await bundlesOf(t)).to.deep.equal([]);
+    expect(await t.tags(ps[0]!.msgid)).to.include(`pw-${t.link}-bundle-${long}`);
+    // A dry run creates nothing.
+    await t.retag(ps[2]!.msgid, [`pw-${t.link}-bundle-later`], []);
+    const dry = await t.sync(['--dry-run']);
+    expect(dry.p.queued.filter((x) => x.msgid === ps[2]!.msgid).map((x) => x.reason)).to.deep.equal(['dry run: not created']);
+    expect(await bundlesOf(t)).to.deep.equal([]);
+    // tag_bundles = all without me, and no private bundle of plain's to learn it from: the tag waits.
+    t.writeConfig({ who: 'plain', global: 'tag_bundles = all\n' });
+    const theirs = await t.api<ApiBundle>('POST', 'bundles/', 'maint', { name: `shown ${t.link}`, public: true, patches: [ps[3]!.id] });
+    const all = await t.sync();
+    expect(all.p.queued.filter((x) => x.msgid === ps[2]!.msgid).map((x) => x.reason)).to.deep.equal([
+      'bundle tags off for real: set me = USERNAME in [instance real] (or [Defaults]), or make one private bundle on Patchwork']);
+    expect(await bundlesOf(t, 'plain')).to.deep.equal([]);
+    await t.api('DELETE', `bundles/${theirs.body.id}/`);
+  });
+
+  it('a bundle Patchwork moves to another project (a write with its patches): its tags follow it', async () => {
+    const { t, ps } = await ready();
+    // Project b<link> gets the same mails (cross-posted): the same message-ids, its own patches.
+    const other = `b${t.link}`;
+    await pw.admin('project', { linkname: other, listid: `${other}.lists.example.org`, listemail: `${other}@lists.example.org`, maintainers: ['maint'] });
+    await pw.admin('import', { files: t.mails.filter((m) => m.text.includes('\ndiff --git ')).map((m) => m.file), listid: `${other}.lists.example.org` });
+    writeFileSync(t.configFile, readFileSync(t.configFile, 'utf8').replace(/^sync = (.*)$/m, `sync = $1, ${other}`).replace('[instance real]', '[instance real]\nme = maint'));
+    const made = await t.api<ApiBundle>('POST', 'bundles/', 'maint', { name: `trip ${t.link}`, patches: [ps[0]!.id] });
+    expect((await t.sync()).exitCode).to.equal(0);
+    const word = `trip_${t.link}`;
+    expect((await t.tags(ps[0]!.msgid)).filter((x) => x.includes('-bundle'))).to.deep.equal([`pw-${t.link}-bundle`, `pw-${t.link}-bundle-${word}`]);
+    const theirs = (await t.api<{ id: number; msgid: string }[]>('GET', `patches/?project=${other}&msgid=${encodeURIComponent(ps[0]!.msgid)}`)).body[0]!;
+    const moved = await t.api<{ project: { link_name: string } }>('PATCH', `bundles/${made.body.id}/`, 'maint', { patches: [theirs.id] });
+    expect(moved.body.project.link_name).to.equal(other);
+    const r = await t.cli(['sync', '--json']);
+    expect(r.exitCode, r.stdout).to.equal(0);
+    expect((await t.tags(ps[0]!.msgid)).filter((x) => x.includes('-bundle'))).to.deep.equal([`pw-${other}-bundle`, `pw-${other}-bundle-${word}`]);
+    expect((await t.api<ApiBundle>('GET', `bundles/${made.body.id}/`)).body.patches.map((p) => p.id)).to.deep.equal([theirs.id]);
+    await t.api('DELETE', `bundles/${made.body.id}/`);
   });
 
   it('someone else\'s bundle is never written; read-only writes nothing', async () => {

@@ -35,3 +35,18 @@ describe('the protocol layer (server/rpc/)', () => {
     expect(bad).to.deep.equal([]);
   });
 });
+
+describe('the adapters (server/patchwork/, server/notmuch/)', () => {
+  it('know nothing of each other: what both need (message-ids) is in server/mail/message-id.ts', () => {
+    const bad: string[] = [];
+    for (const [dir, other] of [['server/patchwork', 'server/notmuch/'], ['server/notmuch', 'server/patchwork/']] as const) {
+      for (const file of readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('.ts'))) {
+        for (const spec of importsOf(readFileSync(join(ROOT, dir, file), 'utf8')).filter((s) => s.startsWith('.'))) {
+          const target = relative(ROOT, resolve(ROOT, dir, spec));
+          if (target.startsWith(other)) bad.push(`${dir}/${file} imports ${target}`);
+        }
+      }
+    }
+    expect(bad).to.deep.equal([]);
+  });
+});

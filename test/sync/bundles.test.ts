@@ -180,6 +180,101 @@ describe('bundles as tags', function () {
     expect(await bundleTags(a!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-next']);
   });
 
+  describe('a tag naming no bundle, when it cannot be created', () => {
+    const posts = (from: number) => writes(from).filter((x) => x.method === 'POST');
+    const queued = (r: Awaited<ReturnType<typeof sync>>) => r.projects[0]!.queued.map((q) => [q.msgid, q.local, q.reason]);
+    const refused = (r: Awaited<ReturnType<typeof sync>>) => r.projects[0]!.refused.map((q) => [q.msgid, q.local, q.reason]);
+
+    it('a name a tag cannot hold safely is refused, nothing is sent, the tag stays', async () => {
+      t = await makeEnv({ patches: 8 });
+      const [a] = patchesOf(t);
+      await sync(await fresh());
+      await t.notmuch.tag([{ msgid: msgidOf(t, a!), add: ['pw-skiboot-bundle-to:do'], remove: [] }]);
+      const mark = t.sandbox.log.length;
+      const r = await sync(await fresh());
+      expect(posts(mark)).to.deep.equal([]);
+      expect(refused(r)).to.deep.equal([[msgidOf(t, a!), '+bundle to:do', "pw-skiboot-bundle-to:do names no bundle, and a new bundle's name in a tag may hold only letters, digits, . _ + -"]]);
+      expect(t.sandbox.data.bundles).to.deep.equal([]);
+      expect(await t.tags(msgidOf(t, a!))).to.include('pw-skiboot-bundle-to:do');
+    });
+
+    it('a message that is no known patch is refused; the bundle is made of the patches only', async () => {
+      t = await makeEnv({ patches: 8 });
+      const [a] = patchesOf(t);
+      await t.addMail('not-a-patch@example.org', { subject: 'Re: a question' });
+      await sync(await fresh());
+      await t.notmuch.tag([{ msgid: msgidOf(t, a!), add: ['pw-skiboot-bundle-mixed'], remove: [] }, { msgid: 'not-a-patch@example.org', add: ['pw-skiboot-bundle-mixed'], remove: [] }]);
+      const mark = t.sandbox.log.length;
+      const r = await sync(await fresh());
+      expect(posts(mark)).to.have.length(1);
+      expect(refused(r)).to.deep.equal([['not-a-patch@example.org', '+bundle mixed', 'not a patch of skiboot that pwnm-sync knows']]);
+      expect(bundle('mixed')!.patches).to.deep.equal([a!]);
+    });
+
+    it('tag_bundles = all without me (and none to learn): the tag waits in pending, nothing is created', async () => {
+      t = await makeEnv({ patches: 8 });
+      const [a, b] = patchesOf(t);
+      t.sandbox.data.addBundle({ owner: t.user.id, name: 'theirs', public: true, patches: [b!] });
+      await sync(await fresh('', 'tag_bundles = all\n'));
+      await t.notmuch.tag([{ msgid: msgidOf(t, a!), add: ['pw-skiboot-bundle-mine'], remove: [] }]);
+      const mark = t.sandbox.log.length;
+      const r = await sync(await fresh('', 'tag_bundles = all\n'));
+      const why = 'bundle tags off for sandbox: set me = USERNAME in [instance sandbox] (or [Defaults]), or make one private bundle on Patchwork';
+      expect(posts(mark)).to.deep.equal([]);
+      expect(queued(r)).to.deep.equal([[msgidOf(t, a!), '+bundle mine', why]]);
+      expect(bundle('mine')).to.equal(undefined);
+      expect(listPending(s!).map((p) => [p.kind, p.messageId, p.reason])).to.deep.equal([['bundle', msgidOf(t, a!), why]]);
+    });
+
+    it('a dry run creates nothing and says so', async () => {
+      t = await makeEnv({ patches: 8 });
+      const [a] = patchesOf(t);
+      await sync(await fresh());
+      await t.notmuch.tag([{ msgid: msgidOf(t, a!), add: ['pw-skiboot-bundle-later'], remove: [] }]);
+      const mark = t.sandbox.log.length;
+      const r = await sync(await fresh(), { dryRun: true });
+      expect(posts(mark)).to.deep.equal([]);
+      expect(queued(r)).to.deep.equal([[msgidOf(t, a!), '+bundle later', 'dry run: not created']]);
+      expect(await bundleTags(a!)).to.deep.equal(['pw-skiboot-bundle-later']);
+      // The real sync then creates it.
+      await sync(await fresh());
+      expect(bundle('later')!.patches).to.deep.equal([a!]);
+    });
+
+    it('a passing failure (503) keeps the tag waiting, and the next sync creates the bundle', async () => {
+      t = await makeEnv({ patches: 8 });
+      const [a] = patchesOf(t);
+      await sync(await fresh());
+      await t.notmuch.tag([{ msgid: msgidOf(t, a!), add: ['pw-skiboot-bundle-retry'], remove: [] }]);
+      t.sandbox.faults.push({ method: 'POST', path: /\/bundles\/$/, times: Infinity, status: 503, body: '{"detail":"down for maintenance"}' });
+      const r = await sync(await fresh());
+      expect(queued(r)).to.have.length(1);
+      expect(queued(r)[0]!.slice(0, 2)).to.deep.equal([msgidOf(t, a!), '+bundle retry']);
+      expect(queued(r)[0]![2]).to.match(/^sandbox: POST \/api\/1\.3\/bundles\/ answered 503 .*; tried again next sync$/);
+      expect(r.projects[0]!.refused).to.deep.equal([]);
+      expect(t.sandbox.data.bundles).to.deep.equal([]);
+      t.sandbox.faults = [];
+      const r2 = await sync(await fresh());
+      expect(r2.ok, JSON.stringify(r2.projects[0])).to.equal(true);
+      expect(bundle('retry')!.patches).to.deep.equal([a!]);
+      expect(await bundleTags(a!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-retry']);
+    });
+
+    it('a name over Patchwork\'s 50 characters is refused by Patchwork, naming instance and project; the tag stays', async () => {
+      t = await makeEnv({ patches: 8 });
+      const [a] = patchesOf(t);
+      await sync(await fresh());
+      const name = 'n'.repeat(51);
+      await t.notmuch.tag([{ msgid: msgidOf(t, a!), add: [`pw-skiboot-bundle-${name}`], remove: [] }]);
+      const r = await sync(await fresh());
+      // Patchwork 3.1.3's words (test/fixtures/patchwork-3.1.3/NOTES.md, section 7).
+      expect(refused(r)).to.deep.equal([[msgidOf(t, a!), `+bundle ${name}`,
+        `sandbox refused to create bundle ${name} in skiboot: POST /api/1.3/bundles/ was refused: name: Ensure this field has no more than 50 characters.`]]);
+      expect(t.sandbox.data.bundles).to.deep.equal([]);
+      expect(await t.tags(msgidOf(t, a!))).to.include(`pw-skiboot-bundle-${name}`);
+    });
+  });
+
   it('removing the tag from the last patch is reported and kept pending, never an empty write', async () => {
     t = await makeEnv({ patches: 8 });
     const [a, b] = patchesOf(t);
@@ -260,23 +355,51 @@ describe('bundles as tags', function () {
     expect(bundle('private-one')!.patches).to.deep.equal([a!, b!]);
   });
 
+  it('a bundle moved to another project on Patchwork: its tags follow it, nothing is written or created', async () => {
+    t = await makeEnv({ patches: 8 });
+    const [, , c] = patchesOf(t);
+    // Project stable holds patch c's mail too (cross-posted), as its own patch.
+    const stable = t.sandbox.data.addProject({ link_name: 'stable', list_email: 'stable@lists.ozlabs.org', maintainers: [t.maint.id] });
+    const shared = t.sandbox.data.patches.get(c!)!;
+    const c2 = t.sandbox.data.addPatch({ project: stable.id, msgid: shared.msgid, name: shared.name, submitter: shared.submitter, date: shared.date, state: 'new' });
+    writeFileSync(t.configFile, readFileSync(t.configFile, 'utf8').replace('sync = skiboot=skiboot@lists.ozlabs.org', 'sync = skiboot=skiboot@lists.ozlabs.org, stable'));
+    const bun = t.sandbox.data.addBundle({ owner: t.maint.id, name: 'travel', public: false, patches: [c!] });
+    const again = async () => { await s?.close(); s = t.session(); return sync(s); };
+    await again();
+    expect(await bundleTags(c!)).to.deep.equal([FAMILY, 'pw-skiboot-bundle-travel']);
+    await again(); // settled: notmuch unchanged since, so only the listing can show the move
+    // On Patchwork a PATCH with another project's patches moves the bundle there (NOTES.md, section 7).
+    bun.patches = [c2.id];
+    bun.project = stable.id;
+    const mark = t.sandbox.log.length;
+    const r = await again();
+    expect(r.ok, JSON.stringify(r.projects)).to.equal(true);
+    expect(r.projects[0]!.notes).to.deep.equal(['bundle travel moved from skiboot to stable on Patchwork: its tags follow it']);
+    expect(writes(mark)).to.deep.equal([]);
+    expect(t.sandbox.data.bundles.map((b) => [b.name, b.project, b.patches])).to.deep.equal([['travel', stable.id, [c2.id]]]);
+    // The same mail in both projects: the move alone must be seen.
+    const cTags = await t.tags(msgidOf(t, c!));
+    expect(cTags.filter((x) => x.includes('-bundle'))).to.deep.equal(['pw-stable-bundle', 'pw-stable-bundle-travel']);
+    // Settled: the next sync writes and retags nothing.
+    const settled = await again();
+    expect(settled.projects.map((p) => p.retagged)).to.deep.equal([0, 0]);
+  });
+
   it('hostile bundle names give safe tags and never tag other messages', async () => {
     t = await makeEnv({ patches: 8 });
     const [a, b, c] = patchesOf(t);
-    const long = `${'é'.repeat(100)}${'x'.repeat(100)}`;
+    // Patchwork keeps at most 50 characters: the longest name it can hold, non-ASCII and ASCII.
+    const long = `${'é'.repeat(25)}${'x'.repeat(25)}`;
     t.sandbox.data.addBundle({ owner: t.maint.id, name: 'a "q" 50% ünï', public: false, patches: [a!] });
     t.sandbox.data.addBundle({ owner: t.maint.id, name: 'x" or tag:inbox or "', public: false, patches: [b!] });
     t.sandbox.data.addBundle({ owner: t.maint.id, name: long, public: false, patches: [c!] });
     const r = await sync(await fresh());
     expect(r.ok, JSON.stringify(r.projects[0])).to.equal(true);
-    // The rule: anything but letters, digits, . _ + - is _; over 64 characters, 55 kept, _ and 8 hex digits of the name's SHA-1.
-    const longTag = await bundleTags(c!);
-    expect(longTag).to.have.length(2);
-    expect(longTag[1]).to.match(new RegExp(`^pw-skiboot-bundle-${'_'.repeat(55)}_[0-9a-f]{8}$`));
+    // The README's rule: anything but letters, digits, . _ + - is _ (one per character, é too); 50 characters are never cut.
     expect(await tagged()).to.deep.equal({
       [msgidOf(t, a!)]: [FAMILY, 'pw-skiboot-bundle-a__q__50___n_'],
       [msgidOf(t, b!)]: [FAMILY, 'pw-skiboot-bundle-x__or_tag_inbox_or__'],
-      [msgidOf(t, c!)]: longTag,
+      [msgidOf(t, c!)]: [FAMILY, `pw-skiboot-bundle-${'_'.repeat(25)}${'x'.repeat(25)}`],
     });
     // A second sync changes nothing and writes nothing.
     const mark = t.sandbox.log.length;

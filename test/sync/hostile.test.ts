@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { sync } from '../../server/sync/engine.js';
 import { tagWord } from '../../server/tags.js';
-import { idQuery, notmuchMessageId } from '../../server/notmuch/encoding.js';
+import { notmuchMessageId } from '../../server/mail/message-id.js';
+import { idQuery } from '../../server/notmuch/encoding.js';
 import { makeEnv, msgidOf, patchesOf, type TestEnv } from '../helpers.js';
 
 // Message-ids and state slugs from the server are data, never syntax: none
