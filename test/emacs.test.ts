@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { execa } from 'execa';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { emacsBatch, jsonrpcVersions, makeEnv, NOTMUCH_ELISP, ROOT, runErt, skipIfMissing, type TestEnv } from './helpers.js';
 
@@ -80,11 +80,14 @@ describe('Emacs package', function () {
         PWNM_TEST_CONFIG: t.configFile,
         PWNM_TEST_CONTROL: `http://127.0.0.1:${(ctl.address() as AddressInfo).port}`,
       };
-      const r = await runErt('test/emacs/pwnm-sync-tests.el', env, jsonrpc.dir);
+      const file = 'test/emacs/pwnm-sync-tests.el';
+      const r = await runErt(file, env, jsonrpc.dir);
       // What the responsiveness tests measured (they assert wide bounds).
       console.log(r.all.split('\n').filter((l) => l.startsWith('test figure:')).map((l) => `      ${l}`).join('\n'));
       expect(r.exitCode, r.all.slice(-6000)).to.equal(0);
-      expect(r.all).to.match(/Ran \d+ tests, \d+ results as expected, 0 unexpected/);
+      // Every test in the file ran and passed: none skipped, none lost to a run that stopped early.
+      const defined = readFileSync(join(ROOT, file), 'utf8').match(/^\(ert-deftest /gm)?.length ?? 0;
+      expect(r.all).to.match(new RegExp(`^Ran ${defined} tests, ${defined} results as expected, 0 unexpected \\(`, 'm'));
     } finally {
       ctl.close();
       await t.cleanup();

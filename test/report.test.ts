@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { formatSync, plural } from '../server/report.js';
 import type { SyncSummary } from '../server/sync/engine.js';
+import { formatFill, type FillResult } from '../server/ops/fill.js';
 
 // Counts in the report strings agree with their number: "1 notmuch call", "2 patches".
 
@@ -17,5 +18,10 @@ describe('report strings', () => {
     };
     const text = formatSync({ projects: [p], durationMs: 1000, notmuchCalls: 1, ok: true } as unknown as SyncSummary);
     expect(text).to.equal('skiboot (ozlabs, events sync): 1 event read, 1 fetched, 1 retagged, 1 pushed, 0 conflicts, 0 queued, 0 refused, 0 not in notmuch; 1 request, 1 notmuch call\ndone in 1.0 s; 1 notmuch call in all');
+  });
+
+  it('a fill report with counts of one says each in the singular', () => {
+    const r = { dryRun: false, planned: [], added: [{ kind: 'patch', project: 'skiboot', messageId: 'a@b', subject: 'x' }], failed: [], folder: 'patchwork', requests: 1, left: 1 };
+    expect(formatFill(r as unknown as FillResult).split('\n').at(-1)).to.equal('added 1 mail into folder patchwork (1 request); 1 patch left for the next run (--limit)');
   });
 });

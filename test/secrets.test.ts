@@ -61,7 +61,8 @@ describe('secrets are never printed', function () {
     t = await makeEnv({ patches: 2 });
     const fromCommand = 'cmd-secret-fedcba9876543210';
     echoToken(fromCommand);
-    server = startServe(t, ['-c', tokenCommandConfig(fromCommand)]);
+    const first = startServe(t, ['-c', tokenCommandConfig(fromCommand)]);
+    server = first;
     let raw = '';
     server.child.stdout.on('data', (d: Buffer) => { raw += d.toString(); });
     await server.conn.sendRequest('initialize', {});
@@ -76,6 +77,11 @@ describe('secrets are never printed', function () {
     await server.conn.sendRequest('initialize', { tokens: { sandbox: fromClient } });
     const second = await server.conn.sendRequest<{ projects: { errors: string[] }[] }>('sync', {});
     expect(second.projects[0]!.errors[0]).to.include('Token <token>');
+    // A broken frame (no method, no id) quoting both tokens: the server logs it on stderr, hidden.
+    const frame = JSON.stringify({ jsonrpc: '2.0', params: { tokens: { sandbox: fromClient }, token_command: fromCommand } });
+    first.child.stdin.write(`Content-Length: ${Buffer.byteLength(frame)}\r\n\r\n${frame}`);
+    for (let i = 0; i < 100 && !first.stderr().includes('neither a response nor a notification'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(first.stderr()).to.include('"sandbox": "<token>"');
     await stopServe(server);
 
     const fromEnv = 'env-secret-fedcba9876543210';
@@ -91,7 +97,8 @@ describe('secrets are never printed', function () {
     await server.conn.sendRequest('initialize', {});
     const log = server.notes.find((n) => n.method === 'window/logMessage');
     expect((log?.params as { message: string }).message).to.include('<token>/c.ini holds a Patchwork token');
-    for (const text of [raw, raw2, server.stderr()]) {
+    // Every process's stderr: the first held the token_command and initialize tokens and got the 500s.
+    for (const text of [raw, raw2, first.stderr(), server.stderr()]) {
       for (const secret of [fromCommand, fromClient, fromEnv]) expect(text).not.to.include(secret);
     }
   });

@@ -157,6 +157,6 @@ export function formatFill(r: FillResult): string {
     : r.added.map((m) => `added ${m.kind.padEnd(5)} ${m.project} ${m.messageId} ${m.subject}`);
   for (const f of r.failed) lines.push(`FAILED ${f.project} ${f.url}: ${f.reason}`);
   const n = r.dryRun ? r.planned.length : r.added.length;
-  lines.push(`${r.dryRun ? 'would add' : 'added'} ${n} mail${n === 1 ? '' : 's'} into folder ${r.folder} (${r.requests} requests)${r.failed.length ? `; ${r.failed.length} failed` : ''}${r.left ? `; ${r.left} patches left for the next run (--limit)` : ''}`);
+  lines.push(`${r.dryRun ? 'would add' : 'added'} ${n} mail${n === 1 ? '' : 's'} into folder ${r.folder} (${r.requests} request${r.requests === 1 ? '' : 's'})${r.failed.length ? `; ${r.failed.length} failed` : ''}${r.left ? `; ${r.left} patch${r.left === 1 ? '' : 'es'} left for the next run (--limit)` : ''}`);
   return lines.join('\n');
 }

@@ -22,7 +22,7 @@ describe('real Patchwork: bundles API', function () {
     const b = (await other.patches())[0]!.id;
     const tokens: Record<BundleWho, string | undefined> = { maint: pw.maint.token, plain: pw.plain.token, none: undefined };
     await bundleScenarios({
-      a, b, linkA: t.link,
+      a, b, linkA: t.link, linkB: other.link,
       async api(method, path, as, body, version = '1.3') {
         const headers: Record<string, string> = { accept: 'application/json' };
         if (tokens[as]) headers.authorization = `Token ${tokens[as]}`;

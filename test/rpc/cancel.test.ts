@@ -11,10 +11,10 @@ const errorOf = async (p: Promise<unknown>): Promise<{ code: number; message: st
   throw new Error('no error');
 };
 
-const until = async (what: () => boolean, ms = 10_000): Promise<void> => {
+const until = async (what: () => boolean, ms = 10_000, label = ''): Promise<void> => {
   const end = Date.now() + ms;
   while (!what() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-  expect(what(), 'condition not met in time').to.equal(true);
+  expect(what(), `${label} condition not met in time`).to.equal(true);
 };
 
 describe('JSON-RPC server: cancellation, tag names, series progress', function () {
@@ -51,6 +51,48 @@ describe('JSON-RPC server: cancellation, tag names, series progress', function (
     // Nothing runs under that token any more; Patchwork's state did not change.
     expect(await server.conn.sendRequest('cancel', { token: 'emacs-1' })).to.deep.equal({ cancelled: false });
     expect(t.sandbox.data.patches.get(patchesOf(t)[0]!)!.state).to.equal('new');
+  });
+
+  it('cancels each method that asks Patchwork (docs/protocol.md), by cancelToken, while Patchwork is slow', async () => {
+    t = await makeEnv({ patches: 6, stateMix: false });
+    t.writeConfig('me = maint\n');
+    const [a, b, c, d] = patchesOf(t);
+    t.sandbox.data.addBundle({ owner: t.maint.id, name: 'todo', public: false, patches: [a!, b!] });
+    // A patch whose mail is not in notmuch, for fill to fetch.
+    t.sandbox.data.addPatch({ project: t.project.id, msgid: '<not-here@example.org>', name: 'not here', submitter: t.sandbox.data.addPerson('Bob', 'bob@example.com').id }, true);
+    server = startServe(t);
+    const { conn } = server;
+    await conn.sendRequest('initialize', {});
+    await conn.sendRequest('sync');
+    // A local change for push to send.
+    await t.notmuch.tag([{ msgid: msgidOf(t, c!), add: ['pw-skiboot-under-review'], remove: ['pw-skiboot-new'] }]);
+    const cases: [string, Record<string, unknown>][] = [
+      ['sync', { full: true }],
+      ['push', { messageIds: [msgidOf(t, c!)] }],
+      ['setState', { messageIds: [msgidOf(t, d!)], state: 'accepted' }],
+      ['delegate', { messageIds: [msgidOf(t, d!)] }],
+      ['patchInfo', { messageId: msgidOf(t, a!), refresh: true }],
+      ['fill', { projects: ['skiboot'] }],
+      ['bundles', { project: 'skiboot' }],
+      ['bundleAdd', { name: 'todo', messageIds: [msgidOf(t, c!)] }],
+      ['bundleRemove', { name: 'todo', messageIds: [msgidOf(t, a!)] }],
+    ];
+    const sandbox = t.sandbox;
+    sandbox.delayMs = 20_000;
+    for (const [method, params] of cases) {
+      const abandoned = sandbox.abandoned;
+      const started = Date.now();
+      const answer = conn.sendRequest(method, { ...params, cancelToken: `cancel-${method}` });
+      await until(() => sandbox.delaying > 0, 10_000, method);
+      expect(await conn.sendRequest('cancel', { token: `cancel-${method}` }), method).to.deep.equal({ cancelled: true });
+      expect((await errorOf(answer)).code, method).to.equal(-32800);
+      await until(() => sandbox.delaying === 0 && sandbox.abandoned > abandoned, 5000, method);
+      expect(Date.now() - started, method).to.be.below(15_000);
+    }
+    sandbox.delayMs = 0;
+    // Nothing was written: the states, the delegate and the bundle are as they were.
+    expect([c!, d!].map((id) => [t.sandbox.data.patches.get(id)!.state, t.sandbox.data.patches.get(id)!.delegate])).to.deep.equal([['new', null], ['new', null]]);
+    expect(t.sandbox.data.bundles[0]!.patches).to.deep.equal([a!, b!]);
   });
 
   it('names every tag family per project, and reports a series change patch by patch', async () => {

@@ -18,12 +18,14 @@ describe('sandbox bundles API', () => {
     d.addUser({ username: 'plain', token: 'plain-token-0123456789' });
     const pa = d.addProject({ link_name: 'alpha', list_email: 'alpha@example.org', maintainers: [maint.id] });
     const pb = d.addProject({ link_name: 'beta', list_email: 'beta@example.org', maintainers: [maint.id] });
+    // A third project: a bundle that moves must land in B's, not merely leave A's.
+    d.addProject({ link_name: 'gamma', list_email: 'gamma@example.org', maintainers: [maint.id] });
     const who = d.addPerson('Bob', 'bob@example.com');
     const a = [1, 2, 3].map((i) => d.addPatch({ project: pa.id, msgid: `<a${i}@x>`, name: `a${i}`, submitter: who.id }, true).id);
     const b = d.addPatch({ project: pb.id, msgid: '<b1@x>', name: 'b1', submitter: who.id }, true).id;
     const tokens: Record<BundleWho, string | undefined> = { maint: 'maint-token-0123456789', plain: 'plain-token-0123456789', none: undefined };
     await bundleScenarios({
-      a, b, linkA: 'alpha',
+      a, b, linkA: 'alpha', linkB: 'beta',
       async api(method, path, as, body, version = '1.3') {
         const headers: Record<string, string> = { accept: 'application/json' };
         if (tokens[as]) headers.authorization = `Token ${tokens[as]}`;
