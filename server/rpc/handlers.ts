@@ -68,6 +68,7 @@ async function syncRequest(state: ServerState, raw: unknown, token: Cancellation
     }), token);
     // The rules run after the sync proper and retag through set-state, not through onMessage.
     for (const f of summary.rules?.fired ?? []) for (const r of f.results ?? []) changed.add(r.msgid);
+    for (const c of summary.trailers?.changes ?? []) changed.add(c.msgid);
     return summary;
   } finally {
     state.tagsChanged(changed);
@@ -157,6 +158,15 @@ async function rulesRequest(state: ServerState, raw: unknown, token: Cancellatio
   return result;
 }
 
+async function trailersRequest(state: ServerState, raw: unknown, token: CancellationToken) {
+  const s = state.ready();
+  const p = params<{ dryRun?: boolean }>(raw, { dryRun: 'boolean?' });
+  const { runTrailers } = await import('../mail/trailers.js');
+  const result = await state.exclusive(() => runTrailers(s, p), token);
+  if (!p.dryRun) state.tagsChanged(result.changes.map((c) => c.msgid));
+  return result;
+}
+
 type ApplyParams = { messageId: string; series?: boolean; deps?: boolean; repo?: string; threeWay?: boolean; state?: string; dryRun?: boolean; project?: string; workDoneToken?: string };
 
 async function apply(state: ServerState, raw: unknown, token: CancellationToken) {
@@ -217,6 +227,7 @@ export const HANDLERS: Record<string, Handler> = {
   fill: fillRequest,
   thanks: thanksRequest,
   rules: rulesRequest,
+  trailers: trailersRequest,
   patchInfo: patchInfoRequest,
   states: (state, raw) => ({ projects: projectStates(state.ready(), params<{ project?: string }>(raw, { project: 'string?' }).project) }),
   counts: async (state) => ({ projects: await counts(state.ready()) }),
