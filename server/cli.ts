@@ -54,6 +54,7 @@ Commands:
   trailers                  tag review trailers (pw-PROJECT-acked/-reviewed/-tested)
                             and your replies (-replied) in threads with new mail;
                             sync and the post-new hook run it too [--dry-run]
+                            [--full: every patch thread again]
   bundle list|add|remove|delete|mbox
                             your Patchwork bundles: list [--project P],
                             add NAME MSGID... [--series] (creates NAME if new),
@@ -296,9 +297,9 @@ async function rulesCommand({ v, args, session }: Run): Promise<number> {
 }
 
 async function trailersCommand({ v, args, session }: Run): Promise<number> {
-  if (args.length) throw new PwnmError('USAGE', `trailers takes no arguments (got ${args.join(' ')}); use --dry-run`);
+  if (args.length) throw new PwnmError('USAGE', `trailers takes no arguments (got ${args.join(' ')}); use --dry-run or --full`);
   const { runTrailers, formatTrailers } = await import('./mail/trailers.js');
-  const r = await runTrailers(session, { dryRun: Boolean(v['dry-run']) });
+  const r = await runTrailers(session, { dryRun: Boolean(v['dry-run']), full: Boolean(v.full) });
   print(v, r, () => formatTrailers(r, Boolean(v['dry-run'])));
   return 0;
 }

@@ -70,6 +70,7 @@ export function formatInfo(patches: readonly PatchInfo[]): string {
       ...checks.map((c) => `  check     ${c}`),
       `  web       ${p.webUrl ?? 'none'}`,
       ...(p.bundles.length ? [`  bundles   ${p.bundles.map((b) => b.name).join(', ')}`] : []),
+      ...(p.review ? [`  review    ${[...p.review.tags, ...(p.review.needsMyReview ? ['needs my review'] : [])].join(', ') || 'none'}`] : []),
       ...(p.pending.length ? p.pending.map((x) => `  pending   ${x.kind}${x.state ? ` ${x.state}` : ''}: ${x.reason}`) : ['  pending   none']),
     ];
     return lines.join('\n');

@@ -18,6 +18,8 @@ const FAMILY: readonly MailTag[] = ['acked', 'reviewed', 'tested', 'replied'];
 
 export interface TrailersOptions {
   dryRun?: boolean;
+  /** Read every patch thread again, not only those with new mail. */
+  full?: boolean;
   /** The revision a sync read at its start: nothing newer than the mark, no call at all. */
   revision?: { uuid: string; lastmod: number };
 }
@@ -61,7 +63,7 @@ export async function runTrailers(session: Session, options: TrailersOptions = {
   if (projects.length === 0) return done();
   const mark = trailersMark(store);
   const key = projects.join(' ');
-  const same = mark && mark.projects === key;
+  const same = !options.full && mark && mark.projects === key;
   // A sync passes the revision it read: nothing newer than the mark costs no call.
   if (same && options.revision && options.revision.uuid === mark.uuid && options.revision.lastmod <= mark.lastmod) return done();
   const revision = await notmuch.revision();

@@ -160,7 +160,7 @@ async function rulesRequest(state: ServerState, raw: unknown, token: Cancellatio
 
 async function trailersRequest(state: ServerState, raw: unknown, token: CancellationToken) {
   const s = state.ready();
-  const p = params<{ dryRun?: boolean }>(raw, { dryRun: 'boolean?' });
+  const p = params<{ dryRun?: boolean; full?: boolean }>(raw, { dryRun: 'boolean?', full: 'boolean?' });
   const { runTrailers } = await import('../mail/trailers.js');
   const result = await state.exclusive(() => runTrailers(s, p), token);
   if (!p.dryRun) state.tagsChanged(result.changes.map((c) => c.msgid));

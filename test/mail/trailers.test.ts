@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { runTrailers } from '../../server/mail/trailers.js';
 import type { TagChange } from '../../server/notmuch/encoding.js';
 import { counts } from '../../server/ops/counts.js';
+import { patchInfo } from '../../server/ops/info.js';
 import { makeEnv, runCli, type TestEnv } from '../helpers.js';
 
 // Review trailers as tags, end to end: the sandbox Patchwork, a real notmuch
@@ -97,6 +98,10 @@ describe('trailers', function () {
     expect(c!.needsMyReview.count).to.equal(4);
     const listed = (await execa('notmuch', ['search', '--output=messages', '--', c!.needsMyReview.query], { env: t.env })).stdout.split('\n').sort();
     expect(listed).to.deep.equal(['id:b4@example.com', 'id:s1-1@example.com', 'id:s1-2@example.com', 'id:s1-3@example.com']);
+    // Y i (patchInfo) says the same for one patch.
+    expect((await patchInfo(s, 's1-1@example.com'))[0]!.review).to.deep.equal({ tags: ['acked', 'reviewed'], needsMyReview: true });
+    expect((await patchInfo(s, 'b1@example.com'))[0]!.review).to.deep.equal({ tags: ['replied'], needsMyReview: false });
+    expect((await patchInfo(s, 'b2@example.com'))[0]!.review).to.deep.equal({ tags: [], needsMyReview: false });
     await s.close();
   });
 
