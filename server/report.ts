@@ -32,7 +32,7 @@ export function formatSync(summary: SyncSummary): string {
     lines.push(`rule ${f.rule}: id:${f.msgid} set ${plural(f.patches.length, 'patch')} to ${f.state} (${(f.results ?? []).map((x) => x.outcome).filter((o, i, all) => all.indexOf(o) === i).join(', ')})`);
   }
   if (summary.rulesError) lines.push(`rules: error: ${summary.rulesError}`);
-  if (summary.trailers?.changes.length) lines.push(`trailers: retagged ${plural(summary.trailers.changes.length, 'patch')} from ${plural(summary.trailers.threads, 'thread')} (${summary.trailers.mode})`);
+  if (summary.trailers?.retagged) lines.push(`trailers: retagged ${plural(summary.trailers.retagged, 'patch')} from ${plural(summary.trailers.threads, 'thread')} (${summary.trailers.mode})`);
   if (summary.trailersError) lines.push(`trailers: error: ${summary.trailersError}`);
   lines.push(`done in ${(summary.durationMs / 1000).toFixed(1)} s; ${plural(summary.notmuchCalls, 'notmuch call')} in all`);
   return lines.join('\n');

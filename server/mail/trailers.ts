@@ -32,6 +32,9 @@ export interface TrailersResult {
   notmuchCalls: number;
 }
 
+/** What a sync reports of it: the counts, not the changes. */
+export type TrailersSummary = Omit<TrailersResult, 'changes'> & { retagged: number };
+
 interface ShownMessage { id: string; tags: string[]; headers: Record<string, string>; body?: unknown[] }
 type ThreadNode = [ShownMessage | null, ThreadNode[]];
 

@@ -68,7 +68,6 @@ async function syncRequest(state: ServerState, raw: unknown, token: Cancellation
     }), token);
     // The rules run after the sync proper and retag through set-state, not through onMessage.
     for (const f of summary.rules?.fired ?? []) for (const r of f.results ?? []) changed.add(r.msgid);
-    for (const c of summary.trailers?.changes ?? []) changed.add(c.msgid);
     return summary;
   } finally {
     state.tagsChanged(changed);

@@ -52,7 +52,7 @@ export async function sync(session: Session, options: SyncOptions = {}): Promise
     // Trailers read notmuch only: the post-new hook's --local-only sync runs them too.
     // A sync that tagged patch mail may have made new patch threads: then trailers read notmuch afresh.
     const retagged = projects.some((p) => p.retagged > 0);
-    if (!focused && !options.dryRun) trailers = await syncTrailers(session, retagged ? undefined : changes.revision);
+    if (!focused && !options.dryRun) trailers = await syncTrailers(session, options, retagged ? undefined : changes.revision);
   } finally {
     lock?.release();
     if (!focused && --session.syncing === 0) session.claimed.clear();
@@ -73,9 +73,12 @@ async function syncRules(session: Session, revision: Revision): Promise<Pick<Syn
 }
 
 /** Review trailers as tags, after the sync; a failure is reported, the sync's work stays. */
-async function syncTrailers(session: Session, revision: Revision | undefined): Promise<Pick<SyncSummary, 'trailers' | 'trailersError'>> {
+async function syncTrailers(session: Session, options: SyncOptions, revision: Revision | undefined): Promise<Pick<SyncSummary, 'trailers' | 'trailersError'>> {
   try {
-    return { trailers: await timeline.around('phase', 'trailers', runTrailers(session, revision ? { revision } : {})) };
+    const { changes, ...rest } = await timeline.around('phase', 'trailers', runTrailers(session, revision ? { revision } : {}));
+    // The summary stays small (a first run retags thousands); each retagged message is an event, as the sync's own.
+    for (const c of changes) options.onMessage?.({ msgid: c.msgid, project: c.project, kind: 'retagged' });
+    return { trailers: { ...rest, retagged: changes.length } };
   } catch (err) {
     if (!(err instanceof PwnmError) || err.code === 'CANCELLED') throw err;
     return { trailersError: err.message };
