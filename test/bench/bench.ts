@@ -163,7 +163,7 @@ async function benchSize(n: number): Promise<{ rows: Row[]; timeline: string }> 
     writeFileSync(join(dir, 'mail', 'cur', `bench-ack.${id}:2,S`), `From: Tina Third <tina@example.net>\nTo: skiboot@lists.ozlabs.org\nSubject: Re: patch\nDate: Sun, 1 Nov 2026 00:00:00 +0000\nMessage-ID: <bench-ack.${id}@example.net>\nIn-Reply-To: <${parent}>\nReferences: <${parent}>\n\nAcked-by: Tina Third <tina@example.net>\n`);
   }
   await execa('notmuch', ['new', '--quiet'], { env });
-  await trailerStep('trailers, 100 threads with a new ack', []);
+  await trailerStep('trailers, 100 new acks', []);
   await trailerStep('trailers, nothing new', []);
   // The corpus is kept between runs: its maildir goes back to the generated mail.
   for (const id of ids.slice(0, 100)) rmSync(join(dir, 'mail', 'cur', `bench-ack.${id}:2,S`), { force: true });
