@@ -199,6 +199,12 @@ Text buttons, not widgets, so that the line can be replaced in place."
                           'action (lambda (_) (pwnm-sync-pending)) 'follow-link t
                           'help-echo "List the changes that wait to reach Patchwork")
       (insert " ")
+      (let ((review (delq nil (mapcar (lambda (p) (plist-get p :needsMyReview)) pwnm-sync--hello-counts))))
+        (when review
+          (insert-text-button (format "[%d need my review]" (apply #'+ (mapcar (lambda (r) (plist-get r :count)) review)))
+                              'action (lambda (_) (pwnm-sync-hello-needs-my-review review)) 'follow-link t
+                              'help-echo "Patches new or under review, not delegated to someone else, that you have not answered")
+          (insert " ")))
       (let ((missing (apply #'+ (mapcar (lambda (p) (or (plist-get p :missingLocally) 0))
                                         pwnm-sync--hello-counts))))
         (when (> missing 0)
@@ -210,6 +216,11 @@ Text buttons, not widgets, so that the line can be replaced in place."
                         'help-echo "Sync Patchwork and notmuch now")
     (insert "\n")
     (put-text-property start (point) 'pwnm-sync-hello-status t)))
+
+(defun pwnm-sync-hello-needs-my-review (review)
+  "Search the patches that need my review, REVIEW being the counts' entries.
+Each entry holds the server's notmuch query for one project."
+  (notmuch-search (mapconcat (lambda (r) (format "(%s)" (plist-get r :query))) review " or ") t))
 
 (defun pwnm-sync--hello-update-status ()
   "Replace hello's status line by one made from `pwnm-sync--hello-counts'."

@@ -1473,6 +1473,13 @@ request's cancel token."
       (let ((bundles (plist-get p :bundles)))
         (unless (seq-empty-p bundles)
           (princ (format "  Bundles:  %s\n" (mapconcat (lambda (b) (plist-get b :name)) bundles ", ")))))
+      (let ((review (plist-get p :review)))
+        (when review
+          (let ((words (string-join (append (plist-get review :tags)
+                                            (and (eq (plist-get review :needsMyReview) t)
+                                                 '("needs my review")))
+                                    ", ")))
+            (princ (format "  Review:   %s\n" (if (string-empty-p words) "none" words))))))
       (seq-doseq (w (plist-get p :pending))
         (princ (format "  Waiting:  %s %s\n" (plist-get w :kind) (plist-get w :reason))))
       (princ "\n"))))

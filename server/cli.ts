@@ -52,6 +52,10 @@ Commands:
   rules                     what the rules did or would do on replies since the last
                             run ("pw-bot: cr" in your replies, [rule NAME] sections;
                             sync runs them too) [--dry-run] [--since YYYY-MM-DD]
+  trailers                  tag review trailers (pw-PROJECT-acked/-reviewed/-tested)
+                            and your replies (-replied) in threads with new mail;
+                            sync and the post-new hook run it too [--dry-run]
+                            [--full: every patch thread again]
   bundle list|add|remove|delete|mbox
                             your Patchwork bundles: list [--project P],
                             add NAME MSGID... [--series] (creates NAME if new),
@@ -294,6 +298,14 @@ async function rulesCommand({ v, args, session }: Run): Promise<number> {
   return r.fired.every((f) => (f.results ?? []).every((x) => x.outcome === 'pushed' || x.outcome === 'unchanged')) ? 0 : 1;
 }
 
+async function trailersCommand({ v, args, session }: Run): Promise<number> {
+  if (args.length) throw new PwnmError('USAGE', `trailers takes no arguments (got ${args.join(' ')}); use --dry-run or --full`);
+  const { runTrailers, formatTrailers } = await import('./mail/trailers.js');
+  const r = await runTrailers(session, { dryRun: Boolean(v['dry-run']), full: Boolean(v.full) });
+  print(v, r, () => formatTrailers(r, Boolean(v['dry-run'])));
+  return 0;
+}
+
 const COMMANDS: Record<string, Command> = {
   sync: syncCommand,
   status: statusCommand,
@@ -307,6 +319,7 @@ const COMMANDS: Record<string, Command> = {
   fill: fillCommand,
   thanks: thanksCommand,
   rules: rulesCommand,
+  trailers: trailersCommand,
   bundle: ({ v, args, session }) => bundleCommand({
     args, session, ...projectOpt(v), series: Boolean(v.series), download: Boolean(v.download),
     print: (value, text) => print(v, value, text), raw: (text) => void process.stdout.write(redact(text)),

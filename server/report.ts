@@ -32,6 +32,8 @@ export function formatSync(summary: SyncSummary): string {
     lines.push(`rule ${f.rule}: id:${f.msgid} set ${plural(f.patches.length, 'patch')} to ${f.state} (${(f.results ?? []).map((x) => x.outcome).filter((o, i, all) => all.indexOf(o) === i).join(', ')})`);
   }
   if (summary.rulesError) lines.push(`rules: error: ${summary.rulesError}`);
+  if (summary.trailers?.retagged) lines.push(`trailers: retagged ${plural(summary.trailers.retagged, 'patch')} from ${plural(summary.trailers.threads, 'thread')} (${summary.trailers.mode})`);
+  if (summary.trailersError) lines.push(`trailers: error: ${summary.trailersError}`);
   lines.push(`done in ${(summary.durationMs / 1000).toFixed(1)} s; ${plural(summary.notmuchCalls, 'notmuch call')} in all`);
   return lines.join('\n');
 }
@@ -42,6 +44,7 @@ export function formatCounts(counts: readonly ProjectCounts[]): string {
     lines.push(`${c.project} (${c.instance}): ${plural(c.total, 'message')} tagged ${c.tag}; ${plural(c.missingLocally, 'patch')} not in notmuch; ${c.pending} pending`);
     for (const s of c.states) if (s.count > 0) lines.push(`  ${String(s.count).padStart(7)}  ${s.tag}`);
     for (const f of c.families) if (f.count > 0) lines.push(`  ${String(f.count).padStart(7)}  ${f.tag}`);
+    lines.push(`  ${String(c.needsMyReview.count).padStart(7)}  need my review`);
   }
   return lines.join('\n');
 }
@@ -67,6 +70,7 @@ export function formatInfo(patches: readonly PatchInfo[]): string {
       ...checks.map((c) => `  check     ${c}`),
       `  web       ${p.webUrl ?? 'none'}`,
       ...(p.bundles.length ? [`  bundles   ${p.bundles.map((b) => b.name).join(', ')}`] : []),
+      ...(p.review ? [`  review    ${[...p.review.tags, ...(p.review.needsMyReview ? ['needs my review'] : [])].join(', ') || 'none'}`] : []),
       ...(p.pending.length ? p.pending.map((x) => `  pending   ${x.kind}${x.state ? ` ${x.state}` : ''}: ${x.reason}`) : ['  pending   none']),
     ];
     return lines.join('\n');

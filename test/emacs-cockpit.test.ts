@@ -51,7 +51,7 @@ describe('Emacs cockpit: the Y menu, facts in show, lists', function () {
       const r = await runErt('test/emacs/pwnm-sync-cockpit-tests.el', env, jsonrpc.dir);
       expect(r.exitCode, r.all.slice(-6000)).to.equal(0);
       // Every test ran: none skipped, none missing.
-      expect(r.all).to.match(/Ran 7 tests, 7 results as expected, 0 unexpected/);
+      expect(r.all).to.match(/Ran 8 tests, 8 results as expected, 0 unexpected/);
     } finally {
       ctl.close();
       await t.cleanup();

@@ -17,6 +17,8 @@ import { Session, type SessionOptions } from '../server/session.js';
 
 export const ROOT = new URL('..', import.meta.url).pathname.replace(/\/build\/$/, '/').replace(/\/$/, '');
 export const CLI = join(ROOT, 'dist', 'cli.js');
+/** A review tag read from the mail (server/mail/trailers.ts), not one of Patchwork's: tests of states leave them out. */
+export const isMailTag = (tag: string): boolean => /-(acked|reviewed|tested|replied)$/.test(tag);
 export const RECORDINGS = join(ROOT, 'test', 'fixtures', 'patchwork-3.1.3');
 
 export interface TestEnv {

@@ -155,7 +155,7 @@ function seriesOf(session: Session, rows: readonly PatchRow[]): PatchRow[] {
 }
 
 /** The text/plain parts of a shown message, joined. */
-function bodyText(parts: unknown[] | undefined): string {
+export function bodyText(parts: unknown[] | undefined): string {
   let text = '';
   const visit = (part: unknown): void => {
     const p = part as { 'content-type'?: string; content?: unknown };

@@ -8,6 +8,10 @@ import { bundleRows } from '../store/bundles.js';
 import { recordChecks, storedChecks, type StoredCheck } from '../store/checks.js';
 import { findPatches, messageIdOf, refreshPatches } from './lookup.js';
 import { listPending } from './pending.js';
+import { idQuery } from '../notmuch/encoding.js';
+import { learntMe } from '../sync/bundles.js';
+import type { MailTag } from '../tags.js';
+import { needsMyReviewQuery } from './counts.js';
 
 // What we know of a message's patches: state, archived, delegate, series,
 // pending changes from the state database, and the CI checks from Patchwork.
@@ -45,6 +49,12 @@ export interface PatchInfo {
   pending: { id: string; kind: string; state: string | null; reason: string }[];
   /** The bundles (as of the last sync) that hold the patch, with their tags. */
   bundles: { name: string; owner: string; tag: string }[];
+  /**
+   * From the mail (trailers.ts): the review tags the message carries
+   * (acked, reviewed, tested, replied), and whether it needs my review;
+   * null with `checks: false`.
+   */
+  review: { tags: MailTag[]; needsMyReview: boolean } | null;
 }
 
 export interface InfoOptions {
@@ -106,7 +116,26 @@ export async function patchInfo(session: Session, messageId: string, options: In
   if (rows.length === 0) throw new PwnmError('NOT_FOUND', `no patch with Message-ID ${msgid} is known; sync, or ask with refresh: true`);
   const patches: PatchInfo[] = [];
   for (const r of rows) patches.push(await describe(session, r, options.checks !== false));
+  if (options.checks !== false) await addReview(session, msgid, patches);
   return patches;
+}
+
+const REVIEW_TAGS: readonly MailTag[] = ['acked', 'reviewed', 'tested', 'replied'];
+
+/** The review tags and "needs my review" of each patch: one dump, one count for them all. */
+async function addReview(session: Session, msgid: string, patches: PatchInfo[]): Promise<void> {
+  const { notmuch, scheme, store } = session;
+  const tags = (await notmuch.dump(idQuery(msgid))).get(msgid) ?? [];
+  const queries = patches.map((p) => {
+    const inst = session.instance(p.instance);
+    const me = inst.me ?? learntMe(session, inst.name);
+    const elsewhere = p.delegate && p.delegate !== me ? [msgid] : [];
+    return `${idQuery(msgid)} and (${needsMyReviewQuery(scheme, p.project, store.knownStates(p.instance, p.project), elsewhere)})`;
+  });
+  const numbers = await notmuch.count(queries);
+  patches.forEach((p, i) => {
+    p.review = { tags: REVIEW_TAGS.filter((f) => tags.includes(scheme.mail(p.project, f))), needsMyReview: (numbers[i] ?? 0) > 0 };
+  });
 }
 
 async function describe(session: Session, r: PatchRow, withChecks: boolean): Promise<PatchInfo> {
@@ -119,5 +148,6 @@ async function describe(session: Session, r: PatchRow, withChecks: boolean): Pro
     webUrl: r.web_url, mboxUrl: r.mbox,
     pending: listPending(session, { instance: r.instance, project: r.project, msgid: r.msgid }).map((x) => ({ id: x.id, kind: x.kind, state: x.state, reason: x.reason })),
     bundles: bundleRows(session.store, r.instance).filter((b) => b.project === r.project && b.remote.includes(r.msgid)).map((b) => ({ name: b.name, owner: b.owner, tag: b.tag })),
+    review: null,
   };
 }

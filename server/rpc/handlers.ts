@@ -157,6 +157,15 @@ async function rulesRequest(state: ServerState, raw: unknown, token: Cancellatio
   return result;
 }
 
+async function trailersRequest(state: ServerState, raw: unknown, token: CancellationToken) {
+  const s = state.ready();
+  const p = params<{ dryRun?: boolean; full?: boolean }>(raw, { dryRun: 'boolean?', full: 'boolean?' });
+  const { runTrailers } = await import('../mail/trailers.js');
+  const result = await state.exclusive(() => runTrailers(s, p), token);
+  if (!p.dryRun) state.tagsChanged(result.changes.map((c) => c.msgid));
+  return result;
+}
+
 type ApplyParams = { messageId?: string; bundle?: string; series?: boolean; deps?: boolean; repo?: string; threeWay?: boolean; state?: string; dryRun?: boolean; project?: string; workDoneToken?: string };
 
 async function apply(state: ServerState, raw: unknown, token: CancellationToken) {
@@ -217,6 +226,7 @@ export const HANDLERS: Record<string, Handler> = {
   fill: fillRequest,
   thanks: thanksRequest,
   rules: rulesRequest,
+  trailers: trailersRequest,
   patchInfo: patchInfoRequest,
   states: (state, raw) => ({ projects: projectStates(state.ready(), params<{ project?: string }>(raw, { project: 'string?' }).project) }),
   counts: async (state) => ({ projects: await counts(state.ready()) }),

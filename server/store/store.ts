@@ -77,6 +77,10 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE check_contexts (instance TEXT NOT NULL, patch_id INTEGER NOT NULL, owner TEXT NOT NULL, context TEXT NOT NULL,
      check_id INTEGER NOT NULL, state TEXT NOT NULL, target_url TEXT, description TEXT, date TEXT NOT NULL,
      PRIMARY KEY (instance, patch_id, owner, context));`,
+  // trailers (server/mail/trailers.ts): notmuch's revision read up to, for the projects it covered.
+  `CREATE TABLE trailers_mark (one INTEGER PRIMARY KEY CHECK (one = 1),
+     nm_uuid TEXT NOT NULL, nm_lastmod INTEGER NOT NULL,
+     projects TEXT NOT NULL);    -- the configured projects, space-separated: another set reads everything again`,
 ];
 
 export interface PatchRow {
@@ -328,6 +332,13 @@ export class Store {
 
   seriesPatches(instance: string, project: string, seriesId: number): PatchRow[] {
     return this.stmt.seriesRows.all(instance, project, seriesId);
+  }
+
+  /** Message-ids of the patches in `states` delegated to someone other than `me` (to anyone, when `me` is not known). */
+  delegatedElsewhere(instance: string, project: string, me: string | undefined, states: readonly string[]): string[] {
+    const inList = states.map(() => '?').join(', ');
+    return this.db.prepare<unknown[], { msgid: string }>(`SELECT msgid FROM patches WHERE instance = ? AND project = ? AND delegate IS NOT NULL
+      AND delegate != ? AND (remote IN (${inList}) OR baseline IN (${inList}))`).all(instance, project, me ?? '', ...states, ...states).map((r) => r.msgid);
   }
 
   /** Patches of the same submitter in series of a lower version (candidates for superseding). */

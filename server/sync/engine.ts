@@ -3,6 +3,7 @@ import { notmuchMessageId } from '../mail/message-id.js';
 import type { Revision } from '../notmuch/notmuch.js';
 import type { Session } from '../session.js';
 import { runRules } from '../mail/rules.js';
+import { runTrailers } from '../mail/trailers.js';
 import type { ProjectRow, SyncMark } from '../store/store.js';
 import { planLocalChanges, resolveUnseen } from './apply.js';
 import { timeline } from '../timeline.js';
@@ -36,6 +37,7 @@ export async function sync(session: Session, options: SyncOptions = {}): Promise
   else session.claim(options.messageIds!.map(notmuchMessageId));
   const projects: ProjectSummary[] = [];
   let rules: Pick<SyncSummary, 'rules' | 'rulesError'> = {};
+  let trailers: Pick<SyncSummary, 'trailers' | 'trailersError'> = {};
   try {
     // The revision is read before anything else: a change made while we
     // sync gets a later one and is seen next time.
@@ -47,13 +49,17 @@ export async function sync(session: Session, options: SyncOptions = {}): Promise
     checkCancel(options.signal);
     await syncBundles(session, options, projects, changes.revision);
     if (!focused && !options.dryRun && !options.localOnly) rules = await syncRules(session, changes.revision);
+    // Trailers read notmuch only: the post-new hook's --local-only sync runs them too.
+    // A sync that tagged patch mail may have made new patch threads: then trailers read notmuch afresh.
+    const retagged = projects.some((p) => p.retagged > 0);
+    if (!focused && !options.dryRun) trailers = await syncTrailers(session, options, retagged ? undefined : changes.revision);
   } finally {
     lock?.release();
     if (!focused && --session.syncing === 0) session.claimed.clear();
     end();
   }
-  const ok = !rules.rulesError && projects.every((p) => p.errors.length === 0 && p.refused.length === 0 && p.queued.length === 0 && p.ambiguous.length === 0);
-  return { dryRun: Boolean(options.dryRun), durationMs: Math.round(performance.now() - started), projects, notmuchCalls: session.notmuch.calls - nmBefore, ok, ...rules };
+  const ok = !rules.rulesError && !trailers.trailersError && projects.every((p) => p.errors.length === 0 && p.refused.length === 0 && p.queued.length === 0 && p.ambiguous.length === 0);
+  return { dryRun: Boolean(options.dryRun), durationMs: Math.round(performance.now() - started), projects, notmuchCalls: session.notmuch.calls - nmBefore, ok, ...rules, ...trailers };
 }
 
 /** The rules after the sync, on the mail it saw; a failure is reported, the sync's work stays. */
@@ -63,6 +69,19 @@ async function syncRules(session: Session, revision: Revision): Promise<Pick<Syn
   } catch (err) {
     if (!(err instanceof PwnmError) || err.code === 'CANCELLED') throw err;
     return { rulesError: err.message };
+  }
+}
+
+/** Review trailers as tags, after the sync; a failure is reported, the sync's work stays. */
+async function syncTrailers(session: Session, options: SyncOptions, revision: Revision | undefined): Promise<Pick<SyncSummary, 'trailers' | 'trailersError'>> {
+  try {
+    const { changes, ...rest } = await timeline.around('phase', 'trailers', runTrailers(session, revision ? { revision } : {}));
+    // The summary stays small (a first run retags thousands); each retagged message is an event, as the sync's own.
+    for (const c of changes) options.onMessage?.({ msgid: c.msgid, project: c.project, kind: 'retagged' });
+    return { trailers: { ...rest, retagged: changes.length } };
+  } catch (err) {
+    if (!(err instanceof PwnmError) || err.code === 'CANCELLED') throw err;
+    return { trailersError: err.message };
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Prefer } from '../config.js';
 import type { RulesResult } from '../mail/rules.js';
+import type { TrailersSummary } from '../mail/trailers.js';
 
 // What a sync is asked to do and what it reports.
 
@@ -78,4 +79,8 @@ export interface SyncSummary {
   rules?: RulesResult;
   /** Why the rules could not run, if they could not. */
   rulesError?: string;
+  /** Review trailers tagged after the sync (server/mail/trailers.ts); absent on a dry or focused run. */
+  trailers?: TrailersSummary;
+  /** Why trailer tagging could not run, if it could not. */
+  trailersError?: string;
 }

@@ -22,7 +22,8 @@ import { runStats, seconds, table, tagFloor, type Row } from './stats.js';
 // sync (fetching every page; one notmuch tag batch of the same changes),
 // the first full sync, a no-change sync, a sync after 100 server-side and
 // 100 local changes, setState round trips through `serve`, and a
-// --local-only sync with nothing to do. pwnm-sync runs as its own process
+// --local-only sync with nothing to do, trailer tagging (every thread, 100
+// threads with new mail, nothing new). pwnm-sync runs as its own process
 // (the real CLI), so its peak RSS is its own.
 
 const { values } = parseArgs({
@@ -146,6 +147,26 @@ async function benchSize(n: number): Promise<{ rows: Row[]; timeline: string }> 
   for (let i = 0; i < 10; i++) { const p = sandbox.data.patches.get(ids[Math.floor((i + 0.5) * ids.length / 10)]!)!; p.archived = !p.archived; }
   await step('incremental, 100 server changes + 10 archive flips', ['sync']);
   await step('--local-only, nothing to do', ['sync', '--local-only']);
+
+  // Review trailers (server/mail/trailers.ts): every patch thread read and tagged, then 100 threads with a new ack, then nothing.
+  const threads = Number((await execa('notmuch', ['count', '--output=threads', '--', 'tag:pw-skiboot'], { env })).stdout.trim());
+  const trailerStep = async (name: string, args: string[]): Promise<void> => {
+    const started = performance.now();
+    const r = await execa(process.execPath, [CLI, '-c', configFile, 'trailers', '--json', ...args], { env });
+    const json = JSON.parse(r.stdout) as { threads: number; changes: unknown[]; notmuchCalls: number };
+    rows.push({ step: name, wallMs: performance.now() - started, http: 0, notmuch: json.notmuchCalls, note: `${json.threads} threads read, ${json.changes.length} patches retagged` });
+    log(`  ${n}: ${name}: ${seconds(performance.now() - started)}`);
+  };
+  await trailerStep(`trailers --full (all ${threads} patch threads)`, ['--full']);
+  for (const id of ids.slice(0, 100)) {
+    const parent = sandbox.data.patches.get(id)!.msgid.slice(1, -1);
+    writeFileSync(join(dir, 'mail', 'cur', `bench-ack.${id}:2,S`), `From: Tina Third <tina@example.net>\nTo: skiboot@lists.ozlabs.org\nSubject: Re: patch\nDate: Sun, 1 Nov 2026 00:00:00 +0000\nMessage-ID: <bench-ack.${id}@example.net>\nIn-Reply-To: <${parent}>\nReferences: <${parent}>\n\nAcked-by: Tina Third <tina@example.net>\n`);
+  }
+  await execa('notmuch', ['new', '--quiet'], { env });
+  await trailerStep('trailers, 100 new acks', []);
+  await trailerStep('trailers, nothing new', []);
+  // The corpus is kept between runs: its maildir goes back to the generated mail.
+  for (const id of ids.slice(0, 100)) rmSync(join(dir, 'mail', 'cur', `bench-ack.${id}:2,S`), { force: true });
 
   // setState round trips through the real server process.
   const child = spawn(process.execPath, [CLI, 'serve', '-c', configFile], { env });

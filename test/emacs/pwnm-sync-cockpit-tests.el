@@ -181,7 +181,7 @@
                (lambda () (with-current-buffer "*notmuch-hello*"
                             (string-match-p "1 pending" (buffer-string))))))
       (let ((text (with-current-buffer "*notmuch-hello*" (buffer-substring-no-properties (point-min) (point-max)))))
-        (should (string-match-p (concat "Last sync: sandbox " (format-time-string "%F ") "[0-9][0-9]:[0-9][0-9]\\.  \\[1 pending\\] \\[sync now\\]")
+        (should (string-match-p (concat "Last sync: sandbox " (format-time-string "%F ") "[0-9][0-9]:[0-9][0-9]\\.  \\[1 pending\\] \\[[0-9]+ need my review\\] \\[sync now\\]")
                                 text))
         ;; The archived patch is left out of "skiboot new", as on Patchwork's list.
         (should (string-match (format "\\b%d skiboot new\\b" (1- new-all)) text)))
@@ -213,6 +213,30 @@
     (should (pwnm-sync-cockpit-test--wait
              (lambda () (with-current-buffer "*notmuch-hello*"
                           (not (string-match-p "not in notmuch" (buffer-string)))))))))
+
+;; Issue 29: hello counts the patches that need my review; the button lists them.
+(ert-deftest pwnm-sync-cockpit-test-7-hello-needs-my-review ()
+  "Hello's [N need my review] matches notmuch; its button opens those patches."
+  (pwnm-sync)
+  (should (pwnm-sync-cockpit-test--wait (lambda () (not pwnm-sync--sync-running)) 120))
+  (notmuch-hello)
+  (should (pwnm-sync-cockpit-test--wait
+           (lambda () (with-current-buffer "*notmuch-hello*"
+                        (string-match-p "\\[[0-9]+ need my review\\]" (buffer-string))))))
+  ;; The spec's query, written by hand: nothing here is delegated to someone else.
+  (let ((expected (pwnm-sync-cockpit-test--count
+                   "tag:pw-skiboot and (tag:pw-skiboot-new or tag:pw-skiboot-under-review) and not tag:pw-skiboot-replied")))
+    (should (> expected 0))
+    (with-current-buffer "*notmuch-hello*"
+      (goto-char (point-min))
+      (search-forward (format "[%d need my review]" expected))
+      (push-button (match-beginning 0))))
+  (should (pwnm-sync-cockpit-test--wait
+           (lambda () (seq-find (lambda (b) (with-current-buffer b
+                                              (and (derived-mode-p 'notmuch-search-mode)
+                                                   (string-match-p "not tag:pw-skiboot-replied"
+                                                                   notmuch-search-query-string))))
+                                (buffer-list))))))
 
 (provide 'pwnm-sync-cockpit-tests)
 ;;; pwnm-sync-cockpit-tests.el ends here

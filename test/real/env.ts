@@ -7,7 +7,7 @@ import { idQuery } from '../../server/notmuch/encoding.js';
 import { Notmuch } from '../../server/notmuch/notmuch.js';
 import { generateMail, type GenerateOptions, type GeneratedMail } from '../../server/sandbox/generator.js';
 import type { ProjectSummary } from '../../server/sync/engine.js';
-import { runCli } from '../helpers.js';
+import { isMailTag, runCli } from '../helpers.js';
 import type { RealPatchwork, RealUser } from './harness.js';
 
 // One test's world against the shared real Patchwork: a project of its own
@@ -130,7 +130,7 @@ export async function makeRealEnv(pw: RealPatchwork, options: { patches?: number
       return ((await notmuch.dump(idQuery(nm))).get(nm) ?? []).sort();
     },
     async stateTags(msgid) {
-      return (await self.tags(msgid)).filter((t) => t.startsWith(`pw-${link}-`));
+      return (await self.tags(msgid)).filter((t) => t.startsWith(`pw-${link}-`) && !isMailTag(t));
     },
     async retag(msgid, add, remove) {
       await notmuch.tag([{ msgid: notmuchMessageId(`<${msgid}>`), add, remove }]);
