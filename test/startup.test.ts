@@ -49,10 +49,11 @@ describe('start-up', function () {
   it('loads a handful of bundled files for a sync and a --local-only sync, none of other commands, and only this Node\'s better-sqlite3', async () => {
     t = await makeEnv({ patches: 3 });
     // The first sync is a full one; the second has nothing to do; then the post-new hook's.
-    // Bytes of dist/ stand in for the parsing. Measured (esbuild 0.28, Node 20): a sync 936,693
-    // in 16 files, of which undici-slim is 501,886; --local-only 434,807 in 15. Budgets: that plus
-    // about 10%, so --local-only loading the HTTP client overshoots its budget by some 450 KB.
-    for (const [args, allowed, budget] of [[['sync'], SYNC_CHUNKS, 1_030_000], [['sync'], SYNC_CHUNKS, 1_030_000], [['sync', '--local-only'], LOCAL_ONLY_CHUNKS, 480_000]] as const) {
+    // Bytes of dist/ stand in for the parsing. Measured (esbuild 0.28, Node 20): a sync 950,649
+    // in 22 files, of which undici-slim is 501,886; --local-only 448,763 in 21. Budgets: that plus
+    // about 10% (the file count: 25, as esbuild's shared chunks come and go with the commands), so
+    // --local-only loading the HTTP client overshoots its budget by some 450 KB.
+    for (const [args, allowed, budget] of [[['sync'], SYNC_CHUNKS, 1_050_000], [['sync'], SYNC_CHUNKS, 1_050_000], [['sync', '--local-only'], LOCAL_ONLY_CHUNKS, 495_000]] as const) {
       const files = await loaded([...args]);
       const what = `${args.join(' ')}:\n${files.join('\n')}`;
       const ours = files.filter((u) => u.includes('/dist/'));
@@ -62,7 +63,7 @@ describe('start-up', function () {
       const modules = files.filter((u) => !u.includes('/dist/'));
       expect(modules.filter((u) => !/\/node_modules\/(bindings|file-uri-to-path)\//.test(u) && !u.includes(`/node_modules/${SQLITE_PACKAGE}/`)), what).to.deep.equal([]);
       expect(modules.some((u) => u.endsWith('.node')), what).to.equal(true);
-      expect(ours.length, what).to.be.within(1, 16);
+      expect(ours.length, what).to.be.within(1, 25);
       expect(bytes(ours), what).to.be.below(budget);
     }
   });
