@@ -136,7 +136,9 @@ the server has started.  nil: remember them for this session only."
   ((info :initform nil :accessor pwnm-sync--info
          :documentation "The server's answer to initialize, a plist; nil until it came.")
    (tokens-sent :initform nil :accessor pwnm-sync--tokens-sent
-                :documentation "Non-nil once auth-source was asked for this connection's tokens."))
+                :documentation "Non-nil once auth-source was asked for this connection's tokens.")
+   (server-process :initform nil :accessor pwnm-sync--server-process
+                   :documentation "The server's process, to stop it within a bound."))
   :documentation "A connection to a `pwnm-sync serve' process.")
 
 (defvar pwnm-sync-mode)
@@ -282,8 +284,8 @@ is added to it."
   (let* ((stderr (pwnm-sync--first-stderr-line pwnm-sync--stderr-buffer))
          (failure (pwnm-sync--note-start-failure
                    command (if stderr (format "%s (stderr: %s)" text stderr) text))))
-    ;; No cleanup: the stderr buffer stays for `pwnm-sync-events'.
-    (ignore-errors (jsonrpc-shutdown conn))
+    ;; The stderr buffer stays, for `pwnm-sync-events'.
+    (pwnm-sync--stop conn)
     (when (eq pwnm-sync--connection conn) (setq pwnm-sync--connection nil))
     (let ((waiting (reverse pwnm-sync--waiting)))
       (setq pwnm-sync--waiting nil)
@@ -302,6 +304,7 @@ The JSON-RPC events log stays empty: it would hold the tokens."
   "Start the server and send `initialize', without waiting for its answer."
   (let* ((command (pwnm-sync--server-command))
          (name "pwnm-sync")
+         (process nil)
          ;; Emacs forks even for a missing program; writing `initialize'
          ;; to its dead pipe would then be the first sign of it.
          (_ (unless (executable-find (car command))
@@ -316,17 +319,19 @@ The JSON-RPC events log stays empty: it would hold the tokens."
                                  (setq pwnm-sync--connection nil
                                        pwnm-sync--sync-running nil)))
                 :process (lambda ()
-                           (make-process
-                            :name name
-                            :command command
-                            :connection-type 'pipe
-                            :coding 'utf-8-emacs-unix
-                            :noquery t
-                            :stderr (get-buffer-create (format "*%s stderr*" name))))
+                           (setq process
+                                 (make-process
+                                  :name name
+                                  :command command
+                                  :connection-type 'pipe
+                                  :coding 'utf-8-emacs-unix
+                                  :noquery t
+                                  :stderr (get-buffer-create (format "*%s stderr*" name)))))
                 (pwnm-sync--events-buffer-initargs)))
          (params (list :clientInfo (list :name "emacs" :version emacs-version))))
     (when pwnm-sync-config-file
       (setq params (plist-put params :configFile (expand-file-name pwnm-sync-config-file))))
+    (setf (pwnm-sync--server-process conn) process)
     (setq pwnm-sync--connection conn
           pwnm-sync--stderr-buffer (jsonrpc-stderr-buffer conn))
     (jsonrpc-async-request
@@ -429,19 +434,34 @@ What was done (patches already set, tags already written) is kept."
         (pwnm-sync--message "Cancelling %s..." (string-join (delete-dups labels) ", "))
       (pwnm-sync--message "Nothing is running"))))
 
+(defun pwnm-sync--stop (conn &optional wait)
+  "End CONN's server process, within WAIT seconds (default none).
+With WAIT, close its input first, which the server takes as
+`shutdown' and `exit': it stops what runs and closes its database.
+Then, if it still runs, kill it; its sentinel ends the connection.
+Not `jsonrpc-shutdown', which waits for the sentinel with no limit:
+in `kill-emacs-hook' after the terminal closed that wait spun forever."
+  (let ((proc (pwnm-sync--server-process conn)))
+    (when (process-live-p proc)
+      (when wait
+        (ignore-errors (process-send-eof proc))
+        ;; A deadline, not a count: on a closed terminal each wait
+        ;; returns at once.
+        (let ((deadline (+ (float-time) wait)))
+          (while (and (process-live-p proc) (< (float-time) deadline))
+            (accept-process-output proc 0.05))))
+      (when (process-live-p proc) (delete-process proc)))))
+
 (defun pwnm-sync-shutdown ()
   "Stop the pwnm-sync server, if it is running.
-The one request that waits (2 s at most): `shutdown', so that the
-server closes its database before Emacs goes."
+It gets 2 s at most to close its database; then it is killed.  Also
+in `kill-emacs-hook'."
   (interactive)
   (let ((conn pwnm-sync--connection))
     (setq pwnm-sync--connection nil
           pwnm-sync--waiting nil)
     (clrhash pwnm-sync--requests)
-    (when (and conn (jsonrpc-running-p conn))
-      (ignore-errors (jsonrpc-request conn :shutdown nil :timeout 2))
-      (ignore-errors (jsonrpc-notify conn :exit nil))
-      (ignore-errors (jsonrpc-shutdown conn)))))
+    (when conn (pwnm-sync--stop conn 2))))
 
 (defun pwnm-sync--request-error-message (err)
   "Return the message of jsonrpc error ERR, a plist or a condition."
@@ -543,22 +563,114 @@ a sync's steps, at most twice a second."
   (apply #'pwnm-sync-handle-notification server method params))
 
 ;;; Showing changed tags
+;;
+;; A notification only notes what is out of date; the buffers are
+;; redrawn from a timer, and only those on screen.  A hidden buffer
+;; waits until a window shows it (`window-buffer-change-functions').
+;; So a series change of twelve patches, which sends twelve
+;; notifications, redraws notmuch-hello once, and not at all while it
+;; is hidden; nothing slow runs in the process filter.
+
+(defconst pwnm-sync--refresh-delay 0.3
+  "Seconds without news before the stale buffers on screen are redrawn.")
+
+(defvar pwnm-sync--stale nil
+  "The buffers whose display is out of date, an alist (BUFFER . IDS).
+IDS are the bare Message-Ids whose tags changed, or t: redraw all.")
+
+(defvar pwnm-sync--refresh-timer nil
+  "Timer of the next redraw of the stale buffers on screen, or nil.")
+
+(defun pwnm-sync--mark-stale (buffer ids)
+  "Note that BUFFER must show the new tags of IDS (t: everything).
+Redraw it soon if it is on screen, else when it is next shown."
+  (let ((cell (assq buffer pwnm-sync--stale)))
+    (cond ((null cell) (push (cons buffer ids) pwnm-sync--stale))
+          ((or (eq ids t) (eq (cdr cell) t)) (setcdr cell t))
+          (t (setcdr cell (cl-union ids (cdr cell) :test #'equal)))))
+  (pwnm-sync--schedule-refresh pwnm-sync--refresh-delay))
+
+(defun pwnm-sync--schedule-refresh (delay)
+  "Redraw the stale buffers on screen after DELAY seconds.
+Each call starts the wait again: news arriving in a burst is shown
+once, after the last of it."
+  (when (timerp pwnm-sync--refresh-timer) (cancel-timer pwnm-sync--refresh-timer))
+  (setq pwnm-sync--refresh-timer (run-with-timer delay nil #'pwnm-sync--refresh-visible)))
+
+(defun pwnm-sync--hello-buffer-p (buffer)
+  "Return non-nil if BUFFER is a `notmuch-hello' buffer."
+  (eq (buffer-local-value 'major-mode buffer) 'notmuch-hello-mode))
+
+(defun pwnm-sync--series-running-p ()
+  "Return non-nil while the server is setting the patches of a series.
+Each patch it sets sends news; hello waits for the last one."
+  (cl-loop for entry being the hash-values of pwnm-sync--requests
+           thereis (and (equal (plist-get entry :label) "series change")
+                        (let ((conn (plist-get entry :connection)))
+                          (and conn (jsonrpc-running-p conn))))))
+
+(defun pwnm-sync--refresh-visible ()
+  "Redraw the stale buffers on screen; the others wait to be shown.
+While a series change runs, hello waits for its end (it is retried
+from a timer, which stops when the request ends, however it ends)."
+  (setq pwnm-sync--refresh-timer nil)
+  (let ((hold-hello (pwnm-sync--series-running-p))
+        (held nil))
+    (dolist (cell (copy-sequence pwnm-sync--stale))
+      (let ((buffer (car cell)))
+        (cond ((not (buffer-live-p buffer))
+               (setq pwnm-sync--stale (delq cell pwnm-sync--stale)))
+              ((not (get-buffer-window buffer 'visible)))
+              ((and hold-hello (pwnm-sync--hello-buffer-p buffer)) (setq held t))
+              (t (setq pwnm-sync--stale (delq cell pwnm-sync--stale))
+                 (with-demoted-errors "pwnm-sync: redrawing a buffer: %S"
+                   (pwnm-sync--refresh-buffer buffer (cdr cell)))))))
+    (when held (pwnm-sync--schedule-refresh pwnm-sync--refresh-delay))))
+
+(defun pwnm-sync--on-window-change (_frame)
+  "Redraw, from a timer, the stale buffers now on screen.
+In `window-buffer-change-functions'."
+  (when (seq-some (lambda (cell) (and (buffer-live-p (car cell)) (get-buffer-window (car cell) 'visible)))
+                  pwnm-sync--stale)
+    (pwnm-sync--schedule-refresh 0)))
+
+(defun pwnm-sync--refresh-buffer (buffer ids)
+  "Show in BUFFER the tags notmuch has now for IDS (t: redraw it all).
+As notmuch-emacs's own tagging does: the message's tag line in show,
+the message's or thread's line in tree and search; nothing else moves.
+hello is redrawn in full."
+  (with-current-buffer buffer
+    (cond ((derived-mode-p 'notmuch-hello-mode) (notmuch-hello-update))
+          ((eq ids t) (notmuch-refresh-this-buffer))
+          (t (let* ((thread-ids nil)
+                    (threads (lambda ()
+                               (or thread-ids
+                                   (setq thread-ids
+                                         (mapcar (lambda (th) (string-remove-prefix "thread:" th))
+                                                 (notmuch-call-notmuch-sexp
+                                                  "search" "--output=threads" "--format=sexp"
+                                                  (mapconcat #'notmuch-id-to-query ids " or ")))))))
+                    (hits (pwnm-sync--shown ids threads)))
+               (when hits (pwnm-sync--retag-buffer buffer hits)))))))
+
+(defun pwnm-sync--notmuch-buffers ()
+  "Return the notmuch show, tree and search buffers."
+  (seq-filter (lambda (buffer)
+                (memq (buffer-local-value 'major-mode buffer)
+                      '(notmuch-show-mode notmuch-tree-mode notmuch-search-mode)))
+              (buffer-list)))
 
 (defun pwnm-sync--refresh-buffers ()
-  "Refresh `notmuch-hello' and the other notmuch buffers, quietly.
+  "Redraw `notmuch-hello' and the other notmuch buffers, when shown.
 For when too many messages changed to name them."
-  (dolist (buffer (buffer-list))
-    (with-current-buffer buffer
-      (when (memq major-mode '(notmuch-hello-mode notmuch-search-mode notmuch-show-mode notmuch-tree-mode))
-        (ignore-errors (notmuch-refresh-this-buffer))))))
+  (dolist (buffer (pwnm-sync--notmuch-buffers)) (pwnm-sync--mark-stale buffer t))
+  (pwnm-sync--refresh-hello))
 
 (defun pwnm-sync--refresh-hello ()
-  "Redraw `notmuch-hello', if it is open."
+  "Redraw `notmuch-hello' soon if it is on screen, else when it is next shown."
   (let ((hello (get-buffer "*notmuch-hello*")))
-    (when (buffer-live-p hello)
-      (with-current-buffer hello
-        (when (derived-mode-p 'notmuch-hello-mode)
-          (ignore-errors (notmuch-hello-update)))))))
+    (when (and (buffer-live-p hello) (pwnm-sync--hello-buffer-p hello))
+      (pwnm-sync--mark-stale hello t))))
 
 (defun pwnm-sync--tags-of (search)
   "Return the tags of the messages matching SEARCH, from notmuch."
@@ -614,22 +726,12 @@ the message's or thread's line in tree and search; nothing else moves."
              (notmuch-search-set-tags tags pos))))))))
 
 (defun pwnm-sync--tags-changed (ids)
-  "Update the buffers that display the messages IDS (bare ids), and hello once."
-  (let* ((thread-ids nil)
-         (threads (lambda ()
-                    (or thread-ids
-                        (setq thread-ids
-                              (mapcar (lambda (th) (string-remove-prefix "thread:" th))
-                                      (notmuch-call-notmuch-sexp
-                                       "search" "--output=threads" "--format=sexp"
-                                       (mapconcat #'notmuch-id-to-query ids " or "))))))))
-    (when ids
-      (dolist (buffer (buffer-list))
-        (with-current-buffer buffer
-          (when (memq major-mode '(notmuch-show-mode notmuch-tree-mode notmuch-search-mode))
-            (let ((hits (ignore-errors (pwnm-sync--shown ids threads))))
-              (when hits (pwnm-sync--retag-buffer buffer hits))))))
-      (pwnm-sync--refresh-hello))))
+  "Note in every notmuch buffer and hello that the messages IDS changed.
+IDS are bare Message-Ids.
+Those on screen are redrawn in a moment, the others when next shown."
+  (when ids
+    (dolist (buffer (pwnm-sync--notmuch-buffers)) (pwnm-sync--mark-stale buffer ids))
+    (pwnm-sync--refresh-hello)))
 
 ;;; Sync
 
@@ -1641,6 +1743,7 @@ It goes after `notmuch-hello-insert-saved-searches', else last."
   (pwnm-sync--cockpit-install)
   (add-hook 'notmuch-after-tag-hook #'pwnm-sync--after-tag)
   (add-hook 'kill-emacs-hook #'pwnm-sync-shutdown)
+  (add-hook 'window-buffer-change-functions #'pwnm-sync--on-window-change)
   (unless (memq #'pwnm-sync-hello-insert notmuch-hello-sections)
     (setq pwnm-sync--saved-hello-sections notmuch-hello-sections
           notmuch-hello-sections (pwnm-sync--with-hello-section notmuch-hello-sections)
@@ -1663,6 +1766,11 @@ It goes after `notmuch-hello-insert-saved-searches', else last."
   (setq pwnm-sync--saved-bindings nil)
   (remove-hook 'notmuch-after-tag-hook #'pwnm-sync--after-tag)
   (remove-hook 'kill-emacs-hook #'pwnm-sync-shutdown)
+  (remove-hook 'window-buffer-change-functions #'pwnm-sync--on-window-change)
+  (when pwnm-sync--refresh-timer
+    (cancel-timer pwnm-sync--refresh-timer)
+    (setq pwnm-sync--refresh-timer nil))
+  (setq pwnm-sync--stale nil)
   (setq notmuch-hello-sections
         (if (and pwnm-sync--hello-sections (eq notmuch-hello-sections pwnm-sync--hello-sections))
             pwnm-sync--saved-hello-sections
