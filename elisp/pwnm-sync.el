@@ -437,20 +437,21 @@ What was done (patches already set, tags already written) is kept."
 (defun pwnm-sync--stop (conn &optional wait)
   "End CONN's server process, within WAIT seconds (default none).
 With WAIT, close its input first, which the server takes as
-`shutdown' and `exit': it stops what runs and closes its database.
-Then, if it still runs, kill it; its sentinel ends the connection.
-Not `jsonrpc-shutdown', which waits for the sentinel with no limit:
-in `kill-emacs-hook' after the terminal closed that wait spun forever."
+`shutdown' and `exit': it stops what runs, closes its database and
+exits; its sentinel then ends the connection.  Whatever is left after
+WAIT is killed.  Not `jsonrpc-shutdown', which waits for the sentinel
+with no limit: in `kill-emacs-hook' after the terminal closed, that
+wait spun forever."
   (let ((proc (pwnm-sync--server-process conn)))
-    (when (process-live-p proc)
-      (when wait
-        (ignore-errors (process-send-eof proc))
-        ;; A deadline, not a count: on a closed terminal each wait
-        ;; returns at once.
-        (let ((deadline (+ (float-time) wait)))
-          (while (and (process-live-p proc) (< (float-time) deadline))
-            (accept-process-output proc 0.05))))
-      (when (process-live-p proc) (delete-process proc)))))
+    (when (and proc wait (process-live-p proc))
+      (ignore-errors (process-send-eof proc))
+      ;; A deadline, not a count: on a closed terminal each wait
+      ;; returns at once.  The sentinel deletes the process.
+      (let ((deadline (+ (float-time) wait)))
+        (while (and (memq proc (process-list)) (< (float-time) deadline))
+          (accept-process-output nil 0.05))))
+    (when (and proc (memq proc (process-list)))
+      (delete-process proc))))
 
 (defun pwnm-sync-shutdown ()
   "Stop the pwnm-sync server, if it is running.
