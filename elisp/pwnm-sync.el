@@ -151,6 +151,14 @@ the server has started.  nil: remember them for this session only."
 Set until a start succeeds: hello shows it and does not start the server
 again, which only a command does.")
 
+(defvar pwnm-sync--server-died nil
+  "Non-nil when the server ended without being asked to.
+Until one starts again: hello does not start it, which only a command
+does, so that a server that keeps dying is not started on every redraw.")
+
+(defvar pwnm-sync--exiting nil
+  "Non-nil once Emacs is exiting: nothing starts a server any more.")
+
 (defvar pwnm-sync--stderr-buffer nil
   "The buffer of the last server's standard error, for `pwnm-sync-events'.")
 
@@ -247,7 +255,8 @@ the command on the same pipe, and the server takes it first."
 (defun pwnm-sync--ready (conn info)
   "Record CONN's `initialize' answer INFO and run what waited for it."
   (setf (pwnm-sync--info conn) info)
-  (setq pwnm-sync--start-failure nil)
+  (setq pwnm-sync--start-failure nil
+        pwnm-sync--server-died nil)
   (pwnm-sync--update-facts (pwnm-sync--projects-of info))
   (let ((waiting (reverse pwnm-sync--waiting)))
     (setq pwnm-sync--waiting nil)
@@ -284,9 +293,9 @@ is added to it."
   (let* ((stderr (pwnm-sync--first-stderr-line pwnm-sync--stderr-buffer))
          (failure (pwnm-sync--note-start-failure
                    command (if stderr (format "%s (stderr: %s)" text stderr) text))))
+    (when (eq pwnm-sync--connection conn) (setq pwnm-sync--connection nil))
     ;; The stderr buffer stays, for `pwnm-sync-events'.
     (pwnm-sync--stop conn)
-    (when (eq pwnm-sync--connection conn) (setq pwnm-sync--connection nil))
     (let ((waiting (reverse pwnm-sync--waiting)))
       (setq pwnm-sync--waiting nil)
       (dolist (w waiting) (funcall (cdr w) failure)))))
@@ -314,10 +323,13 @@ The JSON-RPC events log stays empty: it would hold the tokens."
                 'pwnm-sync-connection
                 :name name
                 :notification-dispatcher #'pwnm-sync--dispatch-notification
+                ;; From the sentinel: note it, start nothing.
                 :on-shutdown (lambda (conn)
                                (when (eq pwnm-sync--connection conn)
                                  (setq pwnm-sync--connection nil
-                                       pwnm-sync--sync-running nil)))
+                                       pwnm-sync--sync-running nil
+                                       pwnm-sync--server-died t)
+                                 (pwnm-sync--log "the server ended; the next command starts it again")))
                 :process (lambda ()
                            (setq process
                                  (make-process
@@ -346,8 +358,11 @@ At once when it is; else start the server if needed, and return.
 ON-FAIL is called with an error text if the server cannot start."
   (let ((conn pwnm-sync--connection)
         (on-fail (or on-fail (lambda (text) (pwnm-sync--error "The server did not start: %s" text)))))
-    (if (and conn (jsonrpc-running-p conn) (pwnm-sync--info conn))
-        (funcall on-ready conn)
+    (cond
+     ((and conn (jsonrpc-running-p conn) (pwnm-sync--info conn))
+      (funcall on-ready conn))
+     (pwnm-sync--exiting (funcall on-fail "Emacs is exiting"))
+     (t
       (push (cons on-ready on-fail) pwnm-sync--waiting)
       (unless (and conn (jsonrpc-running-p conn))
         (condition-case err
@@ -355,7 +370,7 @@ ON-FAIL is called with an error text if the server cannot start."
           (error (setq pwnm-sync--waiting (cl-remove on-ready pwnm-sync--waiting :key #'car))
                  (funcall on-fail (pwnm-sync--note-start-failure
                                    (or pwnm-sync-server-command '("pwnm-sync"))
-                                   (error-message-string err)))))))))
+                                   (error-message-string err))))))))))
 
 ;;; Requests
 
@@ -462,6 +477,7 @@ in `kill-emacs-hook'."
     (setq pwnm-sync--connection nil
           pwnm-sync--waiting nil)
     (clrhash pwnm-sync--requests)
+    (setq pwnm-sync--server-died nil)
     (when conn (pwnm-sync--stop conn 2))))
 
 (defun pwnm-sync--request-error-message (err)
@@ -1568,6 +1584,18 @@ From the remembered projects and the tag names the server gave."
                            collect (list :name (format "%s %s" (plist-get p :project) name)
                                          :query (pwnm-sync-hello-query p tag)))))
 
+(defun pwnm-sync--hello-may-start-p ()
+  "Return non-nil if a hello redraw should start the server.
+Not when it runs, nor after it failed to start or died: each redraw
+would start another; a command starts it then.  Nor as Emacs exits."
+  (not (or pwnm-sync--start-failure pwnm-sync--server-died pwnm-sync--exiting
+           (and pwnm-sync--connection (jsonrpc-running-p pwnm-sync--connection)))))
+
+(defun pwnm-sync--hello-start ()
+  "Start the server for hello, if that is still right."
+  (when (pwnm-sync--hello-may-start-p)
+    (pwnm-sync--with-connection #'ignore #'ignore)))
+
 (defun pwnm-sync-hello-insert ()
   "Insert the \"Patchwork\" section into notmuch-hello.
 Put it in `notmuch-hello-sections' (`pwnm-sync-mode' does so).  Entries
@@ -1580,10 +1608,8 @@ tag names from what the server said last (`pwnm-sync-facts-file').
 The server starts afterwards, from a timer, and the section is redrawn
 if what it says has changed."
   (pwnm-sync--load-facts)
-  ;; Not after a failed start: each redraw would spawn another server.
-  (unless (or pwnm-sync--start-failure
-              (and pwnm-sync--connection (jsonrpc-running-p pwnm-sync--connection)))
-    (run-with-timer 0 nil #'pwnm-sync--with-connection #'ignore #'ignore))
+  (when (pwnm-sync--hello-may-start-p)
+    (run-with-timer 0 nil #'pwnm-sync--hello-start))
   (condition-case err
       (if pwnm-sync--facts
           (progn
@@ -1734,6 +1760,15 @@ It goes after `notmuch-hello-insert-saved-searches', else last."
                 (cdr tail))
       (append sections (list #'pwnm-sync-hello-insert)))))
 
+(defun pwnm-sync--kill-emacs ()
+  "Stop the server as Emacs exits, and let nothing start another.
+In `kill-emacs-hook'.  Bounded: the timers go first (one could start a
+server while this waits), then the server gets 2 s."
+  (setq pwnm-sync--exiting t)
+  (dolist (timer (list pwnm-sync--timer pwnm-sync--refresh-timer))
+    (when (timerp timer) (cancel-timer timer)))
+  (pwnm-sync-shutdown))
+
 (defun pwnm-sync--install ()
   "Bind the state keymap, add the hooks and the `notmuch-hello' section."
   (setq pwnm-sync--saved-bindings nil)
@@ -1743,7 +1778,7 @@ It goes after `notmuch-hello-insert-saved-searches', else last."
     (define-key (symbol-value map) pwnm-sync-key-prefix pwnm-sync-state-map))
   (pwnm-sync--cockpit-install)
   (add-hook 'notmuch-after-tag-hook #'pwnm-sync--after-tag)
-  (add-hook 'kill-emacs-hook #'pwnm-sync-shutdown)
+  (add-hook 'kill-emacs-hook #'pwnm-sync--kill-emacs)
   (add-hook 'window-buffer-change-functions #'pwnm-sync--on-window-change)
   (unless (memq #'pwnm-sync-hello-insert notmuch-hello-sections)
     (setq pwnm-sync--saved-hello-sections notmuch-hello-sections
@@ -1766,7 +1801,7 @@ It goes after `notmuch-hello-insert-saved-searches', else last."
       (define-key (symbol-value map) key binding)))
   (setq pwnm-sync--saved-bindings nil)
   (remove-hook 'notmuch-after-tag-hook #'pwnm-sync--after-tag)
-  (remove-hook 'kill-emacs-hook #'pwnm-sync-shutdown)
+  (remove-hook 'kill-emacs-hook #'pwnm-sync--kill-emacs)
   (remove-hook 'window-buffer-change-functions #'pwnm-sync--on-window-change)
   (when pwnm-sync--refresh-timer
     (cancel-timer pwnm-sync--refresh-timer)

@@ -109,16 +109,21 @@ describe('Emacs package: a killed server, a closed terminal (issue 24)', functio
         process.kill(first, 'SIGKILL');
         // Emacs reaps it (no zombie) and forgets the connection.
         expect(await until(() => state(first) === 'gone', 3000), `server ${first} is ${state(first)}`).to.equal(true);
-        expect(await until(async () => (await tty.eval('(null pwnm-sync--connection)')) === 't', 3000)).to.equal(true);
+        expect(await until(async () => (await tty.eval('(null pwnm-sync--connection)')) === 't', 3000),
+          `connection still there: ${await tty.eval('(list pwnm-sync--connection (process-list))')}; starts ${tty.starts().join(' ')}`).to.equal(true);
         await sleep(3000);
         // Responsive: its timer still runs, it answers at once, and no server was started behind our back.
         expect(tty.sinceTick()).to.be.below(1000);
         expect(await tty.eval('(+ 1 2)')).to.equal('3');
         expect(tty.starts()).to.have.length(1);
-        // A hello redraw needs the server: it starts one, once.
+        // A hello redraw does not start it again (a server that keeps dying
+        // would be started on each); a command does, once.
         await tty.eval('(with-current-buffer "*notmuch-hello*" (notmuch-hello-update))');
+        await sleep(1500);
+        expect(tty.starts()).to.have.length(1);
+        await tty.eval('(pwnm-sync)');
         await ready(tty);
-        await sleep(2000);
+        await sleep(1500);
         expect(tty.starts()).to.have.length(2);
         // Asked to exit, Emacs goes within a few seconds and so does its server.
         const asked = Date.now();
@@ -138,6 +143,7 @@ describe('Emacs package: a killed server, a closed terminal (issue 24)', functio
       const tty = await startEmacs(t, jsonrpc.dir);
       try {
         await ready(tty);
+        expect(tty.starts()).to.have.length(1);
         const [server] = tty.starts() as [number];
         const sent = Date.now();
         process.kill(tty.emacsPid, 'SIGHUP');
