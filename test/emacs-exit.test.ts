@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execa } from 'execa';
+import { execa, execaSync } from 'execa';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, jsonrpcVersions, makeEnv, NOTMUCH_ELISP, ROOT, skipIfMissing, type TestEnv } from './helpers.js';
@@ -10,6 +10,14 @@ import { CLI, jsonrpcVersions, makeEnv, NOTMUCH_ELISP, ROOT, skipIfMissing, type
 // started through a wrapper that records each start. The tests steer
 // Emacs with emacsclient and watch it from outside: a timer in Emacs
 // touches a file, process ids come from the wrapper.
+
+/** An Emacs with a terminal needs tmux: skip with one line without it (fail under CI=true). */
+function skipWithoutTmux(ctx: Mocha.Context): void {
+  if (execaSync('sh', ['-c', 'command -v tmux'], { reject: false }).exitCode === 0) return;
+  if (process.env.CI === 'true') throw new Error('tmux is not installed');
+  console.log('      skipped: tmux is not installed (apt-get install tmux)');
+  ctx.skip();
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -100,6 +108,7 @@ describe('Emacs package: a killed server, a closed terminal (issue 24)', functio
   for (const jsonrpc of jsonrpcVersions()) {
     it(`a server killed with SIGKILL: Emacs stays responsive, starts none in a loop, and exits at once when asked (${jsonrpc.label})`, async function () {
       skipIfMissing(this, jsonrpc);
+      skipWithoutTmux(this);
       const t = await makeEnv({ patches: 4 });
       const tty = await startEmacs(t, jsonrpc.dir);
       try {
@@ -139,6 +148,7 @@ describe('Emacs package: a killed server, a closed terminal (issue 24)', functio
 
     it(`SIGHUP, as a closed terminal sends: Emacs exits within a few seconds and its server is gone (${jsonrpc.label})`, async function () {
       skipIfMissing(this, jsonrpc);
+      skipWithoutTmux(this);
       const t = await makeEnv({ patches: 4 });
       const tty = await startEmacs(t, jsonrpc.dir);
       try {
