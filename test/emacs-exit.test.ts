@@ -50,6 +50,8 @@ interface Tty {
   starts(): number[];
   /** Milliseconds since Emacs's 0.2 s timer last touched its file. */
   sinceTick(): number;
+  /** Close Emacs's terminal, as closing a terminal window does (tmux ends, its pty with it). */
+  closeTerminal(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -89,6 +91,9 @@ async function startEmacs(t: TestEnv, jsonrpcDir: string | undefined): Promise<T
     emacsPid,
     starts: () => (existsSync(startsFile) ? readFileSync(startsFile, 'utf8').trim().split('\n').map(Number) : []),
     sinceTick: () => (existsSync(tick) ? Date.now() - statSync(tick).mtimeMs : Infinity),
+    async closeTerminal() {
+      await tmux(['kill-server']);
+    },
     async stop() {
       if (state(emacsPid) === 'running') process.kill(emacsPid, 'SIGKILL');
       await tmux(['kill-server']);
@@ -146,7 +151,11 @@ describe('Emacs package: a killed server, a closed terminal (issue 24)', functio
       }
     });
 
-    it(`SIGHUP, as a closed terminal sends: Emacs exits within a few seconds and its server is gone (${jsonrpc.label})`, async function () {
+    const endings: [string, (tty: Tty) => Promise<void>][] = [
+      ['SIGHUP to Emacs', (tty) => Promise.resolve(void process.kill(tty.emacsPid, 'SIGHUP'))],
+      ['its terminal closed', (tty) => tty.closeTerminal()],
+    ];
+    for (const [how, end] of endings) it(`${how}: Emacs exits within a few seconds and its server is gone (${jsonrpc.label})`, async function () {
       skipIfMissing(this, jsonrpc);
       skipWithoutTmux(this);
       const t = await makeEnv({ patches: 4 });
@@ -156,9 +165,9 @@ describe('Emacs package: a killed server, a closed terminal (issue 24)', functio
         expect(tty.starts()).to.have.length(1);
         const [server] = tty.starts() as [number];
         const sent = Date.now();
-        process.kill(tty.emacsPid, 'SIGHUP');
-        expect(await until(() => state(tty.emacsPid) === 'gone', 5000), `Emacs is ${state(tty.emacsPid)} 5 s after SIGHUP`).to.equal(true);
-        console.log(`      test figure: Emacs exited ${Date.now() - sent} ms after SIGHUP`);
+        await end(tty);
+        expect(await until(() => state(tty.emacsPid) === 'gone', 5000), `Emacs is ${state(tty.emacsPid)} 5 s after: ${how}`).to.equal(true);
+        console.log(`      test figure: Emacs exited ${Date.now() - sent} ms after: ${how}`);
         expect(await until(() => state(server) === 'gone', 3000), `server ${server} is ${state(server)}`).to.equal(true);
         expect(tty.starts()).to.have.length(1);
       } finally {
