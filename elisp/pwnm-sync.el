@@ -1761,13 +1761,19 @@ It goes after `notmuch-hello-insert-saved-searches', else last."
       (append sections (list #'pwnm-sync-hello-insert)))))
 
 (defun pwnm-sync--kill-emacs ()
-  "Stop the server as Emacs exits, and let nothing start another.
-In `kill-emacs-hook'.  Bounded: the timers go first (one could start a
-server while this waits), then the server gets 2 s."
+  "Tell the server Emacs exits, and let nothing start another.
+In `kill-emacs-hook'.  Waits for nothing: closing the server's input
+is `shutdown' and `exit' to it, and it finishes alone.  A wait here
+runs timers and filters while Emacs is half gone (after SIGHUP, that
+kept Emacs from exiting)."
   (setq pwnm-sync--exiting t)
   (dolist (timer (list pwnm-sync--timer pwnm-sync--refresh-timer))
     (when (timerp timer) (cancel-timer timer)))
-  (pwnm-sync-shutdown))
+  (let ((conn pwnm-sync--connection))
+    (setq pwnm-sync--connection nil)
+    (when conn
+      (let ((proc (pwnm-sync--server-process conn)))
+        (when (process-live-p proc) (ignore-errors (process-send-eof proc)))))))
 
 (defun pwnm-sync--install ()
   "Bind the state keymap, add the hooks and the `notmuch-hello' section."

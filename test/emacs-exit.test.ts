@@ -50,6 +50,8 @@ interface Tty {
   starts(): number[];
   /** Milliseconds since Emacs's 0.2 s timer last touched its file. */
   sinceTick(): number;
+  /** What the terminal shows. */
+  screen(): Promise<string>;
   /** Close Emacs's terminal, as closing a terminal window does (tmux ends, its pty with it). */
   closeTerminal(): Promise<void>;
   stop(): Promise<void>;
@@ -91,6 +93,9 @@ async function startEmacs(t: TestEnv, jsonrpcDir: string | undefined): Promise<T
     emacsPid,
     starts: () => (existsSync(startsFile) ? readFileSync(startsFile, 'utf8').trim().split('\n').map(Number) : []),
     sinceTick: () => (existsSync(tick) ? Date.now() - statSync(tick).mtimeMs : Infinity),
+    async screen() {
+      return (await tmux(['capture-pane', '-p'])).stdout;
+    },
     async closeTerminal() {
       await tmux(['kill-server']);
     },
@@ -164,9 +169,12 @@ describe('Emacs package: a killed server, a closed terminal (issue 24)', functio
         await ready(tty);
         expect(tty.starts()).to.have.length(1);
         const [server] = tty.starts() as [number];
+        // hello redrawn with what the server said, then the terminal goes.
+        expect(await until(async () => (await tty.eval('(with-current-buffer "*notmuch-hello*" (not (string-match-p "waiting for the pwnm-sync server" (buffer-string))))')) === 't', 10_000)).to.equal(true);
+        await sleep(1000);
         const sent = Date.now();
         await end(tty);
-        expect(await until(() => state(tty.emacsPid) === 'gone', 5000), `Emacs is ${state(tty.emacsPid)} 5 s after: ${how}`).to.equal(true);
+        expect(await until(() => state(tty.emacsPid) === 'gone', 5000), `Emacs is ${state(tty.emacsPid)} 5 s after: ${how}; screen:\n${await tty.screen()}`).to.equal(true);
         console.log(`      test figure: Emacs exited ${Date.now() - sent} ms after: ${how}`);
         expect(await until(() => state(server) === 'gone', 3000), `server ${server} is ${state(server)}`).to.equal(true);
         expect(tty.starts()).to.have.length(1);
