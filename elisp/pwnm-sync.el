@@ -136,7 +136,9 @@ the server has started.  nil: remember them for this session only."
   ((info :initform nil :accessor pwnm-sync--info
          :documentation "The server's answer to initialize, a plist; nil until it came.")
    (tokens-sent :initform nil :accessor pwnm-sync--tokens-sent
-                :documentation "Non-nil once auth-source was asked for this connection's tokens."))
+                :documentation "Non-nil once auth-source was asked for this connection's tokens.")
+   (server-process :initform nil :accessor pwnm-sync--server-process
+                   :documentation "The server's process, to stop it within a bound."))
   :documentation "A connection to a `pwnm-sync serve' process.")
 
 (defvar pwnm-sync-mode)
@@ -148,6 +150,14 @@ the server has started.  nil: remember them for this session only."
   "Why the server last failed to start (a text naming the command), or nil.
 Set until a start succeeds: hello shows it and does not start the server
 again, which only a command does.")
+
+(defvar pwnm-sync--server-died nil
+  "Non-nil when the server ended without being asked to.
+Until one starts again: hello does not start it, which only a command
+does, so that a server that keeps dying is not started on every redraw.")
+
+(defvar pwnm-sync--exiting nil
+  "Non-nil once Emacs is exiting: nothing starts a server any more.")
 
 (defvar pwnm-sync--stderr-buffer nil
   "The buffer of the last server's standard error, for `pwnm-sync-events'.")
@@ -266,7 +276,8 @@ command you run hands the server its auth-source token."
 (defun pwnm-sync--ready (conn info)
   "Record CONN's `initialize' answer INFO and run what waited for it."
   (setf (pwnm-sync--info conn) info)
-  (setq pwnm-sync--start-failure nil)
+  (setq pwnm-sync--start-failure nil
+        pwnm-sync--server-died nil)
   (pwnm-sync--update-facts (pwnm-sync--projects-of info))
   (let ((waiting (reverse pwnm-sync--waiting)))
     (setq pwnm-sync--waiting nil)
@@ -303,9 +314,9 @@ is added to it."
   (let* ((stderr (pwnm-sync--first-stderr-line pwnm-sync--stderr-buffer))
          (failure (pwnm-sync--note-start-failure
                    command (if stderr (format "%s (stderr: %s)" text stderr) text))))
-    ;; No cleanup: the stderr buffer stays for `pwnm-sync-events'.
-    (ignore-errors (jsonrpc-shutdown conn))
     (when (eq pwnm-sync--connection conn) (setq pwnm-sync--connection nil))
+    ;; The stderr buffer stays, for `pwnm-sync-events'.
+    (pwnm-sync--stop conn)
     (let ((waiting (reverse pwnm-sync--waiting)))
       (setq pwnm-sync--waiting nil)
       (dolist (w waiting) (funcall (cdr w) failure)))))
@@ -323,6 +334,7 @@ The JSON-RPC events log stays empty: it would hold the tokens."
   "Start the server and send `initialize', without waiting for its answer."
   (let* ((command (pwnm-sync--server-command))
          (name "pwnm-sync")
+         (process nil)
          ;; Emacs forks even for a missing program; writing `initialize'
          ;; to its dead pipe would then be the first sign of it.
          (_ (unless (executable-find (car command))
@@ -332,22 +344,27 @@ The JSON-RPC events log stays empty: it would hold the tokens."
                 'pwnm-sync-connection
                 :name name
                 :notification-dispatcher #'pwnm-sync--dispatch-notification
+                ;; From the sentinel: note it, start nothing.
                 :on-shutdown (lambda (conn)
                                (when (eq pwnm-sync--connection conn)
                                  (setq pwnm-sync--connection nil
-                                       pwnm-sync--sync-running nil)))
+                                       pwnm-sync--sync-running nil
+                                       pwnm-sync--server-died t)
+                                 (pwnm-sync--log "the server ended; the next command starts it again")))
                 :process (lambda ()
-                           (make-process
-                            :name name
-                            :command command
-                            :connection-type 'pipe
-                            :coding 'utf-8-emacs-unix
-                            :noquery t
-                            :stderr (get-buffer-create (format "*%s stderr*" name))))
+                           (setq process
+                                 (make-process
+                                  :name name
+                                  :command command
+                                  :connection-type 'pipe
+                                  :coding 'utf-8-emacs-unix
+                                  :noquery t
+                                  :stderr (get-buffer-create (format "*%s stderr*" name)))))
                 (pwnm-sync--events-buffer-initargs)))
          (params (list :clientInfo (list :name "emacs" :version emacs-version))))
     (when pwnm-sync-config-file
       (setq params (plist-put params :configFile (expand-file-name pwnm-sync-config-file))))
+    (setf (pwnm-sync--server-process conn) process)
     (setq pwnm-sync--connection conn
           pwnm-sync--stderr-buffer (jsonrpc-stderr-buffer conn))
     (jsonrpc-async-request
@@ -362,8 +379,11 @@ At once when it is; else start the server if needed, and return.
 ON-FAIL is called with an error text if the server cannot start."
   (let ((conn pwnm-sync--connection)
         (on-fail (or on-fail (lambda (text) (pwnm-sync--error "The server did not start: %s" text)))))
-    (if (and conn (jsonrpc-running-p conn) (pwnm-sync--info conn))
-        (funcall on-ready conn)
+    (cond
+     ((and conn (jsonrpc-running-p conn) (pwnm-sync--info conn))
+      (funcall on-ready conn))
+     (pwnm-sync--exiting (funcall on-fail "Emacs is exiting"))
+     (t
       (push (cons on-ready on-fail) pwnm-sync--waiting)
       (unless (and conn (jsonrpc-running-p conn))
         (condition-case err
@@ -371,7 +391,7 @@ ON-FAIL is called with an error text if the server cannot start."
           (error (setq pwnm-sync--waiting (cl-remove on-ready pwnm-sync--waiting :key #'car))
                  (funcall on-fail (pwnm-sync--note-start-failure
                                    (or pwnm-sync-server-command '("pwnm-sync"))
-                                   (error-message-string err)))))))))
+                                   (error-message-string err))))))))))
 
 ;;; Requests
 
@@ -450,19 +470,36 @@ What was done (patches already set, tags already written) is kept."
         (pwnm-sync--message "Cancelling %s..." (string-join (delete-dups labels) ", "))
       (pwnm-sync--message "Nothing is running"))))
 
+(defun pwnm-sync--stop (conn &optional wait)
+  "End CONN's server process, within WAIT seconds (default none).
+With WAIT, close its input first, which the server takes as
+`shutdown' and `exit': it stops what runs, closes its database and
+exits; its sentinel then ends the connection.  Whatever is left after
+WAIT is killed.  Not `jsonrpc-shutdown', which waits for the sentinel
+with no limit: in `kill-emacs-hook' after the terminal closed, that
+wait spun forever."
+  (let ((proc (pwnm-sync--server-process conn)))
+    (when (and proc wait (process-live-p proc))
+      (ignore-errors (process-send-eof proc))
+      ;; A deadline, not a count: on a closed terminal each wait
+      ;; returns at once.  The sentinel deletes the process.
+      (let ((deadline (+ (float-time) wait)))
+        (while (and (memq proc (process-list)) (< (float-time) deadline))
+          (accept-process-output nil 0.05))))
+    (when (and proc (memq proc (process-list)))
+      (delete-process proc))))
+
 (defun pwnm-sync-shutdown ()
   "Stop the pwnm-sync server, if it is running.
-The one request that waits (2 s at most): `shutdown', so that the
-server closes its database before Emacs goes."
+It gets 2 s at most to close its database; then it is killed.  Also
+in `kill-emacs-hook'."
   (interactive)
   (let ((conn pwnm-sync--connection))
     (setq pwnm-sync--connection nil
           pwnm-sync--waiting nil)
     (clrhash pwnm-sync--requests)
-    (when (and conn (jsonrpc-running-p conn))
-      (ignore-errors (jsonrpc-request conn :shutdown nil :timeout 2))
-      (ignore-errors (jsonrpc-notify conn :exit nil))
-      (ignore-errors (jsonrpc-shutdown conn)))))
+    (setq pwnm-sync--server-died nil)
+    (when conn (pwnm-sync--stop conn 2))))
 
 (defun pwnm-sync--request-error-message (err)
   "Return the message of jsonrpc error ERR, a plist or a condition."
@@ -564,22 +601,114 @@ a sync's steps, at most twice a second."
   (apply #'pwnm-sync-handle-notification server method params))
 
 ;;; Showing changed tags
+;;
+;; A notification only notes what is out of date; the buffers are
+;; redrawn from a timer, and only those on screen.  A hidden buffer
+;; waits until a window shows it (`window-buffer-change-functions').
+;; So a series change of twelve patches, which sends twelve
+;; notifications, redraws notmuch-hello once, and not at all while it
+;; is hidden; nothing slow runs in the process filter.
+
+(defconst pwnm-sync--refresh-delay 0.3
+  "Seconds without news before the stale buffers on screen are redrawn.")
+
+(defvar pwnm-sync--stale nil
+  "The buffers whose display is out of date, an alist (BUFFER . IDS).
+IDS are the bare Message-Ids whose tags changed, or t: redraw all.")
+
+(defvar pwnm-sync--refresh-timer nil
+  "Timer of the next redraw of the stale buffers on screen, or nil.")
+
+(defun pwnm-sync--mark-stale (buffer ids)
+  "Note that BUFFER must show the new tags of IDS (t: everything).
+Redraw it soon if it is on screen, else when it is next shown."
+  (let ((cell (assq buffer pwnm-sync--stale)))
+    (cond ((null cell) (push (cons buffer ids) pwnm-sync--stale))
+          ((or (eq ids t) (eq (cdr cell) t)) (setcdr cell t))
+          (t (setcdr cell (cl-union ids (cdr cell) :test #'equal)))))
+  (pwnm-sync--schedule-refresh pwnm-sync--refresh-delay))
+
+(defun pwnm-sync--schedule-refresh (delay)
+  "Redraw the stale buffers on screen after DELAY seconds.
+Each call starts the wait again: news arriving in a burst is shown
+once, after the last of it."
+  (when (timerp pwnm-sync--refresh-timer) (cancel-timer pwnm-sync--refresh-timer))
+  (setq pwnm-sync--refresh-timer (run-with-timer delay nil #'pwnm-sync--refresh-visible)))
+
+(defun pwnm-sync--hello-buffer-p (buffer)
+  "Return non-nil if BUFFER is a `notmuch-hello' buffer."
+  (eq (buffer-local-value 'major-mode buffer) 'notmuch-hello-mode))
+
+(defun pwnm-sync--series-running-p ()
+  "Return non-nil while the server is setting the patches of a series.
+Each patch it sets sends news; hello waits for the last one."
+  (cl-loop for entry being the hash-values of pwnm-sync--requests
+           thereis (and (equal (plist-get entry :label) "series change")
+                        (let ((conn (plist-get entry :connection)))
+                          (and conn (jsonrpc-running-p conn))))))
+
+(defun pwnm-sync--refresh-visible ()
+  "Redraw the stale buffers on screen; the others wait to be shown.
+While a series change runs, hello waits for its end (it is retried
+from a timer, which stops when the request ends, however it ends)."
+  (setq pwnm-sync--refresh-timer nil)
+  (let ((hold-hello (pwnm-sync--series-running-p))
+        (held nil))
+    (dolist (cell (copy-sequence pwnm-sync--stale))
+      (let ((buffer (car cell)))
+        (cond ((not (buffer-live-p buffer))
+               (setq pwnm-sync--stale (delq cell pwnm-sync--stale)))
+              ((not (get-buffer-window buffer 'visible)))
+              ((and hold-hello (pwnm-sync--hello-buffer-p buffer)) (setq held t))
+              (t (setq pwnm-sync--stale (delq cell pwnm-sync--stale))
+                 (with-demoted-errors "pwnm-sync: redrawing a buffer: %S"
+                   (pwnm-sync--refresh-buffer buffer (cdr cell)))))))
+    (when held (pwnm-sync--schedule-refresh pwnm-sync--refresh-delay))))
+
+(defun pwnm-sync--on-window-change (_frame)
+  "Redraw, from a timer, the stale buffers now on screen.
+In `window-buffer-change-functions'."
+  (when (seq-some (lambda (cell) (and (buffer-live-p (car cell)) (get-buffer-window (car cell) 'visible)))
+                  pwnm-sync--stale)
+    (pwnm-sync--schedule-refresh 0)))
+
+(defun pwnm-sync--refresh-buffer (buffer ids)
+  "Show in BUFFER the tags notmuch has now for IDS (t: redraw it all).
+As notmuch-emacs's own tagging does: the message's tag line in show,
+the message's or thread's line in tree and search; nothing else moves.
+hello is redrawn in full."
+  (with-current-buffer buffer
+    (cond ((derived-mode-p 'notmuch-hello-mode) (notmuch-hello-update))
+          ((eq ids t) (notmuch-refresh-this-buffer))
+          (t (let* ((thread-ids nil)
+                    (threads (lambda ()
+                               (or thread-ids
+                                   (setq thread-ids
+                                         (mapcar (lambda (th) (string-remove-prefix "thread:" th))
+                                                 (notmuch-call-notmuch-sexp
+                                                  "search" "--output=threads" "--format=sexp"
+                                                  (mapconcat #'notmuch-id-to-query ids " or ")))))))
+                    (hits (pwnm-sync--shown ids threads)))
+               (when hits (pwnm-sync--retag-buffer buffer hits)))))))
+
+(defun pwnm-sync--notmuch-buffers ()
+  "Return the notmuch show, tree and search buffers."
+  (seq-filter (lambda (buffer)
+                (memq (buffer-local-value 'major-mode buffer)
+                      '(notmuch-show-mode notmuch-tree-mode notmuch-search-mode)))
+              (buffer-list)))
 
 (defun pwnm-sync--refresh-buffers ()
-  "Refresh `notmuch-hello' and the other notmuch buffers, quietly.
+  "Redraw `notmuch-hello' and the other notmuch buffers, when shown.
 For when too many messages changed to name them."
-  (dolist (buffer (buffer-list))
-    (with-current-buffer buffer
-      (when (memq major-mode '(notmuch-hello-mode notmuch-search-mode notmuch-show-mode notmuch-tree-mode))
-        (ignore-errors (notmuch-refresh-this-buffer))))))
+  (dolist (buffer (pwnm-sync--notmuch-buffers)) (pwnm-sync--mark-stale buffer t))
+  (pwnm-sync--refresh-hello))
 
 (defun pwnm-sync--refresh-hello ()
-  "Redraw `notmuch-hello', if it is open."
+  "Redraw `notmuch-hello' soon if it is on screen, else when it is next shown."
   (let ((hello (get-buffer "*notmuch-hello*")))
-    (when (buffer-live-p hello)
-      (with-current-buffer hello
-        (when (derived-mode-p 'notmuch-hello-mode)
-          (ignore-errors (notmuch-hello-update)))))))
+    (when (and (buffer-live-p hello) (pwnm-sync--hello-buffer-p hello))
+      (pwnm-sync--mark-stale hello t))))
 
 (defun pwnm-sync--tags-of (search)
   "Return the tags of the messages matching SEARCH, from notmuch."
@@ -637,22 +766,12 @@ the message's or thread's line in tree and search; nothing else moves."
              (notmuch-search-set-tags tags pos))))))))
 
 (defun pwnm-sync--tags-changed (ids)
-  "Update the buffers that display the messages IDS (bare ids), and hello once."
-  (let* ((thread-ids nil)
-         (threads (lambda ()
-                    (or thread-ids
-                        (setq thread-ids
-                              (mapcar (lambda (th) (string-remove-prefix "thread:" th))
-                                      (notmuch-call-notmuch-sexp
-                                       "search" "--output=threads" "--format=sexp"
-                                       (mapconcat #'notmuch-id-to-query ids " or "))))))))
-    (when ids
-      (dolist (buffer (buffer-list))
-        (with-current-buffer buffer
-          (when (memq major-mode '(notmuch-show-mode notmuch-tree-mode notmuch-search-mode))
-            (let ((hits (ignore-errors (pwnm-sync--shown ids threads))))
-              (when hits (pwnm-sync--retag-buffer buffer hits))))))
-      (pwnm-sync--refresh-hello))))
+  "Note in every notmuch buffer and hello that the messages IDS changed.
+IDS are bare Message-Ids.
+Those on screen are redrawn in a moment, the others when next shown."
+  (when ids
+    (dolist (buffer (pwnm-sync--notmuch-buffers)) (pwnm-sync--mark-stale buffer ids))
+    (pwnm-sync--refresh-hello)))
 
 ;;; Sync
 
@@ -1759,6 +1878,18 @@ From the remembered projects and the tag names the server gave."
                            collect (list :name (format "%s %s" (plist-get p :project) name)
                                          :query (pwnm-sync-hello-query p tag)))))
 
+(defun pwnm-sync--hello-may-start-p ()
+  "Return non-nil if a hello redraw should start the server.
+Not when it runs, nor after it failed to start or died: each redraw
+would start another; a command starts it then.  Nor as Emacs exits."
+  (not (or pwnm-sync--start-failure pwnm-sync--server-died pwnm-sync--exiting
+           (and pwnm-sync--connection (jsonrpc-running-p pwnm-sync--connection)))))
+
+(defun pwnm-sync--hello-start ()
+  "Start the server for hello, if that is still right."
+  (when (pwnm-sync--hello-may-start-p)
+    (pwnm-sync--with-connection #'ignore #'ignore)))
+
 (defun pwnm-sync-hello-insert ()
   "Insert the \"Patchwork\" section into notmuch-hello.
 Put it in `notmuch-hello-sections' (`pwnm-sync-mode' does so).  Entries
@@ -1771,10 +1902,8 @@ tag names from what the server said last (`pwnm-sync-facts-file').
 The server starts afterwards, from a timer, and the section is redrawn
 if what it says has changed."
   (pwnm-sync--load-facts)
-  ;; Not after a failed start: each redraw would spawn another server.
-  (unless (or pwnm-sync--start-failure
-              (and pwnm-sync--connection (jsonrpc-running-p pwnm-sync--connection)))
-    (run-with-timer 0 nil #'pwnm-sync--with-connection #'ignore #'ignore))
+  (when (pwnm-sync--hello-may-start-p)
+    (run-with-timer 0 nil #'pwnm-sync--hello-start))
   (condition-case err
       (if pwnm-sync--facts
           (progn
@@ -1943,6 +2072,21 @@ It goes after `notmuch-hello-insert-saved-searches', else last."
                 (cdr tail))
       (append sections (list #'pwnm-sync-hello-insert)))))
 
+(defun pwnm-sync--kill-emacs ()
+  "Tell the server Emacs exits, and let nothing start another.
+In `kill-emacs-hook'.  Waits for nothing: closing the server's input
+is `shutdown' and `exit' to it, and it finishes alone.  A wait here
+runs timers and filters while Emacs is half gone (after SIGHUP, that
+kept Emacs from exiting)."
+  (setq pwnm-sync--exiting t)
+  (dolist (timer (list pwnm-sync--timer pwnm-sync--refresh-timer))
+    (when (timerp timer) (cancel-timer timer)))
+  (let ((conn pwnm-sync--connection))
+    (setq pwnm-sync--connection nil)
+    (when conn
+      (let ((proc (pwnm-sync--server-process conn)))
+        (when (process-live-p proc) (ignore-errors (process-send-eof proc)))))))
+
 (defun pwnm-sync--install ()
   "Bind the state keymap, add the hooks and the `notmuch-hello' section."
   (setq pwnm-sync--saved-bindings nil)
@@ -1952,7 +2096,8 @@ It goes after `notmuch-hello-insert-saved-searches', else last."
     (define-key (symbol-value map) pwnm-sync-key-prefix pwnm-sync-state-map))
   (pwnm-sync--cockpit-install)
   (add-hook 'notmuch-after-tag-hook #'pwnm-sync--after-tag)
-  (add-hook 'kill-emacs-hook #'pwnm-sync-shutdown)
+  (add-hook 'kill-emacs-hook #'pwnm-sync--kill-emacs)
+  (add-hook 'window-buffer-change-functions #'pwnm-sync--on-window-change)
   (unless (memq #'pwnm-sync-hello-insert notmuch-hello-sections)
     (setq pwnm-sync--saved-hello-sections notmuch-hello-sections
           notmuch-hello-sections (pwnm-sync--with-hello-section notmuch-hello-sections)
@@ -1974,7 +2119,12 @@ It goes after `notmuch-hello-insert-saved-searches', else last."
       (define-key (symbol-value map) key binding)))
   (setq pwnm-sync--saved-bindings nil)
   (remove-hook 'notmuch-after-tag-hook #'pwnm-sync--after-tag)
-  (remove-hook 'kill-emacs-hook #'pwnm-sync-shutdown)
+  (remove-hook 'kill-emacs-hook #'pwnm-sync--kill-emacs)
+  (remove-hook 'window-buffer-change-functions #'pwnm-sync--on-window-change)
+  (when pwnm-sync--refresh-timer
+    (cancel-timer pwnm-sync--refresh-timer)
+    (setq pwnm-sync--refresh-timer nil))
+  (setq pwnm-sync--stale nil)
   (setq notmuch-hello-sections
         (if (and pwnm-sync--hello-sections (eq notmuch-hello-sections pwnm-sync--hello-sections))
             pwnm-sync--saved-hello-sections

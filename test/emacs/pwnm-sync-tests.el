@@ -114,6 +114,12 @@
   "Press KEYS in the current buffer."
   (execute-kbd-macro (kbd keys)))
 
+(defun pwnm-sync-test--show-windows ()
+  "Run what redisplay runs after a window changed buffer.
+A batch Emacs never redisplays, so `window-buffer-change-functions'
+is run here as redisplay would run it."
+  (run-hook-with-args 'window-buffer-change-functions (selected-frame)))
+
 (ert-deftest pwnm-sync-test-1-sync ()
   "M-x pwnm-sync tags every patch and says what it did."
   (pwnm-sync-test--synced)
@@ -560,10 +566,14 @@ area and hello; and that redraws start nothing more.  Return the text."
       (notmuch-hello)
       (should (pwnm-sync-test--wait (lambda () pwnm-sync--start-failure) 15))
       (should (string-match-p (regexp-quote (car command)) pwnm-sync--start-failure))
-      (with-current-buffer "*notmuch-hello*"
-        (should (string-match-p (concat "^Patchwork: the pwnm-sync server did not start: "
-                                        (regexp-quote pwnm-sync--start-failure))
-                                (buffer-string))))
+      ;; hello is redrawn from a timer, a moment later.
+      (should (pwnm-sync-test--wait
+               (lambda ()
+                 (with-current-buffer "*notmuch-hello*"
+                   (string-match-p (concat "^Patchwork: the pwnm-sync server did not start: "
+                                           (regexp-quote pwnm-sync--start-failure))
+                                   (buffer-string))))
+               5))
       ;; Redraws start nothing; a command tries once more and says why it cannot.
       (dotimes (_ 3)
         (with-current-buffer "*notmuch-hello*" (notmuch-hello-update))
@@ -672,7 +682,10 @@ hello shows it instead of waiting; `pwnm-sync-events' shows the stderr."
 (defun pwnm-sync-test--returns-at-once (name command)
   "Run COMMAND, a function, and check that Emacs did not wait on it.
 A timer set for 0.1 s after COMMAND returned must fire within 0.5 s of
-its start.  NAME goes in the log with the figure."
+its start.  NAME goes in the log with the figure.  Redraws already
+due from earlier news (a timer 0.3 s after it) happen first: they are
+not COMMAND's."
+  (should (pwnm-sync-test--wait (lambda () (not pwnm-sync--refresh-timer)) 5))
   (let ((start (float-time))
         (fired nil))
     (funcall command)
@@ -858,7 +871,8 @@ the server starts afterwards, and auth-source is not asked."
       (advice-remove 'auth-source-search count-asks))))
 
 (ert-deftest pwnm-sync-test-p-refresh-once ()
-  "One state change updates only the buffers showing that message, once each."
+  "One state change updates only the buffers showing that message, once each.
+At once those on screen; a hidden one when a window shows it again."
   (pwnm-sync-test--synced)
   (let* ((news (mapcar (lambda (p) (plist-get p :msgid)) (pwnm-sync-test--patches "new")))
          (thread-of (lambda (m) (notmuch-call-notmuch-sexp "search" "--output=threads" "--format=sexp" (notmuch-id-to-query m))))
@@ -897,9 +911,14 @@ the server starts afterwards, and auth-source is not asked."
           ;; Time for any later notification to arrive.
           (pwnm-sync-test--idle)
           (accept-process-output nil 1)
-          (should (equal (sort (mapcar #'buffer-name retagged) #'string<)
-                         (sort (mapcar #'buffer-name (list show-a search-a)) #'string<)))
+          (should (equal retagged (list show-a)))
           (should (= hello 1))
+          ;; search-a shows the thread too, but is hidden: retagged when shown.
+          (switch-to-buffer search-a)
+          (pwnm-sync-test--show-windows)
+          (should (pwnm-sync-test--wait (lambda () (memq search-a retagged)) 5))
+          (accept-process-output nil 1)
+          (should (equal retagged (list search-a show-a)))
           (should (= full 0))
           (with-current-buffer search-a
             (goto-char (point-min))
@@ -1290,6 +1309,60 @@ file that cannot be written: a message, no error."
           (should (equal (pwnm-sync-test--server-state msgid) "new"))
           (notmuch-tag (notmuch-id-to-query msgid) '("-pw-skiboot-rfc" "+pw-skiboot-new")))
       (pwnm-sync-mode 1))))
+
+;; Issue 24: quiet and cheap refreshes.
+
+(defun pwnm-sync-test--series-change (state msgid)
+  "Have the server set STATE on the series of MSGID; return its news count.
+That is how many `pwnm/tagsChanged' notifications came; waits until
+the request ended and the redraw delay passed."
+  (let* ((news 0)
+         (count (lambda (&rest _) (cl-incf news)))
+         (pwnm-sync-confirm-several nil))
+    (advice-add 'pwnm-sync--tags-changed :before count)
+    (unwind-protect
+        (progn
+          (pwnm-sync--set-series-state state msgid)
+          (pwnm-sync-test--idle)
+          ;; Longer than the redraw delay, for any late redraw to happen.
+          (accept-process-output nil 1.5))
+      (advice-remove 'pwnm-sync--tags-changed count))
+    news))
+
+(ert-deftest pwnm-sync-test-u-hello-redraws ()
+  "A series change redraws a visible hello once and a hidden one never.
+The hidden one is redrawn when a window shows it again, with the new counts."
+  (pwnm-sync-test--synced)
+  (let* ((series (pwnm-sync-test--untouched-series))
+         (redraws 0)
+         (count (lambda () (cl-incf redraws))))
+    (should (cdr series))
+    (notmuch-hello)
+    (should (get-buffer-window "*notmuch-hello*"))
+    (add-hook 'notmuch-hello-refresh-hook count)
+    (unwind-protect
+        (progn
+          ;; On screen: one redraw for the whole series.
+          (should (> (pwnm-sync-test--series-change "changes-requested" (car series)) 1))
+          (should (= redraws 1))
+          ;; Hidden: no redraw, however many patches change.
+          (switch-to-buffer "*scratch*")
+          (should-not (get-buffer-window "*notmuch-hello*"))
+          (setq redraws 0)
+          (should (> (pwnm-sync-test--series-change "under-review" (car series)) 1))
+          (should (= redraws 0))
+          ;; Shown again: redrawn once, with what notmuch counts now.
+          (switch-to-buffer "*notmuch-hello*")
+          (pwnm-sync-test--show-windows)
+          (should (pwnm-sync-test--wait (lambda () (= redraws 1)) 5))
+          (accept-process-output nil 1)
+          (should (= redraws 1))
+          (let ((under-review (car (process-lines "notmuch" "count" "tag:pw-skiboot-under-review and not tag:pw-skiboot-archived"))))
+            (should (string-match-p (format "\\b%s skiboot under-review\\b" under-review)
+                                   (with-current-buffer "*notmuch-hello*" (buffer-string)))))
+          (dolist (msgid series)
+            (should (equal (pwnm-sync-test--server-state msgid) "under-review"))))
+      (remove-hook 'notmuch-hello-refresh-hook count))))
 
 (ert-deftest pwnm-sync-test-z-shutdown ()
   "The server stops cleanly."
