@@ -5,6 +5,9 @@ import { makeEnv, msgidOf, patchesOf, startServe, stopServe, type Served, type T
 // Every method that asks Patchwork stops when the client cancels it, by
 // $/cancelRequest or by `cancel` with the request's cancelToken: the
 // sandbox sees the HTTP request abandoned long before its delay ends.
+// Here each method that needs no git repository or queued push; apply's
+// cancel is in test/git/apply.test.ts, acceptFromGit's and retry's in the
+// ERT test n-never-waits (Emacs cancels them).
 
 const errorOf = async (p: Promise<unknown>): Promise<{ code: number; message: string }> => {
   try { await p; } catch (err) { return err as { code: number; message: string }; }
@@ -76,6 +79,8 @@ describe('JSON-RPC server: cancellation, tag names, series progress', function (
       ['bundles', { project: 'skiboot' }],
       ['bundleAdd', { name: 'todo', messageIds: [msgidOf(t, c!)] }],
       ['bundleRemove', { name: 'todo', messageIds: [msgidOf(t, a!)] }],
+      ['bundleMbox', { name: 'todo', download: true }],
+      ['bundleDelete', { name: 'todo' }],
     ];
     const sandbox = t.sandbox;
     sandbox.delayMs = 20_000;
@@ -90,7 +95,7 @@ describe('JSON-RPC server: cancellation, tag names, series progress', function (
       expect(Date.now() - started, method).to.be.below(15_000);
     }
     sandbox.delayMs = 0;
-    // Nothing was written: the states, the delegate and the bundle are as they were.
+    // Nothing was written: the states, the delegate and the bundle (not deleted either) are as they were.
     expect([c!, d!].map((id) => [t.sandbox.data.patches.get(id)!.state, t.sandbox.data.patches.get(id)!.delegate])).to.deep.equal([['new', null], ['new', null]]);
     expect(t.sandbox.data.bundles[0]!.patches).to.deep.equal([a!, b!]);
   });
