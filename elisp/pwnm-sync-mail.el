@@ -39,13 +39,16 @@
 (defun pwnm-sync-mail-thanks (&optional dry-run)
   "Write \"applied, thanks\" drafts for accepted series, and open them.
 The server writes one draft per series whose commits are on the
-project's public branch (its `branch' setting); each opens with
+project's public branch (its `branch' setting), looking for them in
+the repositories of `pwnm-sync-project-repositories'; each opens with
 `notmuch-draft-resume'.  With DRY-RUN (interactively,
 \[negative-argument]), only report what would be written."
   (interactive (list (pwnm-sync--dry-run-p current-prefix-arg)))
   (pwnm-sync--message "Looking for accepted series to thank...")
   (pwnm-sync--request
-   :thanks (list :dryRun (if dry-run t :json-false))
+   :thanks (list :dryRun (if dry-run t :json-false)
+                 :repos (cl-loop for (project . dir) in pwnm-sync-project-repositories
+                                 append (list (intern (concat ":" project)) (expand-file-name dir))))
    :label "thanks"
    :success (lambda (result) (pwnm-sync-mail--thanks-done result dry-run))))
 

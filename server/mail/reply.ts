@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ReplyHeaders } from '../notmuch/notmuch.js';
+import { encodeAddresses, encodeText } from './header-encoding.js';
 
 // A reply as a mail client would write it, from what `notmuch reply`
 // computed (From, In-Reply-To, References, "Re: " subject, reply-all
@@ -59,10 +60,10 @@ export function formatMessage(reply: Reply, date = new Date()): string {
   const host = addressOf(reply.from).split('@')[1] || 'localhost';
   const id = `pwnm-sync.${date.getTime().toString(36)}.${randomBytes(6).toString('hex')}@${host}`;
   const lines = [
-    `From: ${reply.from}`,
-    `To: ${reply.to}`,
-    ...(reply.cc.length ? [`Cc: ${reply.cc.join(',\n    ')}`] : []),
-    `Subject: ${reply.subject}`,
+    `From: ${encodeAddresses(reply.from)}`,
+    `To: ${encodeAddresses(reply.to)}`,
+    ...(reply.cc.length ? [`Cc: ${reply.cc.map(encodeAddresses).join(',\n    ')}`] : []),
+    `Subject: ${encodeText(reply.subject)}`,
     `In-Reply-To: ${reply.inReplyTo}`,
     `References: ${reply.references}`,
     `Date: ${date.toUTCString().replace('GMT', '+0000')}`,

@@ -24,6 +24,8 @@ export interface ThanksOptions {
   branch?: string;
   /** Default: the project's `repo`, else the current directory. */
   repo?: string;
+  /** A repository per project, before `repo` (Emacs sends those it remembers). */
+  repos?: Record<string, string>;
   dryRun?: boolean;
   /** Return the messages as an mbox instead of inserting drafts. */
   mbox?: boolean;
@@ -73,7 +75,7 @@ async function thankProject(session: Session, sel: Selection, options: ThanksOpt
   const settings = instance.projects.find((p) => p.linkName === project)!;
   const branch = options.branch ?? settings.branch;
   if (!branch) throw new PwnmError('USAGE', `thanks needs the public branch of ${project}: give --branch REMOTE/BRANCH, or branch = origin/main in [project ${project}]`);
-  const repo = options.repo ?? settings.repo ?? process.cwd();
+  const repo = options.repos?.[project] ?? options.repo ?? settings.repo ?? process.cwd();
   const store = session.store;
   const since = options.since;
   const recent = (row: PatchRow): boolean => since !== undefined && (row.date ?? '') >= since;

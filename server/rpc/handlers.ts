@@ -13,7 +13,7 @@ import type { Session } from '../session.js';
 import { sync, type MessageEvent } from '../sync/engine.js';
 import { VERSION } from '../version.js';
 import { BUNDLE_HANDLERS } from './bundles.js';
-import { RpcCode } from './errors.js';
+import { invalidParams, RpcCode } from './errors.js';
 import { params } from './params.js';
 import { applyProgress, syncProgress, WorkDone } from './progress.js';
 import type { ServerState } from './state.js';
@@ -141,7 +141,8 @@ async function fillRequest(state: ServerState, raw: unknown, token: Cancellation
 
 async function thanksRequest(state: ServerState, raw: unknown) {
   const s = state.ready();
-  const p = params<{ project?: string; since?: string; branch?: string; repo?: string; state?: string; dryRun?: boolean }>(raw, { project: 'string?', since: 'string?', branch: 'string?', repo: 'string?', state: 'string?', dryRun: 'boolean?' });
+  const p = params<{ project?: string; since?: string; branch?: string; repo?: string; repos?: Record<string, string>; state?: string; dryRun?: boolean }>(raw, { project: 'string?', since: 'string?', branch: 'string?', repo: 'string?', repos: 'object?', state: 'string?', dryRun: 'boolean?' });
+  if (p.repos && !Object.values(p.repos).every((v) => typeof v === 'string')) throw invalidParams('repos must map each project to a directory (a string)');
   const { thanks } = await import('../mail/thanks.js');
   const result = await thanks(s, p);
   if (!p.dryRun) state.tagsChanged(result.drafts.flatMap((d) => d.patches.map((x) => x.msgid)));

@@ -43,9 +43,10 @@
   (execute-kbd-macro (kbd keys)))
 
 (defun pwnm-sync-apply-test--synced ()
-  "Sync, so that the patch mails carry their project tags."
-  (unless (member "pw-skiboot" (notmuch-call-notmuch-sexp "search" "--output=tags" "--format=sexp"
-                                                         (notmuch-id-to-query (getenv "PWNM_TEST_SERIES"))))
+  "Sync once, so that the server runs and the patch mails carry their project tags."
+  (unless (and pwnm-sync--connection
+               (member "pw-skiboot" (notmuch-call-notmuch-sexp "search" "--output=tags" "--format=sexp"
+                                                         (notmuch-id-to-query (getenv "PWNM_TEST_SERIES")))))
     (pwnm-sync)
     (should (pwnm-sync-apply-test--wait (lambda () (not pwnm-sync--sync-running)) 120))))
 
@@ -164,6 +165,30 @@ then its first (PWNM_TEST_BUNDLE)."
       (should (pwnm-sync-apply-test--wait (lambda () (null tabulated-list-entries)))))
     (delete-file mbox)
     (pwnm-sync-apply-test--git "reset" "-q" "--hard" (getenv "PWNM_TEST_BASE"))))
+
+(ert-deftest pwnm-sync-apply-test-5-thanks ()
+  "Y t writes the \"applied, thanks\" draft of the accepted series and opens it.
+The series was applied, accepted from git and pushed to origin/main
+before (PWNM_TEST_THANKED: its commits, \"HASH SUBJECT\" per line); the
+repository comes from `pwnm-sync-project-repositories'."
+  (pwnm-sync-apply-test--synced)
+  (let ((pwnm-sync-project-repositories (list (cons "skiboot" pwnm-sync-apply-test--repo)))
+        (before (buffer-list)))
+    (pwnm-sync-apply-test--press-on (getenv "PWNM_TEST_COVER") "Y t")
+    (should (pwnm-sync-apply-test--wait
+             (lambda () (seq-find (lambda (b) (with-current-buffer b (derived-mode-p 'message-mode)))
+                                  (cl-set-difference (buffer-list) before)))))
+    (with-current-buffer (seq-find (lambda (b) (with-current-buffer b (derived-mode-p 'message-mode)))
+                                   (cl-set-difference (buffer-list) before))
+      (should (equal (message-fetch-field "Subject") "Re: [PATCH 0/3] util-checks: series"))
+      (should (equal (message-fetch-field "To") "Chloé Dévelopeur <chloe@example.fr>"))
+      (should (string-match-p "This series was applied to origin/main, thanks!" (buffer-string)))
+      (dolist (line (split-string (getenv "PWNM_TEST_THANKED") "\n" t))
+        (let ((hash (car (split-string line " "))))
+          (should (string-match-p (regexp-quote (format "https://git.example.org/skiboot/c/%s" (substring hash 0 7)))
+                                  (buffer-string)))))
+      (set-buffer-modified-p nil)
+      (kill-buffer))))
 
 (provide 'pwnm-sync-apply-tests)
 ;;; pwnm-sync-apply-tests.el ends here

@@ -1,10 +1,20 @@
-/** The header fields of a raw message, continuation lines unfolded, names lower-cased. */
+/** RFC 2047 encoded-words decoded (B and Q), the space between two of them dropped, as mail readers do. */
+export function decodeWords(value: string): string {
+  return value.replace(/(\?=)\s+(=\?)/g, '$1$2').replace(/=\?([^?]+)\?([BbQq])\?([^?]*)\?=/g, (_, charset: string, enc: string, text: string) => {
+    const bytes = enc.toUpperCase() === 'B'
+      ? Buffer.from(text, 'base64')
+      : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (__, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+    return new TextDecoder(charset).decode(bytes);
+  });
+}
+
+/** The header fields of a raw message, continuation lines unfolded, encoded-words decoded, names lower-cased. */
 export function headersOf(raw: string): Record<string, string> {
   const head = raw.slice(0, raw.indexOf('\n\n')).replace(/\n[ \t]+/g, ' ');
   const fields: Record<string, string> = {};
   for (const line of head.split('\n')) {
     const i = line.indexOf(':');
-    fields[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+    fields[line.slice(0, i).toLowerCase()] = decodeWords(line.slice(i + 1).trim());
   }
   return fields;
 }
