@@ -1,13 +1,16 @@
 import { expect } from 'chai';
+import { execa } from 'execa';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node.js';
 import { makeEnv, msgidOf, patchesOf, startServe, stopServe, type Served, type TestEnv } from '../helpers.js';
 
 // Every method that asks Patchwork stops when the client cancels it, by
 // $/cancelRequest or by `cancel` with the request's cancelToken: the
 // sandbox sees the HTTP request abandoned long before its delay ends.
-// Here each method that needs no git repository or queued push; apply's
-// cancel is in test/git/apply.test.ts, acceptFromGit's and retry's in the
-// ERT test n-never-waits (Emacs cancels them).
+// Here each such method but three: apply's cancel is in
+// test/git/apply.test.ts, acceptFromGit's and retry's in the ERT test
+// n-never-waits (Emacs cancels them).
 
 const errorOf = async (p: Promise<unknown>): Promise<{ code: number; message: string }> => {
   try { await p; } catch (err) { return err as { code: number; message: string }; }
@@ -58,8 +61,17 @@ describe('JSON-RPC server: cancellation, tag names, series progress', function (
 
   it('cancels each method that asks Patchwork (docs/protocol.md), by cancelToken, while Patchwork is slow', async () => {
     t = await makeEnv({ patches: 6, stateMix: false });
-    t.writeConfig('me = maint\n');
-    const [a, b, c, d] = patchesOf(t);
+    // thanks needs a repository whose public branch it can read.
+    const repo = join(t.dir, 'thanks-repo');
+    const git = (...args: string[]) => execa('git', ['-C', repo, '-c', 'user.name=T', '-c', 'user.email=t@example.org', ...args]);
+    await execa('git', ['init', '-q', '-b', 'main', repo]);
+    await git('commit', '-q', '--allow-empty', '-m', 'base');
+    await execa('git', ['init', '-q', '--bare', join(t.dir, 'origin.git')]);
+    await git('remote', 'add', 'origin', join(t.dir, 'origin.git'));
+    await git('push', '-q', 'origin', 'main');
+    await git('fetch', '-q', 'origin');
+    t.writeConfig(`me = maint\n\n[project skiboot]\nbranch = origin/main\nrepo = ${repo}\n`);
+    const [a, b, c, d, e, f] = patchesOf(t);
     t.sandbox.data.addBundle({ owner: t.maint.id, name: 'todo', public: false, patches: [a!, b!] });
     // A patch whose mail is not in notmuch, for fill to fetch.
     t.sandbox.data.addPatch({ project: t.project.id, msgid: '<not-here@example.org>', name: 'not here', submitter: t.sandbox.data.addPerson('Bob', 'bob@example.com').id }, true);
@@ -67,6 +79,14 @@ describe('JSON-RPC server: cancellation, tag names, series progress', function (
     const { conn } = server;
     await conn.sendRequest('initialize', {});
     await conn.sendRequest('sync');
+    // thanks used once, then a patch accepted with its commit: thanks asks Patchwork for it.
+    await conn.sendRequest('thanks', {});
+    t.sandbox.data.setState(e!, 'accepted');
+    t.sandbox.data.patches.get(e!)!.commit_ref = (await git('rev-parse', 'HEAD')).stdout;
+    await conn.sendRequest('sync');
+    // My pw-bot reply, after rules first ran: rules sets f's series state on Patchwork.
+    writeFileSync(join(t.maildir, 'cur', 'mine:2,S'), `From: Test <test@example.org>\nTo: skiboot@lists.ozlabs.org\nSubject: Re: a patch\nDate: ${new Date().toUTCString().replace('GMT', '+0000')}\nMessage-ID: <mine.${Date.now()}@example.org>\nIn-Reply-To: <${msgidOf(t, f!)}>\nReferences: <${msgidOf(t, f!)}>\n\npw-bot: cr\n`);
+    await execa('notmuch', ['new', '--quiet'], { env: t.env });
     // A local change for push to send.
     await t.notmuch.tag([{ msgid: msgidOf(t, c!), add: ['pw-skiboot-under-review'], remove: ['pw-skiboot-new'] }]);
     const cases: [string, Record<string, unknown>][] = [
@@ -81,6 +101,8 @@ describe('JSON-RPC server: cancellation, tag names, series progress', function (
       ['bundleRemove', { name: 'todo', messageIds: [msgidOf(t, a!)] }],
       ['bundleMbox', { name: 'todo', download: true }],
       ['bundleDelete', { name: 'todo' }],
+      ['thanks', {}],
+      ['rules', {}],
     ];
     const sandbox = t.sandbox;
     sandbox.delayMs = 20_000;
@@ -96,7 +118,8 @@ describe('JSON-RPC server: cancellation, tag names, series progress', function (
     }
     sandbox.delayMs = 0;
     // Nothing was written: the states, the delegate and the bundle (not deleted either) are as they were.
-    expect([c!, d!].map((id) => [t.sandbox.data.patches.get(id)!.state, t.sandbox.data.patches.get(id)!.delegate])).to.deep.equal([['new', null], ['new', null]]);
+    expect([c!, d!, f!].map((id) => [t.sandbox.data.patches.get(id)!.state, t.sandbox.data.patches.get(id)!.delegate])).to.deep.equal([['new', null], ['new', null], ['new', null]]);
+    expect((await execa('notmuch', ['count', 'tag:draft'], { env: t.env })).stdout).to.equal('0');
     expect(t.sandbox.data.bundles[0]!.patches).to.deep.equal([a!, b!]);
   });
 
