@@ -116,15 +116,24 @@ describe('Emacs package: a killed server, a closed terminal (issue 24)', functio
   this.timeout(120_000);
 
   for (const jsonrpc of jsonrpcVersions()) {
-    it(`a server killed with SIGKILL: Emacs stays responsive, starts none in a loop, and exits at once when asked (${jsonrpc.label})`, async function () {
-      skipIfMissing(this, jsonrpc);
-      skipWithoutTmux(this);
+    /** Run `body` with an Emacs in tmux whose server has started once; stop both after. */
+    const withEmacs = async (ctx: Mocha.Context, body: (tty: Tty, server: number) => Promise<void>): Promise<void> => {
+      skipIfMissing(ctx, jsonrpc);
+      skipWithoutTmux(ctx);
       const t = await makeEnv({ patches: 4 });
       const tty = await startEmacs(t, jsonrpc.dir);
       try {
         await ready(tty);
         expect(tty.starts()).to.have.length(1);
-        const [first] = tty.starts() as [number];
+        await body(tty, tty.starts()[0]!);
+      } finally {
+        await tty.stop();
+        await t.cleanup();
+      }
+    };
+
+    it(`a server killed with SIGKILL: Emacs stays responsive, starts none in a loop, and exits at once when asked (${jsonrpc.label})`, async function () {
+      await withEmacs(this, async (tty, first) => {
         process.kill(first, 'SIGKILL');
         // Emacs reaps it (no zombie) and forgets the connection.
         expect(await until(() => state(first) === 'gone', 3000), `server ${first} is ${state(first)}`).to.equal(true);
@@ -150,10 +159,7 @@ describe('Emacs package: a killed server, a closed terminal (issue 24)', functio
         expect(await until(() => state(tty.emacsPid) === 'gone', 5000), 'Emacs exited').to.equal(true);
         console.log(`      test figure: Emacs exited ${Date.now() - asked} ms after kill-emacs`);
         for (const pid of tty.starts()) expect(await until(() => state(pid) === 'gone', 3000), `server ${pid} is ${state(pid)}`).to.equal(true);
-      } finally {
-        await tty.stop();
-        await t.cleanup();
-      }
+      });
     });
 
     const endings: [string, (tty: Tty) => Promise<void>][] = [
@@ -161,14 +167,7 @@ describe('Emacs package: a killed server, a closed terminal (issue 24)', functio
       ['its terminal closed', (tty) => tty.closeTerminal()],
     ];
     for (const [how, end] of endings) it(`${how}: Emacs exits within a few seconds and its server is gone (${jsonrpc.label})`, async function () {
-      skipIfMissing(this, jsonrpc);
-      skipWithoutTmux(this);
-      const t = await makeEnv({ patches: 4 });
-      const tty = await startEmacs(t, jsonrpc.dir);
-      try {
-        await ready(tty);
-        expect(tty.starts()).to.have.length(1);
-        const [server] = tty.starts() as [number];
+      await withEmacs(this, async (tty, server) => {
         // hello redrawn with what the server said, then the terminal goes.
         expect(await until(async () => (await tty.eval('(with-current-buffer "*notmuch-hello*" (not (string-match-p "waiting for the pwnm-sync server" (buffer-string))))')) === 't', 10_000)).to.equal(true);
         await sleep(1000);
@@ -178,10 +177,7 @@ describe('Emacs package: a killed server, a closed terminal (issue 24)', functio
         console.log(`      test figure: Emacs exited ${Date.now() - sent} ms after: ${how}`);
         expect(await until(() => state(server) === 'gone', 3000), `server ${server} is ${state(server)}`).to.equal(true);
         expect(tty.starts()).to.have.length(1);
-      } finally {
-        await tty.stop();
-        await t.cleanup();
-      }
+      });
     });
   }
 });

@@ -18,3 +18,17 @@ export function headersOf(raw: string): Record<string, string> {
   }
   return fields;
 }
+
+/**
+ * The body `thanks` writes for the generator's 3-patch util-checks series applied to
+ * origin/main, worked out from the format the issue gives: each patch's subject, its
+ * commit (12 hex digits) and the commit URL from `urlBase` (commit_url without `%h`); no final
+ * newline, as execa gives notmuch's output.
+ */
+export function utilChecksThanks(commits: readonly string[], urlBase: string): string {
+  const subjects = ['util: check after step 20', 'util: report the check', 'hw/dev: probe before step 5'];
+  return [
+    'Hello,', '', 'This series was applied to origin/main, thanks!', '',
+    ...subjects.flatMap((s, i) => [`  - [${i + 1}/3] ${s}`, `    commit ${commits[i]!.slice(0, 12)} ("${s}")`, `    ${urlBase}${commits[i]!.slice(0, 12)}`]),
+  ].join('\n');
+}
