@@ -91,6 +91,9 @@ describe('pwnm-sync command line', function () {
 
     const r = await run(['-c', t.configFile, 'info', `<${msgidOf(t, id)}>`]);
     expect(r.exitCode, r.stderr).to.equal(0);
+    // The review line: the trailer tags its replies gave (test/mail/trailers.test.ts checks those);
+    // not "needs my review", as the patch is delegated to someone (no `me` here: anyone is someone else).
+    const review = (await t.tags(msgidOf(t, id))).filter((x) => /^pw-skiboot-(acked|reviewed|tested|replied)$/.test(x)).map((x) => x.slice('pw-skiboot-'.length));
     const stateName = { new: 'New', 'under-review': 'Under Review', accepted: 'Accepted', rejected: 'Rejected', rfc: 'RFC', superseded: 'Superseded', 'changes-requested': 'Changes Requested', 'not-applicable': 'Not Applicable', deferred: 'Deferred', 'awaiting-upstream': 'Awaiting Upstream' }[patch.state];
     expect(r.stdout.split('\n')).to.deep.equal([
       `skiboot (sandbox) patch ${id}: ${patch.name}`,
@@ -101,6 +104,7 @@ describe('pwnm-sync command line', function () {
       '  check     ci-build: success https://ci.example.org/2',
       '  check     lint: warning',
       `  web       ${t.sandbox.url}/project/skiboot/patch/${msgidOf(t, id)}/`,
+      `  review    ${review.join(', ') || 'none'}`,
       '  pending   none',
     ]);
     const json = JSON.parse((await run(['-c', t.configFile, 'info', msgidOf(t, id), '--json'])).stdout) as { patches: { checks: { context: string; state: string }[] }[] };

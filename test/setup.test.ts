@@ -163,7 +163,7 @@ describe('setup', function () {
     const bin = join(t.dir, 'bin');
     mkdirSync(bin);
     const real = async (tool: string): Promise<string> => (await execa('sh', ['-c', `command -v ${tool}`])).stdout.trim();
-    for (const tool of ['sh', 'notmuch', 'emacs', 'git', 'ls', 'dirname', 'id']) symlinkSync(await real(tool), join(bin, tool));
+    for (const tool of ['sh', 'notmuch', 'emacs', 'git', 'tmux', 'ls', 'dirname', 'id']) symlinkSync(await real(tool), join(bin, tool));
     const log = join(t.dir, 'calls.log');
     for (const stub of ['apt-get', 'npm']) writeFileSync(join(bin, stub), `#!/bin/sh\necho "${stub} $*" >> ${log}\n`, { mode: 0o755 });
     writeFileSync(join(bin, 'sudo'), '#!/bin/sh\nexec "$@"\n', { mode: 0o755 });

@@ -75,7 +75,8 @@ export async function runTrailers(session: Session, options: TrailersOptions = {
   // Whole threads of every message changed since the mark, in threads that hold patch mail.
   const incremental = same && revision.uuid === mark.uuid;
   result.mode = incremental ? 'changed' : 'full';
-  const query = incremental ? `lastmod:${mark.lastmod + 1}..${revision.lastmod} and thread:{${patchMail}}` : patchMail;
+  // A subquery with spaces in it is quoted (notmuch-search-terms(7)); tag names hold no quote.
+  const query = incremental ? `lastmod:${mark.lastmod + 1}..${revision.lastmod} and thread:"{${patchMail}}"` : patchMail;
   const threads = await notmuch.showThreads(query);
   result.threads = threads.length;
   const me = new Set(await notmuch.userAddresses());
