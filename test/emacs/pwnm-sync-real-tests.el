@@ -60,10 +60,13 @@
   (should (pwnm-sync-real-test--wait (lambda () (not pwnm-sync--sync-running)) 120)))
 
 (defun pwnm-sync-real-test--state-tags (msgid)
-  "Return the state tags of MSGID (not checks, delegation, archived)."
+  "Return the state tags of MSGID.
+Not the other families: checks, delegation, archived, bundles, review
+trailers, thanked."
   (let ((prefix (concat "pw-" pwnm-sync-real-test--project "-")))
     (seq-filter (lambda (tag) (and (string-prefix-p prefix tag)
-                                   (not (string-match-p "-\\(check-\\|delegate\\|archived$\\)" (substring tag (length prefix))))))
+                                   (not (string-match-p "\\`\\(check-\\|delegate\\|bundle\\|\\(archived\\|acked\\|reviewed\\|tested\\|replied\\|thanked\\)\\'\\)"
+                                                        (substring tag (length prefix))))))
                   (notmuch-call-notmuch-sexp "search" "--output=tags" "--format=sexp" (notmuch-id-to-query msgid)))))
 
 (ert-deftest pwnm-sync-real-test-1-sync ()
