@@ -70,8 +70,6 @@ the repositories of `pwnm-sync-project-repositories'; each opens with
 
 ;;; Mail that never reached notmuch
 
-(declare-function pwnm-sync-hello-refresh-counts "pwnm-sync-lists")
-
 ;;;###autoload
 (defun pwnm-sync-mail-fill (&optional dry-run)
   "Fetch from Patchwork the mail of patches that are not in notmuch.
