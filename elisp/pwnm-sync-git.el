@@ -89,14 +89,6 @@ at once; the outcome goes to *pwnm-sync* and the echo area."
                                     (pwnm-sync--thread-tags)
                                   (pwnm-sync--patch-tags-at-point)))))
 
-(defun pwnm-sync--apply-message-id ()
-  "Return the Message-Id to apply from at point.
-A cover letter's own (the server applies its series), else the patch
-the state keys act on: on a reply, the patch it answers."
-  (if (pwnm-sync--cover-letter-p)
-      (notmuch-show-get-message-id t)
-    (pwnm-sync--patch-id-at-point)))
-
 (defun pwnm-sync--project-repository (project)
   "Return the git repository of PROJECT (a plist), asking once.
 The answer is remembered in `pwnm-sync-project-repositories', and saved
@@ -189,7 +181,7 @@ Interactively REPO comes from `pwnm-sync-project-repositories', asked
 for the first time."
   (interactive
    (let ((project (pwnm-sync--apply-project)))
-     (list (pwnm-sync--apply-message-id) (plist-get project :project)
+     (list (pwnm-sync--target-id-at-point) (plist-get project :project)
            (pwnm-sync--project-repository project))))
   (let ((repo (expand-file-name repo)))
     (pwnm-sync--apply-start (format "%s of %s" (if single "the patch" "the series") message-id)
@@ -226,7 +218,7 @@ PARAMS are the `apply' request's; `pwnm-sync--apply-done' shows the outcome."
 As `pwnm-sync-apply' with SINGLE; on a cover letter, its series."
   (interactive
    (let ((project (pwnm-sync--apply-project)))
-     (list (pwnm-sync--apply-message-id) (plist-get project :project)
+     (list (pwnm-sync--target-id-at-point) (plist-get project :project)
            (pwnm-sync--project-repository project))))
   (pwnm-sync-apply message-id project repo t))
 

@@ -108,9 +108,7 @@ request's cancel token."
 The server answers from its state database (no CI checks asked).
 Interactively, the patch at point (on a reply, the patch it answers);
 on a cover letter, the page that lists its series' patches."
-  (interactive (list (if (pwnm-sync--cover-letter-p)
-                         (notmuch-show-get-message-id t)
-                       (pwnm-sync--patch-id-at-point))))
+  (interactive (list (pwnm-sync--target-id-at-point)))
   (if (and (called-interactively-p 'any) (pwnm-sync--cover-letter-p))
       (pwnm-sync--with-series-patches
        message-id "browse"

@@ -430,6 +430,14 @@ patch: say so, naming KEY."
            (car ids))))
       (user-error "No patch message at point")))
 
+(defun pwnm-sync--target-id-at-point ()
+  "Return the Message-Id a command acts on at point.
+A cover letter's own (the server then acts on its series), else the
+patch the state keys act on: on a reply, the patch it answers."
+  (if (pwnm-sync--cover-letter-p)
+      (notmuch-show-get-message-id t)
+    (pwnm-sync--patch-id-at-point)))
+
 (defun pwnm-sync--patch-id-at-point ()
   "Return the bare Message-Id of the patch at point.
 In show, the patch a reply belongs to, or the cover letter itself (the
@@ -677,9 +685,7 @@ You are the `me' of the instance in the pwnm-sync config.
 Interactively, the patch at point (on a reply, the patch it answers);
 on a cover letter, the patches of its series, after asking when
 several."
-  (interactive (list (if (pwnm-sync--cover-letter-p)
-                         (notmuch-show-get-message-id t)
-                       (pwnm-sync--patch-id-at-point))))
+  (interactive (list (pwnm-sync--target-id-at-point)))
   (if (and (called-interactively-p 'any) (pwnm-sync--cover-letter-p))
       (pwnm-sync--with-series-patches
        message-id "delegate"

@@ -115,7 +115,7 @@ On a cover letter, for its series, as the state keys."
   "Apply the patch at point with the menu's options; SINGLE: that patch alone."
   (let* ((args (pwnm-sync-dispatch--args))
          (project (pwnm-sync--apply-project)))
-    (pwnm-sync-apply-with (pwnm-sync--apply-message-id) (plist-get project :project)
+    (pwnm-sync-apply-with (pwnm-sync--target-id-at-point) (plist-get project :project)
                           (pwnm-sync--project-repository project)
                           :single (or single (member "--single" args))
                           :three-way (member "--3way" args)
