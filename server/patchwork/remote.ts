@@ -15,7 +15,7 @@ export function toRemote(p: PwPatch): RemotePatch {
     archived: p.archived ? 1 : 0,
     date: p.date ?? null,
     name: p.name ?? null,
-    web_url: p.web_url ?? null,
+    web_url: p.web_url ?? webUrlOf(p.mbox),
     mbox: p.mbox ?? null,
     check_state: p.check ?? null,
     delegate: p.delegate?.username ?? null,
@@ -27,6 +27,15 @@ export function toRemote(p: PwPatch): RemotePatch {
     series_total: part?.[1] ?? null,
     hash: p.hash ?? null,
   };
+}
+
+/**
+ * A patch's web page from its mbox URL, for lists read at API 1.0 (no
+ * web_url): Patchwork serves the mbox at the page's URL plus `mbox/`, in
+ * the msgid form (2.2+) and the id form alike.
+ */
+export function webUrlOf(mbox: string | undefined): string | null {
+  return mbox && /\/mbox\/$/.test(mbox) ? mbox.slice(0, -'mbox/'.length) : null;
 }
 
 /** `[v3,2/7] core: ...` (Patchwork keeps the subject's prefixes but PATCH) gives [2, 7]. */

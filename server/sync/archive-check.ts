@@ -1,6 +1,6 @@
 import { PwnmError } from '../errors.js';
 import { idQuery } from '../notmuch/encoding.js';
-import { PER_PAGE } from '../patchwork/client.js';
+import { LIST_API_VERSION, PER_PAGE } from '../patchwork/client.js';
 import type { PwPatch } from '../patchwork/types.js';
 import type { OpenPatch } from '../store/store.js';
 import { mapLimit } from '../util.js';
@@ -77,7 +77,7 @@ async function readRange(run: ProjectRun, projectId: number, range: Range, resul
     result.flipped += changed.length;
     await run.localRead;
     storeAndPlan(run, changed);
-  });
+  }, { version: LIST_API_VERSION });
   const gone = range.local.filter((p) => !listed.has(p.patch_id));
   const found = await mapLimit(gone, run.session.config.concurrency, async (p) => {
     try {

@@ -2,7 +2,7 @@ import { PwnmError } from '../errors.js';
 import { notmuchMessageId } from '../mail/message-id.js';
 import { idQuery } from '../notmuch/encoding.js';
 import { markEvents, readEvents, type EventMark } from '../patchwork/events.js';
-import { PER_PAGE } from '../patchwork/client.js';
+import { LIST_API_VERSION, PER_PAGE } from '../patchwork/client.js';
 import type { PwCheck, PwEvent, PwPatch } from '../patchwork/types.js';
 import { recordChecks, type StoredCheck } from '../store/checks.js';
 import type { ProjectRow, RemotePatch, SyncMark } from '../store/store.js';
@@ -175,7 +175,7 @@ async function listPatches(run: ProjectRun, projectId: number, since: string | u
     checkCancel(run.options.signal);
     storeAndPlan(run, items);
     run.progress('fetch', ++pages, 0, `${run.project}: ${run.summary.fetched} patches read`);
-  }).then(() => run.writer.room()), { firstPages });
+  }).then(() => run.writer.room()), { firstPages, version: LIST_API_VERSION });
 }
 
 /** What a batch of events says: new states, new delegates, and patches to read whole. */

@@ -13,8 +13,8 @@ import { crashPoint } from './crash.js';
 
 /** Batch duration aimed at in incremental syncs. */
 const SHORT_BATCH_MS = 1000;
-/** Batch duration aimed at in a first or full sync: what a concurrent `notmuch tag` may wait. */
-export const BULK_BATCH_MS = 1800;
+/** Batch duration aimed at in a first or full sync: what a concurrent `notmuch tag` may wait, less a margin for a batch that runs long. */
+export const BULK_BATCH_MS = 1500;
 
 /**
  * One message's change and what to record once it is applied. Plain data,
@@ -60,10 +60,14 @@ export class TagWriter {
     this.targetMs = options.targetMs ?? SHORT_BATCH_MS;
   }
 
-  /** Longer batches, for a sync that writes every message once. */
+  /**
+   * Longer batches, for a sync that writes every message once. The first
+   * batch stays short: until one batch has shown notmuch's rate on this
+   * machine, under this load, a long one could hold the lock far longer
+   * than aimed at (1,000 messages took 4.2 s while the server listed).
+   */
   bulk(): void {
     this.targetMs = BULK_BATCH_MS;
-    this.batchSize = 1000;
     this.maxBatch = 50_000;
   }
 
@@ -83,13 +87,15 @@ export class TagWriter {
   }
 
   /**
-   * Wait while more than a few batches are queued. Fetching outruns tagging
-   * (notmuch rewrites ~1,000 messages a second), so without this a large
-   * first sync would hold every change in memory; with it, memory is bounded
-   * by a few batches and tagging never runs dry.
+   * Wait while more than a batch is queued besides the one being written.
+   * Fetching outruns tagging (notmuch rewrites ~1,000 messages a second), so
+   * without this a large first sync would hold every change in memory and,
+   * with the server's workers taking both cores, leave notmuch a long tail
+   * to write alone at the end; with it, the listing goes at tagging's pace,
+   * memory is bounded by two batches and tagging never runs dry.
    */
   async room(): Promise<void> {
-    while (this.queue.length > this.batchSize * 4 && !this.failure && !this.stopped) {
+    while (this.queue.length > this.batchSize && !this.failure && !this.stopped) {
       this.kick(false);
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }

@@ -39,6 +39,17 @@ describe('real Patchwork: sync basics', function () {
     expect(await t.stateTags(ids[1]!)).to.deep.equal([`pw-${t.link}-changes-requested`]);
   });
 
+  it('lists at API 1.0 and keeps each web page as the server gives it at 1.3', async () => {
+    t = await makeRealEnv(pw, { patches: 3 });
+    expect((await t.sync()).exitCode).to.equal(0);
+    const lists = pw.log().split('\n').filter((l) => l.includes(`project=${t!.projectId}&`) && /"GET \/api\/[\d.]+\/patches\/\?/.test(l));
+    expect(lists.some((l) => l.includes('/api/1.0/patches/?'))).to.equal(true);
+    for (const patch of await t.patches()) {
+      const info = JSON.parse((await t.cli(['info', patch.msgid.slice(1, -1), '--json'])).stdout) as { patches: { webUrl: string }[] };
+      expect(info.patches[0]!.webUrl, patch.msgid).to.equal(patch.web_url);
+    }
+  });
+
   it('leaves replies and cover letters untagged', async () => {
     const { t } = await synced(10);
     const others = t.mails.filter((m) => !m.text.includes('\ndiff --git '));

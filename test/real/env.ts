@@ -17,7 +17,7 @@ import type { RealPatchwork, RealUser } from './harness.js';
 
 /** A patch as the real API returns it (the fields the tests read). */
 export interface ApiPatch {
-  id: number; msgid: string; state: string; archived: boolean; hash: string | null; check: string; name: string;
+  id: number; msgid: string; state: string; archived: boolean; hash: string | null; check: string; name: string; web_url: string;
   delegate: { username: string } | null; submitter: { email: string }; series: { id: number; name: string; version: number }[];
 }
 

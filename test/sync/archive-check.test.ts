@@ -15,7 +15,8 @@ describe('archive check', function () {
   /** The requests since `mark`, by kind. */
   const requestsSince = (mark: number): { events: number; counts: number; pages: number; gets: number; total: number } => {
     const log = t.sandbox.log.slice(mark).map((r) => new URL(r.url, 'http://x'));
-    const list = log.filter((u) => u.pathname === '/api/1.3/patches/');
+    // Lists are read at API 1.0 (LIST_API_VERSION), the count and single patches at the version in use.
+    const list = log.filter((u) => /^\/api\/1\.[03]\/patches\/$/.test(u.pathname));
     return {
       events: log.filter((u) => u.pathname === '/api/1.3/events/').length,
       counts: list.filter((u) => u.searchParams.get('per_page') === '1').length,
