@@ -42,6 +42,21 @@ describe('sandbox follows the real Patchwork', function () {
     expect(r.headers.get('connection')).to.equal('close');
   });
 
+  it('keeps a list between its pages only when asked (the benchmark), and filters afresh from page 1', async () => {
+    const w = world();
+    const ids = async (page: number): Promise<number[]> => ((await (await fetch(`${sb.url}/api/1.0/patches/?project=${w.project.id}&archived=false&order=id&per_page=1&page=${page}`)).json()) as { id: number }[]).map((p) => p.id);
+    expect(await ids(1)).to.deep.equal([w.mine.id]);
+    w.mine.archived = true;
+    // As the real server: page 2 of the list as it is now (one patch left, so no page 2).
+    expect((await fetch(`${sb.url}/api/1.0/patches/?project=${w.project.id}&archived=false&order=id&per_page=1&page=2`)).status).to.equal(404);
+    w.mine.archived = false;
+    sb.keepLists = true;
+    expect(await ids(1)).to.deep.equal([w.mine.id]);
+    w.mine.archived = true;
+    expect(await ids(2)).to.deep.equal([w.theirs.id]);
+    expect(await ids(1)).to.deep.equal([w.theirs.id]);
+  });
+
   it('dates checks naive, with microseconds, as the recorded server does', () => {
     const w = world();
     const recorded = (JSON.parse(readFileSync(join(RECORDINGS, 'check-create-success-201.json'), 'utf8')) as { date: string }).date;

@@ -129,6 +129,15 @@ export class Sandbox {
   abandoned = 0;
   readonly log: { method: string; url: string; auth: boolean }[] = [];
   faults: Fault[] = [];
+  /**
+   * Keep a filtered patch list while a client pages through it (the
+   * benchmark at a million patches: filtering the whole project for each
+   * of 4,000 pages would make the sandbox the bottleneck). A first page
+   * filters afresh; later pages of the same query within a minute reuse
+   * it. Off by default: tests change patches between pages on purpose.
+   */
+  keepLists = false;
+  private readonly keptLists = new Map<string, { at: number; patches: SbPatch[] }>();
   private server: Server | undefined;
   url = '';
 
@@ -348,7 +357,7 @@ export class Sandbox {
 
   /** The filtered list, one patch, or (PATCH/PUT) an update of one. */
   private patchesView(c: ApiCall, id: string | undefined): Reply {
-    if (id === undefined) return this.paginate(c, this.filterPatches(c.query, c.version), (p) => c.ser.patch(p));
+    if (id === undefined) return this.paginate(c, this.patchList(c), (p) => c.ser.patch(p));
     if (!/^\d+$/.test(id)) return notFoundPage();
     const patch = this.data.patches.get(Number(id));
     if (c.method === 'PATCH' || c.method === 'PUT') return this.updateView(c, patch);
@@ -456,6 +465,18 @@ export class Sandbox {
     if (page > 1) links.push(link(page - 1, 'prev'));
     links.push(link(1, 'first'), link(pages, 'last'));
     return { status: 200, allow: READ_ONLY, headers: { Link: links.join(', ') }, body: items.slice((page - 1) * size, page * size).map(serialize) };
+  }
+
+  /** The filtered list for a patches request, kept between its pages when keepLists is on. */
+  private patchList(c: ApiCall): SbPatch[] {
+    if (!this.keepLists) return this.filterPatches(c.query, c.version);
+    const key = `${c.version} ${[...c.query.entries()].filter(([k]) => k !== 'page').sort().join('&')}`;
+    const page = Number(c.query.get('page') ?? '1');
+    const kept = this.keptLists.get(key);
+    if (page > 1 && kept && Date.now() - kept.at < 60_000) return kept.patches;
+    const patches = this.filterPatches(c.query, c.version);
+    this.keptLists.set(key, { at: Date.now(), patches });
+    return patches;
   }
 
   private filterPatches(q: URLSearchParams, v: Version): SbPatch[] {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Notmuch } from '../../server/notmuch/notmuch.js';
-import { PatchworkClient } from '../../server/patchwork/client.js';
+import { LIST_API_VERSION, PatchworkClient } from '../../server/patchwork/client.js';
 import { runCli } from '../helpers.js';
 import { makeRealEnv, patchMsgids } from '../real/env.js';
 import { realPatchwork, stopRealPatchwork } from '../real/harness.js';
@@ -67,7 +67,7 @@ export async function benchReal(n: number, concurrency: number, firstOnly = fals
     const client = new PatchworkClient({ instance: 'real', url: pw.url, concurrency });
     client.apiVersion = '1.3';
     let pages = 0;
-    await client.eachPage('patches', { project: t.projectId, order: 'id' }, () => void pages++, { firstPages: 2 });
+    await client.eachPage('patches', { project: t.projectId, order: 'id' }, () => void pages++, { firstPages: 2, version: LIST_API_VERSION });
     await client.close();
     const fetchFloor = performance.now() - t0;
     rows.push({ step: 'fetch floor (all pages, per_page 250)', wallMs: fetchFloor, http: pages, serverCpuS: workerCpuSeconds(pw.log()) - cpu });

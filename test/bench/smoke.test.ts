@@ -25,7 +25,7 @@ describe('benchmark smoke run', function () {
       expect(table).to.match(/first full sync \| [\d.]+ m?s \| [\d.]+ m?s \| \d+ \| \d+ \| \d+ MB \| [\d.]+ x max\(floors\)/);
       // The first full sync's timeline: pages fetched, tag batches and store writes, each lane summed up.
       const timeline = readFileSync(join(dir, 'timeline-200.txt'), 'utf8');
-      expect(timeline).to.match(/GET \/api\/1\.3\/patches\/\?project=/);
+      expect(timeline).to.match(/GET \/api\/1\.0\/patches\/\?project=/);
       expect(timeline).to.match(/notmuch tag --batch/);
       for (const lane of ['fetch', 'tag', 'store', 'plan', 'sync']) expect(timeline).to.match(new RegExp(`^  ${lane} +\\d+ spans, `, 'm'));
     } finally {
