@@ -78,6 +78,8 @@ export class PatchworkClient {
   readonly instance: string;
   readonly url: string;
   apiVersion: string | undefined;
+  /** The server's time (naive UTC) by the Date header of its latest answer, and when (our clock) that came. */
+  private lastServerTime: { at: string; seenMs: number } | undefined;
   private readonly token: string | undefined;
   private readonly concurrency: number;
   private readonly timeoutMs: number;
@@ -123,6 +125,12 @@ export class PatchworkClient {
     if (this.dispatcher) await (await this.dispatcher).agent.close();
   }
 
+  /** The server's time by an answer of the last `maxAgeMs` (our clock), if there was one. */
+  recentServerTime(maxAgeMs: number): string | undefined {
+    const last = this.lastServerTime;
+    return last && Date.now() - last.seenMs <= maxAgeMs ? last.at : undefined;
+  }
+
   /** Build an absolute API URL; every path ends in `/` to spare a 301. */
   apiUrl(path: string, query: Query = {}, version = this.apiVersion): string {
     const clean = path.replace(/^\/+|\/+$/g, '');
@@ -144,7 +152,10 @@ export class PatchworkClient {
     const tries: Tries = { attempts: 0 };
     const end = timeline.begin('fetch', `${method} ${path}`);
     try {
-      return await this.callOnce(method, url, path, headers, body, tries);
+      const res = await this.callOnce(method, url, path, headers, body, tries);
+      const at = serverTime(res.headers.date);
+      if (at) this.lastServerTime = { at, seenMs: Date.now() };
+      return res;
     } finally {
       end();
     }

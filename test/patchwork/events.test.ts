@@ -103,6 +103,22 @@ describe('Patchwork events', function () {
       await s.close();
     });
 
+    it('is read at a full sync from the project lookup\'s time on: only the events since then, not a page of the log', async () => {
+      t = await makeEnv({ patches: 150, stateMix: false });
+      t.writeConfig('', 'tag_bundles = off');
+      importEvents(60_000);
+      const s = t.session();
+      const mark = t.sandbox.log.length;
+      await sync(s);
+      const events = t.sandbox.log.slice(mark).map((r) => new URL(r.url, 'http://x')).filter((u) => u.pathname.endsWith('/events/'));
+      expect(events).to.have.length(1);
+      // The window before the server's time of the project's lookup (Date headers have whole seconds).
+      const since = events[0]!.searchParams.get('since');
+      expect(since !== null && since >= shifted(naiveNow(), -15_000), String(since)).to.equal(true);
+      expect(markOf(s).ids).to.deep.equal([]);
+      await s.close();
+    });
+
     it('is the server\'s time of an incremental sync\'s read too: after one that read an import, one change costs one request and the archive check', async () => {
       t = await makeEnv({ patches: 150, stateMix: false });
       t.writeConfig('', 'tag_bundles = off'); // these count event requests; bundles cost one listing more
