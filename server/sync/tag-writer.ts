@@ -14,7 +14,7 @@ import { crashPoint } from './crash.js';
 /** Batch duration aimed at in incremental syncs. */
 const SHORT_BATCH_MS = 1000;
 /** Batch duration aimed at in a first or full sync: what a concurrent `notmuch tag` may wait, less a margin for a batch that runs long. */
-export const BULK_BATCH_MS = 1500;
+export const BULK_BATCH_MS = 1200;
 
 /**
  * One message's change and what to record once it is applied. Plain data,
@@ -147,9 +147,11 @@ export class TagWriter {
         record = () => this.record(batch, changes.length);
         const elapsed = performance.now() - started;
         if (changes.length >= 50 && elapsed > 0) {
-          // Aim the next batch at the target duration from the rate just seen.
+          // Aim the next batch at the target duration from the rate just seen,
+          // growing by half at most: a batch that ran fast while the listing
+          // waited would otherwise size the next for a machine it no longer has.
           const rate = changes.length / elapsed;
-          this.batchSize = Math.max(50, Math.min(this.maxBatch, Math.round(rate * target)));
+          this.batchSize = Math.max(50, Math.min(this.maxBatch, Math.round(1.5 * batch.length), Math.round(rate * target)));
         }
       }
     } finally {
