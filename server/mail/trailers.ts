@@ -88,7 +88,8 @@ export async function runTrailers(session: Session, options: TrailersOptions = {
   if (same && revision.uuid === mark.uuid && revision.lastmod <= mark.lastmod) return done();
   const incremental = same && revision.uuid === mark.uuid;
   result.mode = incremental ? 'changed' : 'full';
-  const threadIds = await notmuch.threads(incremental ? changedQuery(projects, session, mark.lastmod, revision.lastmod) : wholeQuery(projects, session));
+  const threadIds: (number | string)[] = [];
+  await notmuch.eachThread(incremental ? changedQuery(projects, session, mark.lastmod, revision.lastmod) : wholeQuery(projects, session), (id) => threadIds.push(packThread(id)));
   result.threads = threadIds.length;
   const me = new Set(await notmuch.userAddresses());
   const tagged = options.onChange ?? ((c: TrailerChange) => void result.changes.push(c));
@@ -105,7 +106,7 @@ export async function runTrailers(session: Session, options: TrailersOptions = {
   };
   const chunk = options.threadChunk ?? THREAD_CHUNK;
   for (let i = 0; i < threadIds.length; i += chunk) {
-    for (const thread of await notmuch.showThreads(threadIds.slice(i, i + chunk).join(' or '))) {
+    for (const thread of await notmuch.showThreads(threadIds.slice(i, i + chunk).map(unpackThread).join(' or '))) {
       const changes = threadChanges(thread as ThreadNode[], projects, me, session);
       messages += new Set(changes.map((c) => c.msgid)).size;
       queue.push(...changes);
@@ -124,6 +125,18 @@ export async function runTrailers(session: Session, options: TrailersOptions = {
   setTrailersMark(store, { uuid: revision.uuid, lastmod: next, projects: key });
   return done();
 }
+
+/**
+ * A thread id as a number when it is notmuch's `thread:` and 16 hex digits
+ * (a whole pass of a long history lists hundreds of thousands; a number
+ * takes 8 bytes, the string about 50), else as it came.
+ */
+function packThread(id: string): number | string {
+  const n = /^thread:[0-9a-f]{16}$/.test(id) ? parseInt(id.slice(7), 16) : NaN;
+  return Number.isSafeInteger(n) ? n : id;
+}
+
+const unpackThread = (t: number | string): string => (typeof t === 'number' ? `thread:${t.toString(16).padStart(16, '0')}` : t);
 
 /** The projects' patch mail. */
 const patchMail = (projects: readonly string[], session: Session): string => projects.map((p) => `tag:${session.scheme.project(p)}`).join(' or ');

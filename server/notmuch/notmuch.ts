@@ -166,13 +166,11 @@ export class Notmuch {
     return JSON.parse(out || '[]') as unknown[];
   }
 
-  /** The ids of the threads with a message matching `query` (`thread:...`), for showing them a few at a time. */
-  async threads(query: string): Promise<string[]> {
-    const ids: string[] = [];
+  /** Each thread with a message matching `query`, by id (`thread:...`), read line by line. */
+  async eachThread(query: string, onThread: (id: string) => void): Promise<void> {
     await this.run(['search', '--output=threads', '--', query], undefined, undefined, (line) => {
-      if (line) ids.push(line);
+      if (line) onThread(line);
     });
-    return ids;
   }
 
   /** The user's own addresses (user.primary_email and user.other_email), lower-cased. */
