@@ -4,9 +4,12 @@ import type { Store } from './store.js';
 
 // The tags of the messages a sync has read, by message-id. A first sync of
 // a long history reads every message of the list (1.4 million for a million
-// patches): past `spillAfter` entries they move into a TEMP table on the
+// patches): past `spillAfter` entries they move into TEMP tables on the
 // state database's connection, which SQLite keeps in a file and pages in as
 // asked. Small and incremental syncs never get there and stay on a Map.
+// Entries moved out are appended to a log first and merged into the table
+// keyed by message-id, in key order, only when one is read: a million
+// inserts at random places of the key order cost seconds more.
 
 /** Entries kept in memory before they move to SQLite: about 10 MB. */
 export const SPILL_AFTER = 50_000;
@@ -18,8 +21,12 @@ let tables = 0;
 
 interface Spilled {
   table: string;
+  /** Rows appended since the last merge. */
+  logged: number;
+  log: Statement<[string, string]>;
+  merge: Statement;
+  clearLog: Statement;
   get: Statement<[string], { tags: string }>;
-  put: Statement<[string, string]>;
   del: Statement<[string]>;
   count: Statement<[], { n: number }>;
   after: Statement<[string, number], { msgid: string }>;
@@ -36,13 +43,13 @@ export class MessageTags {
   get size(): number {
     if (!this.spilled) return this.recent.size;
     this.flush();
-    return this.spilled.count.get()!.n;
+    return this.merged().count.get()!.n;
   }
 
   get(msgid: string): string[] | undefined {
     const tags = this.recent.get(msgid);
     if (tags || !this.spilled) return tags;
-    const row = this.spilled.get.get(msgid);
+    const row = this.merged().get.get(msgid);
     return row && this.shared.intern(JSON.parse(row.tags) as string[]);
   }
 
@@ -58,7 +65,7 @@ export class MessageTags {
 
   delete(msgid: string): void {
     this.recent.delete(msgid);
-    this.spilled?.del.run(msgid);
+    if (this.spilled) this.merged().del.run(msgid);
   }
 
   /**
@@ -73,7 +80,7 @@ export class MessageTags {
     }
     this.flush();
     for (let last = ''; ;) {
-      const ids = this.spilled.after.all(last, size).map((r) => r.msgid);
+      const ids = this.merged().after.all(last, size).map((r) => r.msgid);
       if (ids.length === 0) return;
       yield ids;
       last = ids.at(-1)!;
@@ -83,27 +90,46 @@ export class MessageTags {
   /** Drop the table, if there is one; call once the sync is done with the tags. */
   close(): void {
     this.recent.clear();
-    if (this.spilled) this.store.db.exec(`DROP TABLE IF EXISTS temp.${this.spilled.table}`);
+    if (this.spilled) this.store.db.exec(`DROP TABLE IF EXISTS temp.${this.spilled.table}; DROP TABLE IF EXISTS temp.${this.spilled.table}_log`);
     this.spilled = undefined;
   }
 
-  /** Move the in-memory entries into the table (made on the first call), in one transaction. */
+  /** Move the in-memory entries to the log (the tables are made on the first call), in one transaction. */
   private flush(): void {
-    const spilled = (this.spilled ??= this.createTable());
+    const spilled = (this.spilled ??= this.createTables());
     this.store.transaction(() => {
-      for (const [msgid, tags] of this.recent) spilled.put.run(msgid, JSON.stringify(tags));
+      for (const [msgid, tags] of this.recent) spilled.log.run(msgid, JSON.stringify(tags));
     });
+    spilled.logged += this.recent.size;
     this.recent.clear();
   }
 
-  private createTable(): Spilled {
+  /** The tables with the log merged in: in key order, the later of two entries for one message-id winning. */
+  private merged(): Spilled {
+    const spilled = this.spilled!;
+    if (spilled.logged > 0) {
+      this.store.transaction(() => {
+        spilled.merge.run();
+        spilled.clearLog.run();
+      });
+      spilled.logged = 0;
+    }
+    return spilled;
+  }
+
+  private createTables(): Spilled {
     const { db } = this.store;
     const table = `message_tags_${++tables}`;
-    db.exec(`CREATE TEMP TABLE ${table} (msgid TEXT PRIMARY KEY, tags TEXT NOT NULL) WITHOUT ROWID`);
+    const log = `temp.${table}_log`;
+    db.exec(`CREATE TEMP TABLE ${table} (msgid TEXT PRIMARY KEY, tags TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TEMP TABLE ${table}_log (msgid TEXT NOT NULL, tags TEXT NOT NULL)`);
     return {
       table,
+      logged: 0,
+      log: db.prepare(`INSERT INTO ${log} (msgid, tags) VALUES (?, ?)`),
+      merge: db.prepare(`INSERT OR REPLACE INTO temp.${table} (msgid, tags) SELECT msgid, tags FROM ${log} ORDER BY msgid, rowid`),
+      clearLog: db.prepare(`DELETE FROM ${log}`),
       get: db.prepare(`SELECT tags FROM temp.${table} WHERE msgid = ?`),
-      put: db.prepare(`INSERT OR REPLACE INTO temp.${table} (msgid, tags) VALUES (?, ?)`),
       del: db.prepare(`DELETE FROM temp.${table} WHERE msgid = ?`),
       count: db.prepare(`SELECT count(*) AS n FROM temp.${table}`),
       after: db.prepare(`SELECT msgid FROM temp.${table} WHERE msgid > ? ORDER BY msgid LIMIT ?`),

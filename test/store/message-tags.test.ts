@@ -43,11 +43,21 @@ describe('message tags kept for a sync', () => {
       expect(tags.has('m0@example.org')).to.equal(true);
       expect(tags.has('nope@example.org')).to.equal(false);
       // In SQLite only past the threshold; gone once closed.
-      expect(tempTables()).to.have.length(spillAfter < 7 ? 1 : 0);
+      expect(tempTables()).to.have.length(spillAfter < 7 ? 2 : 0);
       tags.close();
       expect(tempTables()).to.deep.equal([]);
     });
   }
+
+  it('reads the later of two entries for one message-id that met in SQLite', () => {
+    const tags = new MessageTags(store, new TagSets(), 1);
+    tags.set('a@example.org', ['old']);
+    tags.set('b@example.org', ['x']);
+    tags.set('a@example.org', ['new']);
+    tags.set('c@example.org', ['y']);
+    expect(tags.get('a@example.org')).to.deep.equal(['new']);
+    expect(tags.size).to.equal(3);
+  });
 
   it('walks every message-id once, a chunk at a time, while the caller changes entries', () => {
     const tags = new MessageTags(store, new TagSets(), 3);
