@@ -11,10 +11,18 @@ import { bodyText } from './rules.js';
 // author, whose address is the reply's sender. pw-PROJECT-replied: one of
 // the user's addresses wrote a reply in the thread. Incremental: only the
 // threads with a message changed since the last run (notmuch's lastmod) are
-// read again, all in one `notmuch show`, and tagged in one `tag --batch`.
+// read again. A whole pass reads only the threads where a tag can come or
+// go: those with a reply or cover letter, and those whose patches carry a
+// review tag. Either way the threads are listed first, then shown a chunk
+// at a time (a thread's JSON carries every body), and tagged in batches
+// short enough that Emacs and `notmuch new` never wait long for the lock.
 
 export const TRAILERS = { 'acked-by': 'acked', 'reviewed-by': 'reviewed', 'tested-by': 'tested' } as const;
 const FAMILY: readonly MailTag[] = ['acked', 'reviewed', 'tested', 'replied'];
+/** Threads per `notmuch show`: bounds the JSON held at once. */
+const THREAD_CHUNK = 250;
+/** Tag changes per `notmuch tag --batch`: about a second of notmuch's writing. */
+const TAG_BATCH = 1000;
 
 export interface TrailersOptions {
   dryRun?: boolean;
@@ -22,13 +30,20 @@ export interface TrailersOptions {
   full?: boolean;
   /** The revision a sync read at its start: nothing newer than the mark, no call at all. */
   revision?: { uuid: string; lastmod: number };
+  /** Told of each change once applied (dry run: once found), which then stays out of `changes`: a first run makes many. */
+  onChange?: (change: TrailerChange) => void;
+  /** Threads per `notmuch show` and changes per `notmuch tag` (tests set them low). */
+  threadChunk?: number;
+  tagBatch?: number;
 }
+
+export interface TrailerChange { project: string; msgid: string; add: string[]; remove: string[] }
 
 export interface TrailersResult {
   /** Whole pass (first run, another database, other projects) or only changed threads. */
   mode: 'full' | 'changed' | 'nothing new';
   threads: number;
-  changes: { project: string; msgid: string; add: string[]; remove: string[] }[];
+  changes: TrailerChange[];
   notmuchCalls: number;
 }
 
@@ -58,7 +73,7 @@ export function parseTrailers(text: string): Trailer[] {
 }
 
 export async function runTrailers(session: Session, options: TrailersOptions = {}): Promise<TrailersResult> {
-  const { notmuch, scheme, store } = session;
+  const { notmuch, store } = session;
   const callsBefore = notmuch.calls;
   const projects = [...new Set(session.select().map((s) => s.project))].sort();
   const result: TrailersResult = { mode: 'nothing new', threads: 0, changes: [], notmuchCalls: 0 };
@@ -71,33 +86,80 @@ export async function runTrailers(session: Session, options: TrailersOptions = {
   if (same && options.revision && options.revision.uuid === mark.uuid && options.revision.lastmod <= mark.lastmod) return done();
   const revision = await notmuch.revision();
   if (same && revision.uuid === mark.uuid && revision.lastmod <= mark.lastmod) return done();
-  const patchMail = projects.map((p) => `tag:${scheme.project(p)}`).join(' or ');
-  // Whole threads of every message changed since the mark, in threads that hold patch mail.
   const incremental = same && revision.uuid === mark.uuid;
   result.mode = incremental ? 'changed' : 'full';
-  // A subquery with spaces in it is quoted (notmuch-search-terms(7)); tag names hold no quote.
-  const query = incremental ? `lastmod:${mark.lastmod + 1}..${revision.lastmod} and thread:"{${patchMail}}"` : patchMail;
-  const threads = await notmuch.showThreads(query);
-  result.threads = threads.length;
+  const threadIds: (number | string)[] = [];
+  await notmuch.eachThread(incremental ? changedQuery(projects, session, mark.lastmod, revision.lastmod) : wholeQuery(projects, session), (id) => threadIds.push(packThread(id)));
+  result.threads = threadIds.length;
   const me = new Set(await notmuch.userAddresses());
-  for (const thread of threads) {
-    for (const change of threadChanges(thread as ThreadNode[], projects, me, session)) result.changes.push(change);
+  const tagged = options.onChange ?? ((c: TrailerChange) => void result.changes.push(c));
+  const tagBatch = options.tagBatch ?? TAG_BATCH;
+  const queue: TrailerChange[] = [];
+  /** Messages retagged (a message of two projects has two changes). */
+  let messages = 0;
+  const tag = async (all: boolean): Promise<void> => {
+    while (queue.length >= tagBatch || (all && queue.length > 0)) {
+      const batch = queue.splice(0, tagBatch);
+      if (!options.dryRun) await notmuch.tag(batch);
+      batch.forEach(tagged);
+    }
+  };
+  const chunk = options.threadChunk ?? THREAD_CHUNK;
+  for (let i = 0; i < threadIds.length; i += chunk) {
+    for (const thread of await notmuch.showThreads(threadIds.slice(i, i + chunk).map(unpackThread).join(' or '))) {
+      const changes = threadChanges(thread as ThreadNode[], projects, me, session);
+      messages += new Set(changes.map((c) => c.msgid)).size;
+      queue.push(...changes);
+    }
+    await tag(false);
   }
+  await tag(true);
   if (options.dryRun) return done();
-  await notmuch.tag(result.changes);
   // Our own tagging moves lastmod on; when nothing else changed meanwhile, start the next run after it.
   let next = revision.lastmod;
-  if (result.changes.length) {
+  if (messages) {
     const after = await notmuch.revision();
     const [changed] = await notmuch.count([`lastmod:${revision.lastmod + 1}..${after.lastmod}`]);
-    if (after.uuid === revision.uuid && changed === new Set(result.changes.map((c) => c.msgid)).size) next = after.lastmod;
+    if (after.uuid === revision.uuid && changed === messages) next = after.lastmod;
   }
   setTrailersMark(store, { uuid: revision.uuid, lastmod: next, projects: key });
   return done();
 }
 
+/**
+ * A thread id as a number when it is notmuch's `thread:` and 16 hex digits
+ * (a whole pass of a long history lists hundreds of thousands; a number
+ * takes 8 bytes, the string about 50), else as it came.
+ */
+function packThread(id: string): number | string {
+  const n = /^thread:[0-9a-f]{16}$/.test(id) ? parseInt(id.slice(7), 16) : NaN;
+  return Number.isSafeInteger(n) ? n : id;
+}
+
+const unpackThread = (t: number | string): string => (typeof t === 'number' ? `thread:${t.toString(16).padStart(16, '0')}` : t);
+
+/** The projects' patch mail. */
+const patchMail = (projects: readonly string[], session: Session): string => projects.map((p) => `tag:${session.scheme.project(p)}`).join(' or ');
+
+/** Every message changed since the mark, in threads that hold patch mail. */
+function changedQuery(projects: readonly string[], session: Session, from: number, to: number): string {
+  // A subquery with spaces in it is quoted (notmuch-search-terms(7)); tag names hold no quote.
+  return `lastmod:${from + 1}..${to} and thread:"{${patchMail(projects, session)}}"`;
+}
+
+/**
+ * The threads where a review tag can come or go: those with a message
+ * that is not patch mail (a reply, a cover letter), and those whose patch
+ * mail carries a review tag (a thread of patches only loses it).
+ */
+function wholeQuery(projects: readonly string[], session: Session): string {
+  const patches = patchMail(projects, session);
+  const reviewed = projects.flatMap((p) => FAMILY.map((f) => `tag:${session.scheme.mail(p, f)}`)).join(' or ');
+  return `(thread:"{${patches}}" and not (${patches})) or ((${patches}) and (${reviewed}))`;
+}
+
 /** The tag changes one thread asks for: each patch's review family set to what its replies say. */
-function threadChanges(thread: ThreadNode[], projects: readonly string[], me: ReadonlySet<string>, session: Session): TrailersResult['changes'] {
+function threadChanges(thread: ThreadNode[], projects: readonly string[], me: ReadonlySet<string>, session: Session): TrailerChange[] {
   const { scheme } = session;
   const tracked = new Set(projects.map((p) => scheme.project(p)));
   const isPatch = (m: ShownMessage): boolean => m.tags.some((t) => tracked.has(t));
@@ -129,7 +191,7 @@ function threadChanges(thread: ThreadNode[], projects: readonly string[], me: Re
     }
   };
   walk(thread, [], null);
-  const out: TrailersResult['changes'] = [];
+  const out: TrailerChange[] = [];
   for (const { message, replies: rs } of patches) {
     const author = sender(message);
     const given = new Set<MailTag>();

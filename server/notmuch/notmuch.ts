@@ -20,6 +20,9 @@ export interface ReplyHeaders { reply: Record<string, string>; original: Record<
 
 export interface Revision { uuid: string; lastmod: number }
 
+/** Where a dump puts what it reads: a Map, or a store of the same shape (server/store/message-tags.ts). */
+export interface TagSink { set(msgid: string, tags: string[]): unknown }
+
 const LOCK_ERROR = /lock|DatabaseLockError|Unable to get write/i;
 
 export class Notmuch {
@@ -99,12 +102,15 @@ export class Notmuch {
   }
 
   /**
-   * Current tags of every message matching `query`, by message-id. With
-   * `shared`, messages with the same tags share one frozen array (a large
-   * sync holds them all): copy one to change it.
+   * Current tags of every message matching `query`, by message-id, into
+   * `into` (a new Map unless given). With `shared`, messages with the same
+   * tags share one frozen array (a large sync holds them all): copy one to
+   * change it.
    */
-  async dump(query: string, shared?: TagSets): Promise<Map<string, string[]>> {
-    const result = new Map<string, string[]>();
+  async dump(query: string, shared?: TagSets): Promise<Map<string, string[]>>;
+  async dump<T extends TagSink>(query: string, shared: TagSets, into: T): Promise<T>;
+  async dump(query: string, shared?: TagSets, into: TagSink = new Map<string, string[]>()): Promise<TagSink> {
+    const result = into;
     const sets = shared ?? new TagSets();
     // dump waits for the write lock too (seen with notmuch 0.37); reading
     // 100,000 messages takes about a second, so 30 s is ample work time.
@@ -158,6 +164,13 @@ export class Notmuch {
   async showThreads(query: string): Promise<unknown[]> {
     const out = await this.run(['show', '--format=json', '--entire-thread=true', '--', query]);
     return JSON.parse(out || '[]') as unknown[];
+  }
+
+  /** Each thread with a message matching `query`, by id (`thread:...`), read line by line. */
+  async eachThread(query: string, onThread: (id: string) => void): Promise<void> {
+    await this.run(['search', '--output=threads', '--', query], undefined, undefined, (line) => {
+      if (line) onThread(line);
+    });
   }
 
   /** The user's own addresses (user.primary_email and user.other_email), lower-cased. */

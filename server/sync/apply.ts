@@ -121,8 +121,7 @@ export async function resolveUnseen(run: ProjectRun): Promise<void> {
   for (let i = 0; i < unseen.length; i += ID_BATCH) {
     checkCancel(run.options.signal);
     const chunk = unseen.slice(i, i + ID_BATCH);
-    const found = await run.session.notmuch.dump(chunk.map((u) => idQuery(u.msgid)).join(' or '), run.tagSets);
-    for (const [msgid, tags] of found) run.local.set(msgid, tags);
+    await run.session.notmuch.dump(chunk.map((u) => idQuery(u.msgid)).join(' or '), run.tagSets, run.local);
     run.inTransaction(() => chunk.forEach((u) => decide(run, u, false)));
   }
 }
@@ -132,11 +131,13 @@ export async function planLocalChanges(run: ProjectRun): Promise<void> {
   const { store } = run.session;
   const { inst, project } = run;
   run.inTransaction(() => {
-    for (const msgid of run.local.keys()) {
-      const patchId = store.patchId(inst.name, project, msgid);
-      if (patchId === undefined || run.handled.has(patchId)) continue;
-      const stored = store.patch(inst.name, project, msgid);
-      if (stored) decide(run, { msgid, patchId: stored.patch_id, remote: stored.remote }, false);
+    for (const chunk of run.local.chunks()) {
+      for (const msgid of chunk) {
+        const patchId = store.patchId(inst.name, project, msgid);
+        if (patchId === undefined || run.handled.has(patchId)) continue;
+        const stored = store.patch(inst.name, project, msgid);
+        if (stored) decide(run, { msgid, patchId: stored.patch_id, remote: stored.remote }, false);
+      }
     }
   });
   const focus = run.options.messageIds ? new Set(run.options.messageIds.map(notmuchMessageId)) : undefined;

@@ -3,7 +3,7 @@ import { notmuchMessageId } from '../mail/message-id.js';
 import type { Revision } from '../notmuch/notmuch.js';
 import type { Session } from '../session.js';
 import { runRules } from '../mail/rules.js';
-import { runTrailers } from '../mail/trailers.js';
+import { runTrailers, type TrailerChange } from '../mail/trailers.js';
 import type { ProjectRow, SyncMark } from '../store/store.js';
 import { planLocalChanges, resolveUnseen } from './apply.js';
 import { timeline } from '../timeline.js';
@@ -75,10 +75,14 @@ async function syncRules(session: Session, revision: Revision): Promise<Pick<Syn
 /** Review trailers as tags, after the sync; a failure is reported, the sync's work stays. */
 async function syncTrailers(session: Session, options: SyncOptions, revision: Revision | undefined): Promise<Pick<SyncSummary, 'trailers' | 'trailersError'>> {
   try {
-    const { changes, ...rest } = await timeline.around('phase', 'trailers', runTrailers(session, revision ? { revision } : {}));
     // The summary stays small (a first run retags thousands); each retagged message is an event, as the sync's own.
-    for (const c of changes) options.onMessage?.({ msgid: c.msgid, project: c.project, kind: 'retagged' });
-    return { trailers: { ...rest, retagged: changes.length } };
+    let retagged = 0;
+    const onChange = (c: TrailerChange): void => {
+      retagged++;
+      options.onMessage?.({ msgid: c.msgid, project: c.project, kind: 'retagged' });
+    };
+    const { mode, threads, notmuchCalls } = await timeline.around('phase', 'trailers', runTrailers(session, { onChange, ...(revision ? { revision } : {}) }));
+    return { trailers: { mode, threads, notmuchCalls, retagged } };
   } catch (err) {
     if (!(err instanceof PwnmError) || err.code === 'CANCELLED') throw err;
     return { trailersError: err.message };
@@ -96,6 +100,7 @@ async function syncProject(run: ProjectRun): Promise<ProjectSummary> {
     if (!(err instanceof PwnmError) || err.code === 'CANCELLED' || err.code === 'SYNC_RUNNING') throw err;
     summary.errors.push(err.message);
   } finally {
+    run.local.close();
     summary.httpRequests = run.client ? run.client.requests - run.requestsBefore : 0;
     summary.notmuchCalls = session.notmuch.calls - nmBefore;
   }

@@ -33,7 +33,7 @@ export async function runPushes(run: ProjectRun): Promise<void> {
 async function readUnreadTags(run: ProjectRun, list: readonly Push[]): Promise<void> {
   const unread = list.filter((p) => !run.local.has(p.msgid)).map((p) => idQuery(p.msgid));
   for (let i = 0; i < unread.length; i += TAG_BATCH) {
-    for (const [msgid, tags] of await run.session.notmuch.dump(unread.slice(i, i + TAG_BATCH).join(' or '), run.tagSets)) run.local.set(msgid, tags);
+    await run.session.notmuch.dump(unread.slice(i, i + TAG_BATCH).join(' or '), run.tagSets, run.local);
   }
 }
 

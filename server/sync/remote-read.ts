@@ -68,14 +68,16 @@ async function readLocal(run: ProjectRun, row: ProjectRow | undefined, mode: Rem
   if (row?.nm_uuid && row.nm_uuid !== revision.uuid) summary.notes.push('the notmuch database was rebuilt (new UUID); read all its patch mail again');
   if (run.options.messageIds) {
     const ids = run.options.messageIds.map(notmuchMessageId);
-    run.local = ids.length ? await session.notmuch.dump(ids.map(idQuery).join(' or '), run.tagSets) : new Map<string, string[]>();
+    if (ids.length) await session.notmuch.dump(ids.map(idQuery).join(' or '), run.tagSets, run.local);
     return;
   }
   const query = listQuery(run, row);
   const projectTag = session.scheme.project(run.project);
-  run.local = lastmodUsable
-    ? new Map(await run.changes.since(row.nm_lastmod!))
-    : await session.notmuch.dump(query ? `tag:${projectTag} or ${query}` : `tag:${projectTag}`, run.tagSets);
+  if (lastmodUsable) {
+    for (const [msgid, tags] of await run.changes.since(row.nm_lastmod!)) run.local.set(msgid, tags);
+  } else {
+    await session.notmuch.dump(query ? `tag:${projectTag} or ${query}` : `tag:${projectTag}`, run.tagSets, run.local);
+  }
 }
 
 /** Reads both sides and plans what arrives; returns the mark to store when all went through. */

@@ -4,7 +4,9 @@ import type { Revision } from '../notmuch/notmuch.js';
 import { TagSets } from '../notmuch/tag-sets.js';
 import type { PatchworkClient } from '../patchwork/client.js';
 import type { Session } from '../session.js';
+import { MessageTags } from '../store/message-tags.js';
 import type { PatchRow } from '../store/store.js';
+import { IdSet } from './id-set.js';
 import type { Conflict } from './planner.js';
 import { TagWriter, type TagItem } from './tag-writer.js';
 import type { MessageEvent, ProjectSummary, Progress, Report, SyncOptions } from './types.js';
@@ -52,14 +54,14 @@ export class ProjectRun {
   readonly writer: TagWriter;
   client: PatchworkClient | undefined;
   requestsBefore = 0;
-  /** Tags of the messages this run looked at, kept current as we retag. */
-  local = new Map<string, string[]>();
-  /** Resolves once `local` holds the local side; the remote side is read meanwhile. */
-  localRead: Promise<void> = Promise.resolve();
   /** Shared arrays for the tags kept in `local` (most messages end with the same few). */
   readonly tagSets = new TagSets();
-  /** Patches planned this run, by id: numbers, not a second copy of every message-id. */
-  readonly handled = new Set<number>();
+  /** Tags of the messages this run looked at, kept current as we retag; a long history's go to SQLite. */
+  readonly local: MessageTags;
+  /** Resolves once `local` holds the local side; the remote side is read meanwhile. */
+  localRead: Promise<void> = Promise.resolve();
+  /** Patches planned this run, by id: bits, not a second copy of every message-id. */
+  readonly handled = new IdSet();
   readonly unseen: Unseen[] = [];
   readonly pushes: Push[] = [];
   suffixes = new Map<string, string>();
@@ -73,6 +75,7 @@ export class ProjectRun {
     readonly changes: LocalChanges,
   ) {
     this.dryRun = Boolean(options.dryRun);
+    this.local = new MessageTags(session.store, this.tagSets, options.spillAfter);
     this.prefer = options.prefer ?? session.config.prefer;
     this.summary = {
       instance: inst.name, project, mode: 'full', local: 'full', since: null, fetched: 0, eventsRead: 0, retagged: 0, pushed: 0,

@@ -18,6 +18,8 @@ export interface SyncOptions {
   onProgress?: (progress: Progress) => void;
   /** Told of every message whose tags or Patchwork state this sync changed or could not change. */
   onMessage?: (event: MessageEvent) => void;
+  /** Messages whose tags a project's sync keeps in memory before it moves them to SQLite (tests set it low). */
+  spillAfter?: number;
 }
 
 export interface MessageEvent {

@@ -137,6 +137,60 @@ describe('trailers', function () {
     expect(await t.tags('b2@example.com')).to.include('pw-skiboot-acked');
   });
 
+  /** Every message-id in `notmuch show` JSON. */
+  function shownIds(threads: unknown[]): string[] {
+    const out: string[] = [];
+    const walk = (nodes: unknown): void => {
+      for (const [m, below] of nodes as [{ id: string } | null, unknown][]) {
+        if (m) out.push(m.id);
+        walk(below);
+      }
+    };
+    threads.forEach(walk);
+    return out;
+  }
+
+  it('a whole pass shows a bounded number of threads per notmuch show and tags in bounded batches', async () => {
+    expect((await cli('sync')).exitCode).to.equal(0);
+    const before = await reviewTags();
+    // Every review tag off again: the whole pass must put each back.
+    await t.notmuch.tag(Object.entries(before).map(([msgid, tags]) => ({ msgid, add: [], remove: tags })));
+    const s = t.session();
+    const shows: string[][] = [];
+    const tagCalls: TagChange[][] = [];
+    const show = s.notmuch.showThreads.bind(s.notmuch);
+    s.notmuch.showThreads = async (q) => { const r = await show(q); shows.push(shownIds(r)); return r; };
+    const tag = s.notmuch.tag.bind(s.notmuch);
+    s.notmuch.tag = async (changes) => { tagCalls.push([...changes]); await tag(changes); };
+    const run = await runTrailers(s, { full: true, threadChunk: 1, tagBatch: 3 });
+    await s.close();
+    expect(await reviewTags()).to.deep.equal(before);
+    // The series' thread and Bob's with my reply: one show each, one thread each.
+    expect(run.threads).to.equal(2);
+    expect(shows.map((ids) => ids.some((id) => id.startsWith('s1-')) !== ids.some((id) => id.startsWith('b1')))).to.deep.equal([true, true]);
+    // Four patches to retag (1/3, 2/3, 3/3, b1), three to a batch.
+    expect(tagCalls.map((c) => c.length)).to.deep.equal([3, 1]);
+  });
+
+  it('a whole pass reads only threads where a review tag can change: a stale tag on a patch-only thread goes, others are not read', async () => {
+    expect((await cli('sync')).exitCode).to.equal(0);
+    // b3's thread holds b3 alone: no reply gives it an ack, so the tag is stale.
+    await t.notmuch.tag([{ msgid: 'b3@example.com', add: ['pw-skiboot-acked'], remove: [] }]);
+    const s = t.session();
+    const shown: string[] = [];
+    const show = s.notmuch.showThreads.bind(s.notmuch);
+    s.notmuch.showThreads = async (q) => { const r = await show(q); shown.push(...shownIds(r)); return r; };
+    const run = await runTrailers(s, { full: true });
+    await s.close();
+    expect(run.changes.map((c) => [c.msgid, c.add, c.remove])).to.deep.equal([['b3@example.com', [], ['pw-skiboot-acked']]]);
+    expect(await t.tags('b3@example.com')).to.not.include('pw-skiboot-acked');
+    // Read: the series (replies, a cover letter), b1 (my reply), b3 (a review tag); not b2 and b4, patches alone.
+    expect(run.threads).to.equal(3);
+    expect(shown).to.include.members(['s1-0@example.com', 'b1@example.com', 'b3@example.com']);
+    expect(shown).to.not.include.members(['b2@example.com']);
+    expect(shown).to.not.include.members(['b4@example.com']);
+  });
+
   it('trailers --dry-run lists the changes and tags nothing', async () => {
     expect((await cli('sync', '--local-only')).exitCode).to.equal(0); // no Patchwork rows yet: nothing is patch mail
     expect((await cli('sync')).exitCode).to.equal(0);
