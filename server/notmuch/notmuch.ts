@@ -12,6 +12,8 @@ export interface NotmuchOptions {
   database?: string;
   /** How long one call may wait for the write lock, in milliseconds. */
   lockTimeoutMs?: number;
+  /** How long a dump, once it has the lock, may go without a line before it counts as stuck (tests shorten it). */
+  dumpSilenceMs?: number;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -30,11 +32,13 @@ export class Notmuch {
   calls = 0;
   private readonly env: NodeJS.ProcessEnv;
   private readonly lockTimeoutMs: number;
+  private readonly dumpSilenceMs: number;
 
   constructor(options: NotmuchOptions = {}) {
     this.env = { ...(options.env ?? process.env) };
     if (options.database) this.env.NOTMUCH_DATABASE = options.database;
     this.lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
+    this.dumpSilenceMs = options.dumpSilenceMs ?? 30_000;
   }
 
   /**
@@ -54,25 +58,32 @@ export class Notmuch {
   private async runOnce(args: string[], input: string | undefined, workMs: number | undefined, onLine: ((line: string) => void) | undefined): Promise<string> {
     const started = Date.now();
     const deadline = workMs === undefined ? Infinity : started + this.lockTimeoutMs + workMs;
+    // Output read line by line has no end known in advance (a dump of 1.4
+    // million messages takes most of a minute): its limit is on silence.
+    const idleMs = onLine && workMs !== undefined ? this.lockTimeoutMs + workMs : undefined;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
       this.calls++;
+      let silent = false;
+      let watchdog: (() => void) | undefined;
       try {
         const subprocess = execa('notmuch', args, {
           env: this.env,
           extendEnv: false,
           input: input ?? '',
           maxBuffer: 1024 * 1024 * 1024,
-          ...(deadline === Infinity ? {} : { timeout: Math.max(1000, deadline - Date.now()) }),
+          ...(deadline === Infinity || idleMs !== undefined ? {} : { timeout: Math.max(1000, deadline - Date.now()) }),
           stripFinalNewline: false,
           // A large dump is read line by line, never held whole.
           ...(onLine ? { buffer: { stdout: false } } : {}),
         });
+        if (idleMs !== undefined) watchdog = onSilence(subprocess.stdout!, idleMs, () => { silent = true; subprocess.kill(); });
         const lines = onLine && splitLines(subprocess.stdout!, onLine);
         const result = await subprocess;
         await lines;
         return onLine ? '' : result.stdout;
       } catch (err) {
         const e = err as ExecaError;
+        if (silent) e.timedOut = true;
         if ((e as { code?: string }).code === 'ENOENT') {
           throw new PwnmError('NOTMUCH_MISSING', 'notmuch not found: install it (Debian/Ubuntu: apt-get install notmuch) or put it on PATH', { cause: err });
         }
@@ -89,6 +100,8 @@ export class Notmuch {
         const setup = notSetUp(stderr);
         if (setup) throw new PwnmError('NOTMUCH_FAILED', `${setup.missing}: run ${setup.fix}`, { cause: err, details: { command, exitCode: e.exitCode, stderr, fix: setup.fix } });
         throw new PwnmError('NOTMUCH_FAILED', `${command} failed (exit ${String(e.exitCode)}): ${stderr.split('\n')[0] ?? ''}`, { cause: err, details: { command, exitCode: e.exitCode, stderr } });
+      } finally {
+        watchdog?.();
       }
     }
   }
@@ -112,9 +125,9 @@ export class Notmuch {
   async dump(query: string, shared?: TagSets, into: TagSink = new Map<string, string[]>()): Promise<TagSink> {
     const result = into;
     const sets = shared ?? new TagSets();
-    // dump waits for the write lock too (seen with notmuch 0.37); reading
-    // 100,000 messages takes about a second, so 30 s is ample work time.
-    await this.run(['dump', '--format=batch-tag', '--', query], undefined, 30_000, (line) => {
+    // dump waits for the write lock too (seen with notmuch 0.37): past the
+    // lock's wait, 30 s without a line means it is stuck.
+    await this.run(['dump', '--format=batch-tag', '--', query], undefined, this.dumpSilenceMs, (line) => {
       const parsed = parseDumpLine(line);
       if (parsed) result.set(parsed.msgid, shared ? sets.intern(parsed.tags) : sets.intern(parsed.tags).slice());
     });
@@ -191,6 +204,18 @@ export class Notmuch {
  * 100,000 messages is parsed while notmuch still writes it, without one
  * await per line (execa's line iterator took longer than notmuch itself).
  */
+/** Call `onIdle` when `stream` has been silent for `ms`; returns the way to stop watching. */
+function onSilence(stream: NodeJS.ReadableStream, ms: number, onIdle: () => void): () => void {
+  let last = Date.now();
+  const seen = (): void => { last = Date.now(); };
+  stream.on('data', seen);
+  const timer = setInterval(() => { if (Date.now() - last > ms) onIdle(); }, Math.min(ms, 1000));
+  return () => {
+    clearInterval(timer);
+    stream.off('data', seen);
+  };
+}
+
 function splitLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): Promise<void> {
   let rest = '';
   stream.setEncoding('utf8');

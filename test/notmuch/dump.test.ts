@@ -1,5 +1,10 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PwnmError } from '../../server/errors.js';
+import { Notmuch } from '../../server/notmuch/notmuch.js';
 import { TagSets } from '../../server/notmuch/tag-sets.js';
 import { makeEnv, msgidOf, patchesOf, type TestEnv } from '../helpers.js';
 
@@ -34,5 +39,34 @@ describe('notmuch dump', function () {
     expect(own.get(a!)).to.not.equal(own.get(b!));
     own.get(a!)!.push('mine');
     expect(own.get(b!)).to.deep.equal(['inbox']);
+  });
+});
+
+describe('notmuch dump time limit', function () {
+  this.timeout(30_000);
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'pwnm-fake-notmuch-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A `notmuch` on PATH that writes `lines` dump lines, `pauseS` seconds apart. */
+  function fakeNotmuch(lines: number, pauseS: number): Notmuch {
+    const script = join(dir, 'notmuch');
+    // One process (a shell would leave its `sleep` holding the pipe when killed).
+    writeFileSync(script, `#!${process.execPath}\nlet i = 0;\nconst next = () => { if (i === ${lines}) return; console.log('+inbox -- id:m' + i++ + '@x'); setTimeout(next, ${pauseS * 1000}); };\nnext();\n`, { mode: 0o755 });
+    return new Notmuch({ env: { PATH: `${dir}:${process.env.PATH ?? ''}` }, lockTimeoutMs: 200, dumpSilenceMs: 1000 });
+  }
+
+  it('lets a dump run as long as it keeps writing (a million messages take most of a minute)', async () => {
+    // 3 s in all, past the 1.2 s that lock wait and silence allow, with never 1 s without a line.
+    const dumped = await fakeNotmuch(10, 0.3).dump('*');
+    expect(dumped.size).to.equal(10);
+  });
+
+  it('gives up on a dump silent for longer than allowed, as on a lock held too long', async () => {
+    const started = Date.now();
+    const failed = await fakeNotmuch(2, 5).dump('*').then(() => undefined, (err: unknown) => err);
+    expect(failed).to.be.instanceOf(PwnmError);
+    expect((failed as PwnmError).code).to.equal('NOTMUCH_LOCKED');
+    expect(Date.now() - started).to.be.below(4000);
   });
 });
