@@ -92,28 +92,23 @@ export async function runTrailers(session: Session, options: TrailersOptions = {
   await notmuch.eachThread(incremental ? changedQuery(projects, session, mark.lastmod, revision.lastmod) : wholeQuery(projects, session), (id) => threadIds.push(packThread(id)));
   result.threads = threadIds.length;
   const me = new Set(await notmuch.userAddresses());
-  const tagged = options.onChange ?? ((c: TrailerChange) => void result.changes.push(c));
-  const tagBatch = options.tagBatch ?? TAG_BATCH;
-  const queue: TrailerChange[] = [];
+  const writer = pipelinedTagger(notmuch, options.tagBatch ?? TAG_BATCH, Boolean(options.dryRun), options.onChange ?? ((c: TrailerChange) => void result.changes.push(c)));
   /** Messages retagged (a message of two projects has two changes). */
   let messages = 0;
-  const tag = async (all: boolean): Promise<void> => {
-    while (queue.length >= tagBatch || (all && queue.length > 0)) {
-      const batch = queue.splice(0, tagBatch);
-      if (!options.dryRun) await notmuch.tag(batch);
-      batch.forEach(tagged);
-    }
-  };
   const chunk = options.threadChunk ?? THREAD_CHUNK;
-  for (let i = 0; i < threadIds.length; i += chunk) {
-    for (const thread of await notmuch.showThreads(threadIds.slice(i, i + chunk).map(unpackThread).join(' or '))) {
-      const changes = threadChanges(thread as ThreadNode[], projects, me, session);
-      messages += new Set(changes.map((c) => c.msgid)).size;
-      queue.push(...changes);
+  try {
+    for (let i = 0; i < threadIds.length; i += chunk) {
+      for (const thread of await notmuch.showThreads(threadIds.slice(i, i + chunk).map(unpackThread).join(' or '))) {
+        const changes = threadChanges(thread as ThreadNode[], projects, me, session);
+        messages += new Set(changes.map((c) => c.msgid)).size;
+        await writer.add(changes);
+      }
     }
-    await tag(false);
+    await writer.drain();
+  } finally {
+    // A failed read must not leave a batch half-reported.
+    await writer.settled();
   }
-  await tag(true);
   if (options.dryRun) return done();
   // Our own tagging moves lastmod on; when nothing else changed meanwhile, start the next run after it.
   let next = revision.lastmod;
@@ -137,6 +132,34 @@ function packThread(id: string): number | string {
 }
 
 const unpackThread = (t: number | string): string => (typeof t === 'number' ? `thread:${t.toString(16).padStart(16, '0')}` : t);
+
+/**
+ * Tag changes in batches of `size`, one batch written while the caller goes
+ * on reading the next threads: notmuch lets a reader go on through one
+ * commit, and a whole pass takes about half as long.
+ */
+function pipelinedTagger(notmuch: Session['notmuch'], size: number, dryRun: boolean, onTagged: (c: TrailerChange) => void) {
+  const queue: TrailerChange[] = [];
+  let writing: Promise<void> = Promise.resolve();
+  const write = async (): Promise<void> => {
+    await writing;
+    const batch = queue.splice(0, size);
+    writing = (dryRun ? Promise.resolve() : notmuch.tag(batch)).then(() => batch.forEach(onTagged));
+  };
+  return {
+    /** Queue changes; when a batch is full, start writing it (after the one in flight). */
+    async add(changes: readonly TrailerChange[]): Promise<void> {
+      queue.push(...changes);
+      if (queue.length >= size) await write();
+    },
+    /** Write all that is queued. */
+    async drain(): Promise<void> {
+      while (queue.length > 0) await write();
+      await writing;
+    },
+    settled: (): Promise<void> => writing,
+  };
+}
 
 /** The projects' patch mail. */
 const patchMail = (projects: readonly string[], session: Session): string => projects.map((p) => `tag:${session.scheme.project(p)}`).join(' or ');
