@@ -199,11 +199,6 @@ export class Notmuch {
   }
 }
 
-/**
- * Hand each line of a stream to `onLine` as chunks arrive: a dump of
- * 100,000 messages is parsed while notmuch still writes it, without one
- * await per line (execa's line iterator took longer than notmuch itself).
- */
 /** Call `onIdle` when `stream` has been silent for `ms`; returns the way to stop watching. */
 function onSilence(stream: NodeJS.ReadableStream, ms: number, onIdle: () => void): () => void {
   let last = Date.now();
@@ -216,6 +211,11 @@ function onSilence(stream: NodeJS.ReadableStream, ms: number, onIdle: () => void
   };
 }
 
+/**
+ * Hand each line of a stream to `onLine` as chunks arrive: a dump of
+ * 100,000 messages is parsed while notmuch still writes it, without one
+ * await per line (execa's line iterator took longer than notmuch itself).
+ */
 function splitLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): Promise<void> {
   let rest = '';
   stream.setEncoding('utf8');
