@@ -14,7 +14,7 @@ export interface GenerateOptions {
   /** Number of patches (cover letters and replies come on top). */
   patches: number;
   seed?: number;
-  /** Date of the newest mail; older ones go back an hour apiece. */
+  /** Date of the newest mail; older ones go back an hour apiece (less past 131,400 patches). */
   newest?: Date;
   /** Give patches a random mix of states on the server (default), or all `new`. */
   stateMix?: boolean;
@@ -121,6 +121,8 @@ type Person = readonly [string, string];
 
 const [ALICE, BOB, CHLOE, , ERIN, , GRACE] = PEOPLE;
 
+/** The generated mail spans at most this much time. */
+const MAX_SPAN_MS = 15 * 365 * 86_400_000;
 const newestOf = (options: GenerateOptions): number => (options.newest ?? new Date(Date.UTC(2026, 10, 1))).getTime();
 
 /** A running count. Mail file names and some message-ids are made from it, so it must run the same every time. */
@@ -213,9 +215,14 @@ class RandomList {
     return xs[Math.floor(this.rand() * xs.length)]!;
   }
 
-  /** An hour a step before `newest`, counted back from the patches still to make. */
+  /**
+   * An hour a step before `newest`, counted back from the patches still to
+   * make; closer for 15 years of hours or more (131,400 patches), so that
+   * a million patches are not dated before 1970, which notmuch cannot hold.
+   */
   private dateOf(step: number): Date {
-    return new Date(this.newest - (this.options.patches - this.made - step) * 3_600_000);
+    const stepMs = Math.min(3_600_000, Math.floor(MAX_SPAN_MS / (this.options.patches + 1)));
+    return new Date(this.newest - (this.options.patches - this.made - step) * stepMs);
   }
 
   /** Draws the next series (60% single patches, the rest 2 to 6; 30% resends) and adds it and its sender to the data. */

@@ -51,7 +51,8 @@ const TOKEN = 'bench-token-0123456789abcdef';
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 async function corpus(n: number): Promise<{ dir: string; maildir: string; notmuchConfig: string }> {
-  const dir = join(values['cache-dir']!, `pwnm-sync-bench-${n}-v1`);
+  // v2: past 131,400 patches the generator dates mail closer than an hour apart (15 years at most).
+  const dir = join(values['cache-dir']!, `pwnm-sync-bench-${n}-v${n >= 131_400 ? 2 : 1}`);
   const maildir = join(dir, 'mail');
   const notmuchConfig = join(dir, 'notmuch-config');
   if (!existsSync(join(dir, 'pristine', 'done'))) {
