@@ -98,11 +98,10 @@ export async function runTrailers(session: Session, options: TrailersOptions = {
   const chunk = options.threadChunk ?? THREAD_CHUNK;
   try {
     for (let i = 0; i < threadIds.length; i += chunk) {
-      for (const thread of await notmuch.showThreads(threadIds.slice(i, i + chunk).map(unpackThread).join(' or '))) {
-        const changes = threadChanges(thread as ThreadNode[], projects, me, session);
-        messages += new Set(changes.map((c) => c.msgid)).size;
-        await writer.add(changes);
-      }
+      const changes = (await notmuch.showThreads(threadIds.slice(i, i + chunk).map(unpackThread).join(' or ')))
+        .flatMap((thread) => threadChanges(thread as ThreadNode[], projects, me, session));
+      messages += new Set(changes.map((c) => c.msgid)).size;
+      await writer.add(changes);
     }
     await writer.drain();
   } finally {
@@ -134,23 +133,28 @@ function packThread(id: string): number | string {
 const unpackThread = (t: number | string): string => (typeof t === 'number' ? `thread:${t.toString(16).padStart(16, '0')}` : t);
 
 /**
- * Tag changes in batches of `size`, one batch written while the caller goes
- * on reading the next threads: notmuch lets a reader go on through one
- * commit, and a whole pass takes about half as long.
+ * Tag changes in batches of at most `size`, written while the caller goes
+ * on reading the next threads (notmuch lets a reader go on through one
+ * commit). Group commit: an idle writer takes what is queued at once, a
+ * busy one up to a batch when it is done, so the first write starts after
+ * the first chunk of threads instead of after a full batch, and the last
+ * one is short.
  */
 function pipelinedTagger(notmuch: Session['notmuch'], size: number, dryRun: boolean, onTagged: (c: TrailerChange) => void) {
   const queue: TrailerChange[] = [];
   let writing: Promise<void> = Promise.resolve();
+  let busy = false;
   const write = async (): Promise<void> => {
-    await writing;
+    await writing; // a failed batch stops the pass here
     const batch = queue.splice(0, size);
-    writing = (dryRun ? Promise.resolve() : notmuch.tag(batch)).then(() => batch.forEach(onTagged));
+    busy = true;
+    writing = (dryRun ? Promise.resolve() : notmuch.tag(batch)).then(() => batch.forEach(onTagged)).finally(() => { busy = false; });
   };
   return {
-    /** Queue changes; when a batch is full, start writing it (after the one in flight). */
+    /** Queue one chunk's changes; write them now when the writer is idle, else when a batch is full. */
     async add(changes: readonly TrailerChange[]): Promise<void> {
       queue.push(...changes);
-      if (queue.length >= size) await write();
+      if (queue.length > 0 && (!busy || queue.length >= size)) await write();
     },
     /** Write all that is queued. */
     async drain(): Promise<void> {

@@ -26,6 +26,12 @@ export interface Revision { uuid: string; lastmod: number }
 export interface TagSink { set(msgid: string, tags: string[]): unknown }
 
 const LOCK_ERROR = /lock|DatabaseLockError|Unable to get write/i;
+/**
+ * A read that a writer's commits overtook (Xapian keeps a reader's
+ * revision through one commit, not two): read again. notmuch says so
+ * plainly, or, midway through a thread, that it has no top-level message.
+ */
+const READ_OVERTAKEN = /DatabaseModifiedError|has been discarded|has no toplevel messages/i;
 
 export class Notmuch {
   /** Process calls made, for `--json` reports and the benchmark. */
@@ -93,7 +99,9 @@ export class Notmuch {
           const waited = Math.round((Date.now() - started) / 1000);
           throw new PwnmError('NOTMUCH_LOCKED', `the notmuch database stayed locked for ${waited} s (is notmuch new running?); nothing was lost, run the sync again`, { cause: err, details: { command, stderr } });
         }
-        if (LOCK_ERROR.test(stderr)) {
+        // Both wait their turn the same way: a writer is at work.
+        const overtaken = args[0] !== 'tag' && READ_OVERTAKEN.test(stderr) && Date.now() + delay < started + this.lockTimeoutMs;
+        if (LOCK_ERROR.test(stderr) || overtaken) {
           await new Promise((r) => setTimeout(r, delay));
           continue;
         }
