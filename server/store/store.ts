@@ -183,6 +183,8 @@ function patchStatements(db: SqliteDatabase) {
     setArchived: db.prepare('UPDATE patches SET archived = ?, archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
     commitArchived: db.prepare('UPDATE patches SET archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
     openPatches: db.prepare<[string, string, string, string], OpenPatch>('SELECT patch_id, msgid, date FROM patches WHERE instance = ? AND project = ? AND archived = 0 AND date >= ? AND date < ? ORDER BY date, patch_id'),
+    countOpen: db.prepare<[string, string, string, string], { n: number }>('SELECT count(*) AS n FROM patches WHERE instance = ? AND project = ? AND archived = 0 AND date >= ? AND date < ?'),
+    openDateAt: db.prepare<[string, string, string, string, number], { date: string }>('SELECT date FROM patches WHERE instance = ? AND project = ? AND archived = 0 AND date >= ? AND date < ? ORDER BY date, patch_id LIMIT 1 OFFSET ?'),
     deletePatch: db.prepare('DELETE FROM patches WHERE instance = ? AND project = ? AND msgid = ?'),
     deletePending: db.prepare('DELETE FROM pending WHERE instance = ? AND project = ? AND msgid = ?'),
     seriesRows: db.prepare<[string, string, number], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND series_id = ? ORDER BY series_part, patch_id'),
@@ -316,6 +318,16 @@ export class Store {
   /** Patches stored as not archived, mailed in [since, before), oldest first. */
   openPatches(instance: string, project: string, since = '', before = '\uffff'): OpenPatch[] {
     return this.stmt.openPatches.all(instance, project, since, before);
+  }
+
+  /** How many of them there are, without reading them (a long history has hundreds of thousands). */
+  countOpen(instance: string, project: string, since = '', before = '\uffff'): number {
+    return this.stmt.countOpen.get(instance, project, since, before)!.n;
+  }
+
+  /** The mail date of the `index`-th of them, oldest first; undefined past the last. */
+  openDateAt(instance: string, project: string, since: string, before: string, index: number): string | undefined {
+    return this.stmt.openDateAt.get(instance, project, since, before, index)?.date;
   }
 
   /** Forget a patch Patchwork no longer has, with its pending entries. */

@@ -17,8 +17,11 @@ import { checkCancel, type ProjectRun } from './run.js';
 // that page is read and compared by id. Patches missing from it are asked
 // for one by one: archived (now in the store and tagged so) or deleted (a
 // 404: forgotten, and their patch tags removed). The cost is proportional
-// to the flips, never to the project. Two flips that cancel out in one range
-// (one archived, one unarchived) are not seen; `sync --full` sees them.
+// to the flips, never to the project. The store's side is counted and split
+// in SQL, and read only for a range that is read from the server, so a sync
+// with nothing changed holds no list of the project's patches. Two flips
+// that cancel out in one range (one archived, one unarchived) are not seen;
+// `sync --full` sees them.
 
 /** Upper end of the whole range: later than any date. */
 const END = '\uffff';
@@ -27,11 +30,10 @@ export interface ArchiveCheck { flipped: number; deleted: number }
 
 /** Compare the non-archived sets and apply what differs. */
 export async function checkArchived(run: ProjectRun, projectId: number, since: string | undefined): Promise<ArchiveCheck> {
-  const { store } = run.session;
-  const local = store.openPatches(run.inst.name, run.project, since ?? '', END);
   const result: ArchiveCheck = { flipped: 0, deleted: 0 };
   const server = await countOpen(run, projectId, since, undefined);
-  if (server !== local.length) await reconcile(run, projectId, { since, before: undefined, server, local }, result);
+  const local = storedOpen(run, since, undefined);
+  if (server !== local) await reconcile(run, projectId, { since, before: undefined, server, local }, result);
   if (result.flipped || result.deleted) run.summary.notes.push(`archive check: ${result.flipped} archived or unarchived, ${result.deleted} deleted on the server`);
   return result;
 }
@@ -41,22 +43,27 @@ interface Range {
   before: string | undefined;
   /** Non-archived patches the server has in the range. */
   server: number;
-  /** The store's, oldest first. */
-  local: OpenPatch[];
+  /** The store's. */
+  local: number;
 }
+
+/** The store's non-archived patches in [since, before). */
+const storedOpen = (run: ProjectRun, since: string | undefined, before: string | undefined): number =>
+  run.session.store.countOpen(run.inst.name, run.project, since ?? '', before ?? END);
 
 async function reconcile(run: ProjectRun, projectId: number, range: Range, result: ArchiveCheck): Promise<void> {
   checkCancel(run.options.signal);
   const { server, local } = range;
-  const mid = local[Math.floor(local.length / 2)]?.date;
+  const dateAt = (index: number): string | undefined => run.session.store.openDateAt(run.inst.name, run.project, range.since ?? '', range.before ?? END, index);
+  const mid = local < 2 ? undefined : dateAt(Math.floor(local / 2));
   // Small enough to read, or no date to split at (the store has (almost) none, or they share one date).
-  if (server <= PER_PAGE || local.length < 2 || mid === undefined || mid === local[0]!.date) {
+  if (server <= PER_PAGE || mid === undefined || mid === dateAt(0)) {
     await readRange(run, projectId, range, result);
     return;
   }
-  const left: Range = { since: range.since, before: mid, server: await countOpen(run, projectId, range.since, mid), local: local.filter((p) => p.date < mid) };
-  const right: Range = { since: mid, before: range.before, server: server - left.server, local: local.filter((p) => p.date >= mid) };
-  for (const half of [left, right]) if (half.server !== half.local.length) await reconcile(run, projectId, half, result);
+  const left: Range = { since: range.since, before: mid, server: await countOpen(run, projectId, range.since, mid), local: storedOpen(run, range.since, mid) };
+  const right: Range = { since: mid, before: range.before, server: server - left.server, local: local - left.local };
+  for (const half of [left, right]) if (half.server !== half.local) await reconcile(run, projectId, half, result);
 }
 
 /** The number of non-archived patches in [since, before), from one page of one patch. */
@@ -68,7 +75,8 @@ async function countOpen(run: ProjectRun, projectId: number, since: string | und
 
 /** Read the range's non-archived patches and apply what differs from the store. */
 async function readRange(run: ProjectRun, projectId: number, range: Range, result: ArchiveCheck): Promise<void> {
-  const known = new Set(range.local.map((p) => p.patch_id));
+  const stored = run.session.store.openPatches(run.inst.name, run.project, range.since ?? '', range.before ?? END);
+  const known = new Set(stored.map((p) => p.patch_id));
   const listed = new Set<number>();
   await run.client!.eachPage<PwPatch>('patches', { project: projectId, since: range.since, before: range.before, archived: 'false', order: 'id' }, async (items) => {
     for (const p of items) listed.add(p.id);
@@ -78,7 +86,7 @@ async function readRange(run: ProjectRun, projectId: number, range: Range, resul
     await run.localRead;
     storeAndPlan(run, changed);
   }, { version: LIST_API_VERSION });
-  const gone = range.local.filter((p) => !listed.has(p.patch_id));
+  const gone = stored.filter((p) => !listed.has(p.patch_id));
   const found = await mapLimit(gone, run.session.config.concurrency, async (p) => {
     try {
       return await run.client!.get<PwPatch>(`patches/${p.patch_id}`);

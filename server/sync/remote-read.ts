@@ -7,7 +7,7 @@ import type { PwCheck, PwEvent, PwPatch } from '../patchwork/types.js';
 import { recordChecks, type StoredCheck } from '../store/checks.js';
 import type { ProjectRow, RemotePatch, SyncMark } from '../store/store.js';
 import { mapLimit, naiveUtc } from '../util.js';
-import { decide, storeAndPlan } from './apply.js';
+import { decide, resolveUnseen, storeAndPlan } from './apply.js';
 import { checkArchived } from './archive-check.js';
 import { checkCancel, type ProjectRun } from './run.js';
 import type { RemoteMode } from './types.js';
@@ -26,6 +26,12 @@ const WINDOW_MARGIN_MS = 2 * 86_400_000;
 const DAY_MS = 86_400_000;
 /** Up to this many patches to re-read after events are fetched one by one; more, as one list. */
 const REFETCH_ONE_BY_ONE = 8;
+/**
+ * Listed patches whose mail the list's query did not find are looked up by
+ * message-id once this many wait, while the listing goes on: a history
+ * older than the mailbox has hundreds of thousands of them.
+ */
+export const UNSEEN_AT_ONCE = 5000;
 
 /** The client and the project's row; the API version and project id come from the store when known. */
 export async function connect(run: ProjectRun, cachedOnly = false): Promise<ProjectRow | undefined> {
@@ -177,7 +183,7 @@ async function listPatches(run: ProjectRun, projectId: number, since: string | u
     checkCancel(run.options.signal);
     storeAndPlan(run, items);
     run.progress('fetch', ++pages, 0, `${run.project}: ${run.summary.fetched} patches read`);
-  }).then(() => run.writer.room()), { firstPages, version: LIST_API_VERSION });
+  }).then(() => (run.unseen.length >= UNSEEN_AT_ONCE ? resolveUnseen(run) : undefined)).then(() => run.writer.room()), { firstPages, version: LIST_API_VERSION });
 }
 
 /** What a batch of events says: new states, new delegates, and patches to read whole. */

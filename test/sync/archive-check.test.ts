@@ -40,6 +40,14 @@ describe('archive check', function () {
     const s = t.session({}, { epoch: '2026-01-01' });
     await sync(s);
     await sync(s); // reads back its own tags
+    // The store's side is read only for a range read from the server (at most a page), never whole.
+    const storeReads: number[] = [];
+    const openPatches = s.store.openPatches.bind(s.store);
+    s.store.openPatches = (...args) => {
+      const rows = openPatches(...args);
+      storeReads.push(rows.length);
+      return rows;
+    };
     const oldest = ids[0]!; // its mail is here
     const msgid = msgidOf(t, oldest);
     const archivedTag = async (): Promise<string[]> => (await t.tags(msgid)).filter((x) => x === 'pw-skiboot-archived');
@@ -48,6 +56,7 @@ describe('archive check', function () {
     let mark = t.sandbox.log.length;
     await sync(s);
     expect(requestsSince(mark)).to.deep.equal({ events: 1, counts: 1, pages: 0, gets: 0, total: 2 });
+    expect(storeReads).to.deep.equal([]);
 
     // Archived. 10,000 against 9,999: the range with the change halves
     // 10,000 -> 5,000 -> 2,500 -> 1,250 -> 625 -> 312 -> 156 (one count per
@@ -59,6 +68,8 @@ describe('archive check', function () {
     expect(p.mode).to.equal('events');
     expect(requestsSince(mark)).to.deep.equal({ events: 1, counts: 7, pages: 1, gets: 1, total: 10 });
     expect(await archivedTag()).to.deep.equal(['pw-skiboot-archived']);
+    expect(storeReads).to.have.length(1);
+    expect(storeReads[0]).to.be.within(1, 250);
 
     // Unarchived. The store has 9,999 (split at its median): 9,999 -> 4,999
     // -> 2,499 -> 1,249 -> 624 -> 312 -> 156, 6 counts; the page shows the
