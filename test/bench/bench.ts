@@ -132,7 +132,11 @@ async function benchSize(n: number): Promise<{ rows: Row[]; timeline: string }> 
     const r = await runCli(['-c', configFile, ...args], env);
     const row = { step: name, wallMs: r.wallMs, ...(r.loadMs === undefined ? {} : { loadMs: r.loadMs }), http: sandbox.requests - before, notmuch: r.json.notmuchCalls, rssMb: r.rssMb, ...(note ? { note } : {}) };
     rows.push(row);
-    timeline ||= r.timeline;
+    // The first sync's timeline only: another step's under its name would mislead.
+    if (name === 'first full sync') {
+      timeline = r.timeline;
+      if (!r.timeline || Number.isNaN(r.rssMb)) log(`  ${n}: ${name}: no stats line or timeline on its stderr (${seconds(r.wallMs)})`);
+    }
     log(`  ${n}: ${name}: ${seconds(r.wallMs)}`);
     return row;
   };
