@@ -164,8 +164,8 @@ describe('pwnm-sync command line', function () {
     expect(r.exitCode, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/First sync:\nskiboot \(sandbox, full sync\): 40 fetched, 40 retagged/);
     // The second sync: the events, the archive check, the push; its third notmuch call is the rules looking for new replies (tags changed).
-    // Eight: the sync's three, and trailer tagging of the thread the user retagged (revision, the threads' ids, show, the two user addresses).
-    expect(r.stdout).to.match(/Second sync:\nskiboot \(sandbox, events sync\): 0 events read, 0 fetched, 0 retagged, 1 pushed, 0 conflicts, 0 queued, 0 refused, 0 not in notmuch; 3 requests, 1 notmuch call\ndone in [\d.]+ s; 8 notmuch calls in all/);
+    // Nine: the sync's three, and trailer tagging of the thread the user retagged (revision, the changed messages' threads, those of them with patch mail, show, the two user addresses).
+    expect(r.stdout).to.match(/Second sync:\nskiboot \(sandbox, events sync\): 0 events read, 0 fetched, 0 retagged, 1 pushed, 0 conflicts, 0 queued, 0 refused, 0 not in notmuch; 3 requests, 1 notmuch call\ndone in [\d.]+ s; 9 notmuch calls in all/);
     expect(r.stdout).to.match(/Patchwork now says patch \d+ is accepted\./);
   });
 });

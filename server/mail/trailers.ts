@@ -89,7 +89,9 @@ export async function runTrailers(session: Session, options: TrailersOptions = {
   const incremental = same && revision.uuid === mark.uuid;
   result.mode = incremental ? 'changed' : 'full';
   const threadIds: (number | string)[] = [];
-  await notmuch.eachThread(incremental ? changedQuery(projects, session, mark.lastmod, revision.lastmod) : wholeQuery(projects, session), (id) => threadIds.push(packThread(id)));
+  const keep = (id: string): void => void threadIds.push(packThread(id));
+  if (incremental) await eachChangedThread(notmuch, projects, session, mark.lastmod, revision.lastmod, keep);
+  else await notmuch.eachThread(wholeQuery(projects, session), keep);
   result.threads = threadIds.length;
   const me = new Set(await notmuch.userAddresses());
   const writer = pipelinedTagger(notmuch, options.tagBatch ?? TAG_BATCH, Boolean(options.dryRun), options.onChange ?? ((c: TrailerChange) => void result.changes.push(c)));
@@ -168,10 +170,21 @@ function pipelinedTagger(notmuch: Session['notmuch'], size: number, dryRun: bool
 /** The projects' patch mail. */
 const patchMail = (projects: readonly string[], session: Session): string => projects.map((p) => `tag:${session.scheme.project(p)}`).join(' or ');
 
-/** Every message changed since the mark, in threads that hold patch mail. */
-function changedQuery(projects: readonly string[], session: Session, from: number, to: number): string {
-  // A subquery with spaces in it is quoted (notmuch-search-terms(7)); tag names hold no quote.
-  return `lastmod:${from + 1}..${to} and thread:"{${patchMail(projects, session)}}"`;
+/** Threads per query that keeps those holding patch mail: a query's terms, not a subquery. */
+const FILTER_CHUNK = 1000;
+
+/**
+ * Each thread with a message changed since the mark that holds patch mail.
+ * The changed messages' threads first, then those of them with patch mail:
+ * one query `lastmod:... and thread:{patch mail}` expands the subquery over
+ * every patch mail of the projects (41 s at a million, for 150 threads).
+ */
+async function eachChangedThread(notmuch: Session['notmuch'], projects: readonly string[], session: Session, from: number, to: number, onThread: (id: string) => void): Promise<void> {
+  const changed: string[] = [];
+  await notmuch.eachThread(`lastmod:${from + 1}..${to}`, (id) => changed.push(id));
+  for (let i = 0; i < changed.length; i += FILTER_CHUNK) {
+    await notmuch.eachThread(`(${changed.slice(i, i + FILTER_CHUNK).join(' or ')}) and (${patchMail(projects, session)})`, onThread);
+  }
 }
 
 /**

@@ -115,12 +115,19 @@ describe('trailers', function () {
     let run = await runTrailers(s);
     expect([run.mode, run.threads, run.changes.length, tagCalls.length]).to.deep.equal(['nothing new', 0, 0, 0]);
 
-    // A Tested-by on patch 2, by its sender: only that thread is read again.
+    // A Tested-by on patch 2, by its sender: only that thread is read again, not a new thread
+    // without patch mail; and no query expands a subquery over every patch mail (41 s at a million).
     mail('r7@example.net', TESTER, 'Re: [PATCH 2/3] core: two', `Works here.\n\nTested-by: ${TESTER}`, 's1-2@example.com');
+    mail('q1@example.net', THIRD, 'A question', 'Tested-by: nobody <nobody@example.net>');
     await notmuchNew();
+    const queries: string[] = [];
+    const eachThread = s.notmuch.eachThread.bind(s.notmuch);
+    s.notmuch.eachThread = (query, onThread) => { queries.push(query); return eachThread(query, onThread); };
     run = await runTrailers(s);
     expect(run.mode).to.equal('changed');
     expect(run.threads).to.equal(1);
+    expect(queries).to.have.length.above(0);
+    expect(queries.filter((q) => q.includes('thread:"{'))).to.deep.equal([]);
     expect(run.changes.map((c) => [c.msgid, c.add, c.remove])).to.deep.equal([['s1-2@example.com', ['pw-skiboot-tested'], []]]);
     expect(tagCalls.length).to.equal(1);
     // And once more: nothing.
