@@ -195,6 +195,7 @@ async function eachChangedThread(notmuch: Session['notmuch'], projects: readonly
 function wholeQuery(projects: readonly string[], session: Session): string {
   const patches = patchMail(projects, session);
   const reviewed = projects.flatMap((p) => FAMILY.map((f) => `tag:${session.scheme.mail(p, f)}`)).join(' or ');
+  // A subquery with spaces in it is quoted (notmuch-search-terms(7)); tag names hold no quote.
   return `(thread:"{${patches}}" and not (${patches})) or ((${patches}) and (${reviewed}))`;
 }
 
