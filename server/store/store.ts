@@ -164,6 +164,9 @@ function projectStatements(db: SqliteDatabase) {
 }
 
 /** The patches table. */
+/** A project's non-archived patches mailed in [since, before): the archive check lists, counts and splits the same set. */
+const OPEN_IN_RANGE = 'FROM patches WHERE instance = ? AND project = ? AND archived = 0 AND date >= ? AND date < ?';
+
 function patchStatements(db: SqliteDatabase) {
   return {
     getPatch: db.prepare<[string, string, string], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND msgid = ?'),
@@ -182,9 +185,9 @@ function patchStatements(db: SqliteDatabase) {
     setDelegate: db.prepare('UPDATE patches SET delegate = ? WHERE instance = ? AND project = ? AND patch_id = ?'),
     setArchived: db.prepare('UPDATE patches SET archived = ?, archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
     commitArchived: db.prepare('UPDATE patches SET archived_base = ? WHERE instance = ? AND project = ? AND msgid = ?'),
-    openPatches: db.prepare<[string, string, string, string], OpenPatch>('SELECT patch_id, msgid, date FROM patches WHERE instance = ? AND project = ? AND archived = 0 AND date >= ? AND date < ? ORDER BY date, patch_id'),
-    countOpen: db.prepare<[string, string, string, string], { n: number }>('SELECT count(*) AS n FROM patches WHERE instance = ? AND project = ? AND archived = 0 AND date >= ? AND date < ?'),
-    openDateAt: db.prepare<[string, string, string, string, number], { date: string }>('SELECT date FROM patches WHERE instance = ? AND project = ? AND archived = 0 AND date >= ? AND date < ? ORDER BY date, patch_id LIMIT 1 OFFSET ?'),
+    openPatches: db.prepare<[string, string, string, string], OpenPatch>(`SELECT patch_id, msgid, date ${OPEN_IN_RANGE} ORDER BY date, patch_id`),
+    countOpen: db.prepare<[string, string, string, string], { n: number }>(`SELECT count(*) AS n ${OPEN_IN_RANGE}`),
+    openDateAt: db.prepare<[string, string, string, string, number], { date: string }>(`SELECT date ${OPEN_IN_RANGE} ORDER BY date, patch_id LIMIT 1 OFFSET ?`),
     deletePatch: db.prepare('DELETE FROM patches WHERE instance = ? AND project = ? AND msgid = ?'),
     deletePending: db.prepare('DELETE FROM pending WHERE instance = ? AND project = ? AND msgid = ?'),
     seriesRows: db.prepare<[string, string, number], PatchRow>('SELECT * FROM patches WHERE instance = ? AND project = ? AND series_id = ? ORDER BY series_part, patch_id'),
@@ -326,7 +329,7 @@ export class Store {
   }
 
   /** The mail date of the `index`-th of them, oldest first; undefined past the last. */
-  openDateAt(instance: string, project: string, since: string, before: string, index: number): string | undefined {
+  openDateAt(instance: string, project: string, index: number, since = '', before = '\uffff'): string | undefined {
     return this.stmt.openDateAt.get(instance, project, since, before, index)?.date;
   }
 

@@ -23,9 +23,6 @@ import { checkCancel, type ProjectRun } from './run.js';
 // that cancel out in one range (one archived, one unarchived) are not seen;
 // `sync --full` sees them.
 
-/** Upper end of the whole range: later than any date. */
-const END = '\uffff';
-
 export interface ArchiveCheck { flipped: number; deleted: number }
 
 /** Compare the non-archived sets and apply what differs. */
@@ -49,12 +46,12 @@ interface Range {
 
 /** The store's non-archived patches in [since, before). */
 const storedOpen = (run: ProjectRun, since: string | undefined, before: string | undefined): number =>
-  run.session.store.countOpen(run.inst.name, run.project, since ?? '', before ?? END);
+  run.session.store.countOpen(run.inst.name, run.project, since, before);
 
 async function reconcile(run: ProjectRun, projectId: number, range: Range, result: ArchiveCheck): Promise<void> {
   checkCancel(run.options.signal);
   const { server, local } = range;
-  const dateAt = (index: number): string | undefined => run.session.store.openDateAt(run.inst.name, run.project, range.since ?? '', range.before ?? END, index);
+  const dateAt = (index: number): string | undefined => run.session.store.openDateAt(run.inst.name, run.project, index, range.since, range.before);
   const mid = local < 2 ? undefined : dateAt(Math.floor(local / 2));
   // Small enough to read, or no date to split at (the store has (almost) none, or they share one date).
   if (server <= PER_PAGE || mid === undefined || mid === dateAt(0)) {
@@ -75,7 +72,7 @@ async function countOpen(run: ProjectRun, projectId: number, since: string | und
 
 /** Read the range's non-archived patches and apply what differs from the store. */
 async function readRange(run: ProjectRun, projectId: number, range: Range, result: ArchiveCheck): Promise<void> {
-  const stored = run.session.store.openPatches(run.inst.name, run.project, range.since ?? '', range.before ?? END);
+  const stored = run.session.store.openPatches(run.inst.name, run.project, range.since, range.before);
   const known = new Set(stored.map((p) => p.patch_id));
   const listed = new Set<number>();
   await run.client!.eachPage<PwPatch>('patches', { project: projectId, since: range.since, before: range.before, archived: 'false', order: 'id' }, async (items) => {
